@@ -1,0 +1,203 @@
+"""Open the metadata DB, keep it migrated, and hand out short transactions.
+
+SQLite runs in WAL mode with foreign keys on and a busy timeout; write
+transactions start with ``BEGIN IMMEDIATE`` so that two writers queue on the
+lock instead of failing when one upgrades a read to a write. PostgreSQL runs
+through psycopg 3. Migrations are Alembic's, in ``crispml/migrations``; the
+embedded mode upgrades on first use under a lock (a file lock for SQLite, an
+advisory lock for PostgreSQL), so two processes starting together migrate once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from crispml.core.errors import InvalidArgument, Unavailable
+from crispml.core.plugins import METADATA_DBS, redact
+
+MIGRATIONS = "crispml:migrations"
+_ADVISORY_KEY = 0x637269_73706D6C  # "crispml"
+
+
+def normalize_url(url: str) -> URL:
+    """Parse a DB URL, choosing psycopg 3 for plain ``postgresql://``."""
+    METADATA_DBS.resolve(url)  # unknown scheme or missing driver: a clear error
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise InvalidArgument(f"{redact(url)!r} is not a database URL: {exc}") from exc
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+class Database:
+    """One metadata DB: an engine, sessions, and its migration state."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = normalize_url(url)
+        self.dialect = self.url.get_backend_name()
+        self.display_url = self.url.render_as_string(hide_password=True)
+        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        if self.dialect == "sqlite":
+            database = self.url.database or ""
+            if database and database != ":memory:":
+                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        else:
+            kwargs["pool_pre_ping"] = True
+            kwargs["connect_args"] = {"connect_timeout": 5}
+        self.engine: Engine = create_engine(self.url, **kwargs)
+        if self.dialect == "sqlite":
+            _install_sqlite_hooks(self.engine)
+        self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self._writes = sessionmaker(
+            bind=self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
+        )
+        self._upgraded = False
+        self._lock = threading.Lock()
+
+    # -- sessions ----------------------------------------------------------
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading; closed (its transaction ended, its objects kept) at the end."""
+        with self._translate(), self._sessions() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session whose work commits together at the end, or not at all."""
+        with self._translate(), self._writes() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def _translate(self) -> Iterator[None]:
+        try:
+            yield
+        except OperationalError as exc:
+            if _is_connection_error(exc):
+                raise self._unavailable(exc) from exc
+            raise
+
+    def _unavailable(self, exc: BaseException) -> Unavailable:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc).__name__
+        return Unavailable(
+            f"cannot reach the metadata database {self.display_url}: {reason}; "
+            "check CRISPML_DB_URL and that the database server is running"
+        )
+
+    def check(self) -> None:
+        """Raise Unavailable if the database cannot be reached."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except (OperationalError, DBAPIError) as exc:
+            raise self._unavailable(exc) from exc
+
+    # -- migrations ----------------------------------------------------------
+
+    def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    @staticmethod
+    def head_revision() -> str | None:
+        from alembic.script import ScriptDirectory
+
+        return ScriptDirectory.from_config(_alembic_config(None)).get_current_head()
+
+    def upgrade(self, revision: str = "head") -> str | None:
+        """Bring the schema to ``revision`` (default: the newest); return the new revision."""
+        from alembic import command
+
+        self.check()
+        with self._migration_lock():
+            with self.engine.begin() as conn:
+                config = _alembic_config(conn)
+                command.upgrade(config, revision)
+            self._upgraded = True
+            return self.current_revision()
+
+    def ensure_upgraded(self) -> None:
+        """Upgrade on first use if the schema is behind; cheap once it is current."""
+        with self._lock:
+            if self._upgraded:
+                return
+            self.check()
+            if self.current_revision() != self.head_revision():
+                self.upgrade()
+            self._upgraded = True
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        if self.dialect == "sqlite":
+            database = self.url.database or ""
+            if not database or database == ":memory:":
+                yield
+                return
+            with open(f"{database}.migrate.lock", "a+b") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+        else:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _ADVISORY_KEY})
+                conn.commit()
+                try:
+                    yield
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _ADVISORY_KEY})
+                    conn.commit()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _alembic_config(connection: Any) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    config.attributes["connection"] = connection
+    return config
+
+
+def _is_connection_error(exc: OperationalError) -> bool:
+    message = str(exc.orig).lower() if exc.orig is not None else str(exc).lower()
+    return any(
+        word in message
+        for word in ("connection", "could not connect", "unable to open", "timeout expired", "server closed")
+    )
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # We issue BEGIN ourselves (below), so the driver must not.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")

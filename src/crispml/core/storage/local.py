@@ -1,0 +1,108 @@
+"""The ``file://`` blob store: blobs as files under a root folder.
+
+Writes go to ``<root>/.tmp/`` first and are renamed into place when complete,
+so a killed writer leaves only a temporary that no reader looks at. It does not
+fsync: a killed process loses nothing committed, but a power cut may lose the
+last writes, as with SQLite's ``synchronous=NORMAL``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
+
+from crispml.core.errors import InvalidArgument, Unavailable
+from crispml.core.storage.base import BlobStore
+
+if TYPE_CHECKING:
+    from crispml.core.config import Settings
+
+_TMP = ".tmp"
+
+
+class LocalBlobStore(BlobStore):
+    scheme = "file"
+
+    def __init__(self, url: str, settings: Settings | None = None) -> None:
+        super().__init__(url, settings)
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost"):
+            raise InvalidArgument(f"file URL {url!r} names a host; use file:///absolute/path")
+        self.root = Path(unquote(parts.path) if parts.scheme else url).expanduser()
+        try:
+            (self.root / _TMP).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise Unavailable(f"cannot create the lake folder {self.root}: {exc.strerror}") from exc
+
+    def _path(self, key: str) -> Path:
+        if not key or key.startswith(("/", _TMP)) or ".." in key.split("/"):
+            raise InvalidArgument(f"blob key {key!r} is not a plain relative key")
+        return self.root / key
+
+    def _write(self, key: str, chunks: Iterable[bytes]) -> None:
+        final = self._path(key)
+        tmp = self.root / _TMP / f"{uuid.uuid4().hex}.part"
+        try:
+            with open(tmp, "wb", buffering=0) as out:
+                for chunk in chunks:
+                    out.write(chunk)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def open(self, key: str) -> IO[bytes]:
+        try:
+            return open(self._path(key), "rb")
+        except FileNotFoundError as exc:
+            raise KeyError(key) from exc
+
+    def size(self, key: str) -> int:
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError as exc:
+            raise KeyError(key) from exc
+
+    def local_path(self, key: str) -> str | None:
+        return str(self._path(key))
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def copy(self, source_key: str, target_key: str) -> None:
+        source, final = self._path(source_key), self._path(target_key)
+        tmp = self.root / _TMP / f"{uuid.uuid4().hex}.part"
+        try:
+            shutil.copyfile(source, tmp)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)
+        except FileNotFoundError as exc:
+            tmp.unlink(missing_ok=True)
+            raise KeyError(source_key) from exc
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            rel_dir = os.path.relpath(dirpath, self.root)
+            if rel_dir == _TMP:
+                dirnames.clear()
+                continue
+            for name in filenames:
+                key = name if rel_dir == "." else f"{rel_dir}/{name}".replace(os.sep, "/")
+                if key.startswith(prefix):
+                    yield key
+
+    def check(self) -> None:
+        if not os.access(self.root, os.W_OK):
+            raise Unavailable(f"the lake folder {self.root} is not writable; check its permissions")

@@ -1,0 +1,1 @@
+"""Alembic migrations for every service's tables, in one linear history."""

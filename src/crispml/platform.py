@@ -1,0 +1,121 @@
+"""The embedded platform: one home's settings, metadata DB, lake store, clock and
+services, and the spine that runs every operation.
+
+Opening a platform migrates the metadata DB if it is behind and makes sure the
+root account exists. Shells (SDK, CLI, later the server) hold a platform and
+call operations on its services; each call runs :meth:`Platform.run`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from crispml.core.clock import Clock, SystemClock
+from crispml.core.config import Settings
+from crispml.core.context import CallContext
+from crispml.core.errors import CrispmlError
+from crispml.core.metadb.engine import Database
+from crispml.core.storage.base import BlobStore, open_blob_store
+from crispml.spine.models import Request, Response
+from crispml.spine.operations import OperationSpec, Service, timed, validate_request, wrap_unexpected
+
+
+def _service_classes() -> list[type[Service]]:
+    from crispml.services.audit.service import AuditService
+    from crispml.services.iam.service import IamService
+    from crispml.services.lake.service import LakeService
+    from crispml.services.monitoring.service import MonitoringService
+
+    return [IamService, AuditService, LakeService, MonitoringService]
+
+
+class Platform:
+    """Everything one home holds, with the spine that every operation passes through."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+        self._settings = settings
+        self._clock: Clock = clock or SystemClock()
+        self._db = Database(settings.db_url)
+        self._db.ensure_upgraded()
+        self._blobs: BlobStore | None = None
+        self._blobs_lock = threading.Lock()
+        self.services: dict[str, Service] = {cls.name: cls(self) for cls in _service_classes()}
+        from crispml.services.iam.service import IamService
+
+        iam = self.services["iam"]
+        assert isinstance(iam, IamService)
+        self._iam = iam
+        self.root = iam.bootstrap()
+
+    # -- what services see (the Runtime protocol) -------------------------
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def db(self) -> Database:
+        return self._db
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def blobs(self) -> BlobStore:
+        with self._blobs_lock:
+            if self._blobs is None:
+                store = open_blob_store(self._settings.lake_url, self._settings)
+                store.check()
+                self._blobs = store
+            return self._blobs
+
+    def service(self, name: str) -> Service:
+        return self.services[name]
+
+    # -- the spine -----------------------------------------------------------
+
+    def run(self, spec: OperationSpec, ctx: CallContext, request: Any,
+            body: Callable[[Request], Response]) -> Response:
+        """Validate the request, authorize the caller, run, then audit and measure."""
+        from crispml.services.audit.service import AuditService
+
+        audit = self.services["audit"]
+        assert isinstance(audit, AuditService)
+        elapsed = timed()
+        resource = f"crn:crispml:{spec.service}:::*"
+        validated: Request | None = None
+        try:
+            validated = validate_request(spec, request)
+            resource = spec.resource(validated)
+            self._iam.authorize(ctx, spec.action, resource)
+            response = body(validated)
+        except Exception as exc:
+            error = wrap_unexpected(spec, exc)
+            audit.record(ctx, spec.action, resource, error=error, duration_ms=elapsed(),
+                         parameters=_parameters(validated))
+            if error is exc:
+                raise
+            raise error from exc
+        audit.record(ctx, spec.action, resource, error=None, duration_ms=elapsed(),
+                     parameters=_parameters(validated))
+        return response
+
+    def close(self) -> None:
+        self._db.dispose()
+
+
+def _parameters(request: Request | None) -> dict[str, Any] | None:
+    """What the audit record keeps of a request: its plain fields, no bodies or secrets."""
+    if request is None:
+        return None
+    skip = {
+        name for name, field in type(request).model_fields.items()
+        if (field.json_schema_extra or {}).get("stream") or (field.json_schema_extra or {}).get("secret")  # type: ignore[union-attr]
+    }
+    return request.model_dump(mode="json", exclude=skip, exclude_defaults=True)
+
+
+__all__ = ["CrispmlError", "Platform"]

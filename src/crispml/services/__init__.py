@@ -1,0 +1,23 @@
+"""The services, one subpackage each (lake, iam, audit, monitoring, …)."""
+
+from __future__ import annotations
+
+import importlib
+
+from sqlalchemy import MetaData
+
+#: Modules that declare tables; imported by :func:`load_models`.
+MODEL_MODULES = (
+    "crispml.services.iam.store",
+    "crispml.services.audit.store",
+    "crispml.services.lake.store",
+)
+
+
+def load_models() -> MetaData:
+    """Import every service's tables and return the one shared metadata."""
+    from crispml.core.metadb.base import Base
+
+    for name in MODEL_MODULES:
+        importlib.import_module(name)
+    return Base.metadata

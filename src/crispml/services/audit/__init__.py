@@ -1,0 +1,1 @@
+"""audit (CloudTrail): the record of every operation, successful or refused."""

@@ -1,0 +1,121 @@
+"""Audit: record every operation call and look them up.
+
+Each call of any operation — allowed or refused, successful or failed —
+leaves one event with time, principal, action, resource, request id, source,
+outcome, error code and duration. Events are appended in their own
+transaction, so a failed operation that rolled back is still recorded.
+Events are listed newest first, as CloudTrail's LookupEvents does.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import case, func, select
+
+from crispml.core.context import CallContext
+from crispml.core.errors import CrispmlError
+from crispml.core.ids import new_id
+from crispml.core.names import crn
+from crispml.services.audit.entities import AuditEvent
+from crispml.services.audit.specs import ListEventsRequest, ListEventsResponse
+from crispml.services.audit.store import AuditEventRow
+from crispml.spine.operations import Service, operation
+
+_MAX_PARAMS = 4096
+
+
+def _entity(row: AuditEventRow) -> AuditEvent:
+    params = json.loads(row.request_parameters) if row.request_parameters else None
+    return AuditEvent(
+        event_id=row.event_id, event_time=row.event_time, principal=row.principal,
+        action=row.action, resource=row.resource, request_id=row.request_id, source=row.source,
+        outcome=row.outcome, error_code=row.error_code, error_message=row.error_message,
+        duration_ms=row.duration_ms, request_parameters=params,
+    )
+
+
+def summarize(parameters: dict[str, Any] | None) -> str | None:
+    """Request parameters as stored: JSON, cut to a bounded size."""
+    if not parameters:
+        return None
+    text = json.dumps(parameters, default=str, sort_keys=True)
+    return text if len(text) <= _MAX_PARAMS else json.dumps({"truncated": text[:_MAX_PARAMS]})
+
+
+class AuditService(Service):
+    name = "audit"
+
+    def record(
+        self, ctx: CallContext, action: str, resource: str, *, error: CrispmlError | None,
+        duration_ms: float, parameters: dict[str, Any] | None = None,
+    ) -> str:
+        """Append one event; return its id."""
+        event_id = new_id("evt")
+        with self.db.write() as session:
+            session.add(AuditEventRow(
+                event_id=event_id, event_time=self.clock.now(), principal=ctx.principal,
+                action=action, resource=resource, request_id=ctx.request_id, source=ctx.source,
+                outcome="Failure" if error else "Success",
+                error_code=error.code if error else None,
+                error_message=error.message[:2000] if error else None,
+                duration_ms=round(duration_ms, 3), request_parameters=summarize(parameters),
+            ))
+        return event_id
+
+    def call_statistics(
+        self, action: str | None, start: datetime | None, end: datetime | None
+    ) -> list[tuple[str, int, int, float, float]]:
+        """(action, calls, errors, average ms, max ms) per action, from the record."""
+        e = AuditEventRow
+        query = select(
+            e.action, func.count(), func.sum(case((e.outcome == "Failure", 1), else_=0)),
+            func.avg(e.duration_ms), func.max(e.duration_ms),
+        ).group_by(e.action).order_by(e.action)
+        query = _filter_action(query, action)
+        if start:
+            query = query.where(e.event_time >= _aware(start))
+        if end:
+            query = query.where(e.event_time < _aware(end))
+        with self.db.read() as session:
+            return [
+                (a, int(n), int(err or 0), float(avg or 0), float(mx or 0))
+                for a, n, err, avg, mx in session.execute(query).all()
+            ]
+
+    @operation("ListEvents", resource=lambda r: crn("audit", "event/*"), mutating=False)
+    def list_events(self, ctx: CallContext, request: ListEventsRequest) -> ListEventsResponse:
+        """List audit events, newest first, filtered by action, principal, time and outcome."""
+        query = select(AuditEventRow).order_by(AuditEventRow.event_id.desc())
+        query = _filter_action(query, request.action)
+        if request.principal:
+            query = query.where(AuditEventRow.principal == request.principal)
+        if request.start_time:
+            query = query.where(AuditEventRow.event_time >= _aware(request.start_time))
+        if request.end_time:
+            query = query.where(AuditEventRow.event_time < _aware(request.end_time))
+        if request.outcome:
+            query = query.where(AuditEventRow.outcome == request.outcome)
+        if request.next_token:
+            query = query.where(AuditEventRow.event_id < request.next_token)
+        with self.db.read() as session:
+            rows = list(session.scalars(query.limit(request.max_results + 1)))
+        more = len(rows) > request.max_results
+        rows = rows[: request.max_results]
+        return ListEventsResponse(
+            events=[_entity(r) for r in rows], next_token=rows[-1].event_id if more else None
+        )
+
+
+def _aware(value: Any) -> Any:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _filter_action(query: Any, action: str | None) -> Any:
+    if not action:
+        return query
+    if action.endswith("*"):
+        return query.where(AuditEventRow.action.startswith(action[:-1]))
+    return query.where(AuditEventRow.action == action)

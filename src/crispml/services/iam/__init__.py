@@ -1,0 +1,1 @@
+"""iam (IAM): principals and the authorization check every operation passes."""

@@ -1,0 +1,90 @@
+"""IAM: who exists, and whether a caller may run an action on a resource.
+
+In this version the only principal is the root account, created when a home
+is first opened. The check is real and runs on every operation: an unknown or
+inactive principal is refused, the root account is allowed everything, and any
+other principal is refused until policies exist (implicit deny).
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select
+
+from crispml.core.context import CallContext
+from crispml.core.ids import new_id
+from crispml.core.names import crn
+from crispml.services.iam.entities import Principal
+from crispml.services.iam.errors import AccessDenied, InactivePrincipal, UnknownPrincipal
+from crispml.services.iam.specs import GetCallerIdentityRequest, GetCallerIdentityResponse
+from crispml.services.iam.store import PrincipalRow
+from crispml.spine.operations import Service, operation
+
+ROOT = "root"
+
+
+def principal_arn(row: PrincipalRow) -> str:
+    if row.kind == "Root":
+        return crn("iam", "root", account=row.account_id)
+    return crn("iam", f"{row.kind.lower()}/{row.name}", account=row.account_id)
+
+
+def _entity(row: PrincipalRow) -> Principal:
+    return Principal(
+        name=row.name, principal_id=row.principal_id, kind=row.kind, account_id=row.account_id,
+        arn=principal_arn(row), status=row.status, created_at=row.created_at,
+    )
+
+
+class IamService(Service):
+    name = "iam"
+
+    def bootstrap(self) -> Principal:
+        """Create the root account if this home has none; return it."""
+        with self.db.write() as session:
+            row = session.get(PrincipalRow, ROOT)
+            if row is None:
+                row = PrincipalRow(
+                    name=ROOT, principal_id=new_id("aid").upper(), kind="Root",
+                    account_id=f"{secrets.randbelow(10**12):012d}", status="Active",
+                    created_at=self.clock.now(),
+                )
+                session.add(row)
+            return _entity(row)
+
+    def principal(self, name: str) -> Principal | None:
+        with self.db.read() as session:
+            row = session.get(PrincipalRow, name)
+            return _entity(row) if row is not None else None
+
+    def authorize(self, ctx: CallContext, action: str, resource: str) -> Principal:
+        """Allow or refuse ``ctx.principal`` calling ``action`` on ``resource``."""
+        found = self.principal(ctx.principal)
+        if found is None:
+            raise UnknownPrincipal(
+                f"unknown principal {ctx.principal!r}; call as an existing principal "
+                f"(set CRISPML_PRINCIPAL, default 'root')"
+            )
+        if found.status != "Active":
+            raise InactivePrincipal(
+                f"principal {ctx.principal!r} is {found.status.lower()}; "
+                "an administrator must activate it before it can call anything"
+            )
+        if found.kind == "Root":
+            return found
+        raise AccessDenied(
+            f"{found.arn} is not authorized to perform {action} on {resource}: "
+            "no policy allows it"
+        )
+
+    def list_principals(self) -> list[Principal]:
+        with self.db.read() as session:
+            return [_entity(r) for r in session.scalars(select(PrincipalRow).order_by(PrincipalRow.name))]
+
+    @operation("GetCallerIdentity", resource=lambda r: crn("iam", "caller"), mutating=False)
+    def get_caller_identity(self, ctx: CallContext, request: GetCallerIdentityRequest) -> GetCallerIdentityResponse:
+        """Show who you are calling as: user id, account and ARN."""
+        found = self.principal(ctx.principal)
+        assert found is not None  # authorize() already refused unknown principals
+        return GetCallerIdentityResponse(user_id=found.principal_id, account=found.account_id, arn=found.arn)

@@ -1,0 +1,59 @@
+"""Lake errors, with S3's error codes."""
+
+from crispml.core.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+
+
+class InvalidBucketName(InvalidArgument):
+    code = "InvalidBucketName"
+
+
+class InvalidKey(InvalidArgument):
+    code = "KeyTooLongError"
+
+
+class InvalidRange(InvalidArgument):
+    code = "InvalidRange"
+
+
+class InvalidPart(InvalidArgument):
+    code = "InvalidPart"
+
+
+class MalformedLifecycle(InvalidArgument):
+    code = "MalformedXML"
+
+
+class NoSuchBucket(NotFound):
+    code = "NoSuchBucket"
+
+
+class NoSuchKey(NotFound):
+    code = "NoSuchKey"
+
+
+class NoSuchVersion(NotFound):
+    code = "NoSuchVersion"
+
+
+class NoSuchUpload(NotFound):
+    code = "NoSuchUpload"
+
+
+class NoSuchLifecycleConfiguration(NotFound):
+    code = "NoSuchLifecycleConfiguration"
+
+
+class BucketAlreadyOwnedByYou(AlreadyExists):
+    code = "BucketAlreadyOwnedByYou"
+
+
+class BucketNotEmpty(Conflict):
+    code = "BucketNotEmpty"
+
+
+class InvalidObjectState(Conflict):
+    code = "InvalidObjectState"
+
+
+class MethodNotAllowed(Conflict):
+    code = "MethodNotAllowed"

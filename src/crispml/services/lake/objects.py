@@ -1,0 +1,278 @@
+"""Object operations: put, get (whole or a byte range), head, copy, delete, tags, restore."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+from sqlalchemy.orm import Session
+
+from crispml.core.context import CallContext
+from crispml.core.errors import InvalidArgument
+from crispml.core.storage.base import BlobInfo
+from crispml.services.lake.core import (
+    LakeCore, dumps, guess_content_type, is_restored, loads, object_crn, quoted, restore_header,
+)
+from crispml.services.lake.entities import ObjectBody, Tag
+from crispml.services.lake.errors import InvalidObjectState, NoSuchKey
+from crispml.services.lake.rules import (
+    ARCHIVED, check_bucket_name, check_key, check_metadata, check_tags, parse_range, parse_tagging,
+)
+from crispml.services.lake.specs import (
+    CopyObjectRequest, CopyObjectResponse, DeletedObject, DeleteError, DeleteObjectRequest,
+    DeleteObjectResponse, DeleteObjectsRequest, DeleteObjectsResponse, GetObjectRequest,
+    GetObjectResponse, HeadObjectResponse, ObjectVersionRequest, PutObjectRequest, PutObjectResponse,
+    PutObjectTaggingRequest, RestoreObjectRequest, RestoreObjectResponse, TaggingResponse,
+)
+from crispml.services.lake.store import VersionRow
+from crispml.spine.operations import operation
+
+_READ_RETRIES = 3
+
+
+def _version_out(row: VersionRow) -> str | None:
+    return row.version_id
+
+
+class ObjectOps(LakeCore):
+    # -- write ---------------------------------------------------------------
+
+    @operation("PutObject", resource=lambda r: object_crn(r.bucket, r.key))
+    def put_object(self, ctx: CallContext, request: PutObjectRequest) -> PutObjectResponse:
+        """Upload an object; its bytes are streamed, never held whole in memory."""
+        with self._reading() as session:
+            self._bucket(session, request.bucket)
+        tags = parse_tagging(request.tagging)
+        metadata = check_metadata(request.metadata)
+        body = request.body if request.body is not None else b""
+        blob_key = self._new_blob_key(request.bucket)
+        info = self.blobs.write(blob_key, body)
+        row = self._commit_object(
+            request.bucket, request.key, blob_key, info,
+            content_type=request.content_type or guess_content_type(request.key),
+            user_metadata=dumps(metadata), tags=dumps(tags), storage_class=request.storage_class,
+        )
+        return PutObjectResponse(etag=row.etag, size=row.size, version_id=_version_out(row))
+
+    def _commit_object(self, bucket: str, key: str, blob_key: str, info: BlobInfo,
+                       etag: str | None = None, **fields: Any) -> VersionRow:
+        """Commit a complete blob as the newest version of ``key``; drop the blob if that fails."""
+        def work(session: Session) -> tuple[VersionRow, list[str]]:
+            bucket_row = self._bucket(session, bucket)
+            return self._commit_version(
+                session, bucket_row, key, blob_key=blob_key, size=info.size,
+                etag=etag or quoted(info.md5), is_delete_marker=False, **fields,
+            )
+
+        try:
+            row, unreachable = self._writing(work)
+        except BaseException:
+            self._drop_blobs([blob_key])
+            raise
+        self._drop_blobs(unreachable)
+        return row
+
+    # -- read ----------------------------------------------------------------
+
+    @operation("HeadObject", resource=lambda r: object_crn(r.bucket, r.key), mutating=False)
+    def head_object(self, ctx: CallContext, request: ObjectVersionRequest) -> HeadObjectResponse:
+        """Show an object's size, type, ETag, metadata, storage class and restore state."""
+        with self._reading() as session:
+            row = self._version(session, request.bucket, request.key, request.version_id)
+            return HeadObjectResponse(**self._head_fields(row))
+
+    def _head_fields(self, row: VersionRow) -> dict[str, Any]:
+        return {
+            "key": row.key, "content_length": row.size, "content_type": row.content_type,
+            "etag": row.etag, "last_modified": row.last_modified, "metadata": loads(row.user_metadata),
+            "version_id": _version_out(row), "storage_class": row.storage_class,
+            "tag_count": len(loads(row.tags)), "restore": restore_header(row, self.clock.now()),
+            "parts_count": row.parts_count,
+        }
+
+    @operation("GetObject", resource=lambda r: object_crn(r.bucket, r.key), mutating=False, outfile=True)
+    def get_object(self, ctx: CallContext, request: GetObjectRequest) -> GetObjectResponse:
+        """Download an object, or a byte range of it; archived objects must be restored first."""
+        for attempt in range(_READ_RETRIES):
+            with self._reading() as session:
+                row = self._version(session, request.bucket, request.key, request.version_id)
+                fields = self._head_fields(row)
+                blob_key, size = row.blob_key, row.size
+                if row.storage_class in ARCHIVED and not is_restored(row, self.clock.now()):
+                    raise InvalidObjectState(
+                        f"object {request.key!r} in {request.bucket!r} is in {row.storage_class} and cannot "
+                        f"be read until restored; run 'crispml lake restore-object --bucket {request.bucket} "
+                        f"--key {request.key} --restore-request '{{\"Days\": 1}}''"
+                    )
+            start, end = parse_range(request.range, size) if request.range else (0, size)
+            assert blob_key is not None
+            try:
+                handle = self.blobs.open(blob_key)
+            except KeyError:
+                # A concurrent write replaced this version between the lookup and the open.
+                if attempt == _READ_RETRIES - 1:
+                    raise NoSuchKey(f"key {request.key!r} changed while being read; try again") from None
+                continue
+            content_range = f"bytes {start}-{end - 1}/{size}" if request.range else None
+            fields["content_length"] = end - start
+            return GetObjectResponse(**fields, body=ObjectBody(handle, start, end - start),
+                                     content_range=content_range)
+        raise AssertionError("unreachable")
+
+    def local_path(self, bucket: str, key: str, version_id: str | None = None) -> str | None:
+        """The real file behind a readable local object, for trusted fast readers (not an operation:
+        callers must have passed GetObject for it first)."""
+        with self._reading() as session:
+            row = self._version(session, bucket, key, version_id)
+            if row.storage_class in ARCHIVED and not is_restored(row, self.clock.now()):
+                return None
+            return self.blobs.local_path(row.blob_key) if row.blob_key else None
+
+    # -- copy ----------------------------------------------------------------
+
+    @operation("CopyObject", resource=lambda r: object_crn(r.bucket, r.key))
+    def copy_object(self, ctx: CallContext, request: CopyObjectRequest) -> CopyObjectResponse:
+        """Copy an object (or one version of it) to a new key, optionally changing metadata or storage class."""
+        source_bucket, source_key, source_version = _parse_copy_source(request.copy_source)
+        with self._reading() as session:
+            source = self._version(session, source_bucket, source_key, source_version)
+            self._bucket(session, request.bucket)
+            if source.storage_class in ARCHIVED and not is_restored(source, self.clock.now()):
+                raise InvalidObjectState(
+                    f"source object {source_key!r} is in {source.storage_class}; restore it before copying"
+                )
+            same = (source_bucket, source_key) == (request.bucket, request.key)
+            if same and request.metadata_directive == "COPY" and request.storage_class in (None, source.storage_class) \
+                    and request.tagging_directive == "COPY":
+                raise InvalidArgument(
+                    "copying an object to itself needs a change: use --metadata-directive REPLACE "
+                    "or a different --storage-class"
+                )
+            metadata = loads(source.user_metadata) if request.metadata_directive == "COPY" else check_metadata(request.metadata)
+            content_type = source.content_type if request.metadata_directive == "COPY" else (
+                request.content_type or guess_content_type(request.key))
+            tags = loads(source.tags) if request.tagging_directive == "COPY" else parse_tagging(request.tagging)
+            source_blob, info = source.blob_key, BlobInfo(size=source.size, md5="")
+            etag, parts = source.etag, source.parts_count
+            source_version_out = _version_out(source)
+        assert source_blob is not None
+        blob_key = self._new_blob_key(request.bucket)
+        self.blobs.copy(source_blob, blob_key)
+        row = self._commit_object(
+            request.bucket, request.key, blob_key, info, etag=etag, parts_count=parts,
+            content_type=content_type, user_metadata=dumps(metadata), tags=dumps(tags),
+            storage_class=request.storage_class or "STANDARD",
+        )
+        return CopyObjectResponse(etag=row.etag, last_modified=row.last_modified,
+                                  version_id=_version_out(row), copy_source_version_id=source_version_out)
+
+    # -- delete --------------------------------------------------------------
+
+    @operation("DeleteObject", resource=lambda r: object_crn(r.bucket, r.key))
+    def delete_object(self, ctx: CallContext, request: DeleteObjectRequest) -> DeleteObjectResponse:
+        """Delete an object: a delete marker in versioned buckets, or one version for good."""
+        return self._delete_one(request.bucket, request.key, request.version_id)
+
+    def _delete_one(self, bucket: str, key: str, version_id: str | None) -> DeleteObjectResponse:
+        def work(session: Session) -> tuple[DeleteObjectResponse, list[str]]:
+            bucket_row = self._bucket(session, bucket)
+            if version_id is not None:
+                for row in self._versions_of(session, bucket, key):
+                    if row.version_id == version_id:
+                        marker = row.is_delete_marker
+                        return DeleteObjectResponse(delete_marker=marker, version_id=version_id), \
+                            self._remove_version(session, row)
+                return DeleteObjectResponse(version_id=version_id), []
+            if bucket_row.versioning is None:
+                current = self._current(session, bucket, key)
+                if current is None:
+                    return DeleteObjectResponse(), []
+                return DeleteObjectResponse(), self._remove_version(session, current)
+            marker_row, unreachable = self._commit_version(
+                session, bucket_row, key, is_delete_marker=True, size=0, etag="", blob_key=None,
+            )
+            return DeleteObjectResponse(delete_marker=True, version_id=marker_row.version_id), unreachable
+
+        response, unreachable = self._writing(work)
+        self._drop_blobs(unreachable)
+        return response
+
+    @operation("DeleteObjects", resource=lambda r: object_crn(r.bucket, "*"))
+    def delete_objects(self, ctx: CallContext, request: DeleteObjectsRequest) -> DeleteObjectsResponse:
+        """Delete up to 1,000 objects (or versions) in one call; failures are listed, not raised."""
+        deleted: list[DeletedObject] = []
+        errors: list[DeleteError] = []
+        with self._reading() as session:
+            self._bucket(session, request.bucket)
+        for item in request.delete.objects:
+            try:
+                check_key(item.key)
+                result = self._delete_one(request.bucket, item.key, item.version_id)
+            except InvalidArgument as exc:
+                errors.append(DeleteError(key=item.key, version_id=item.version_id, code=exc.code, message=exc.message))
+                continue
+            if not request.delete.quiet:
+                deleted.append(DeletedObject(
+                    key=item.key, version_id=item.version_id, delete_marker=result.delete_marker,
+                    delete_marker_version_id=result.version_id if result.delete_marker and not item.version_id else None,
+                ))
+        return DeleteObjectsResponse(deleted=deleted, errors=errors)
+
+    # -- tags ----------------------------------------------------------------
+
+    @operation("PutObjectTagging", resource=lambda r: object_crn(r.bucket, r.key))
+    def put_object_tagging(self, ctx: CallContext, request: PutObjectTaggingRequest) -> TaggingResponse:
+        """Replace an object's tags (at most 10)."""
+        tags = check_tags({t.key: t.value for t in request.tagging.tag_set})
+        return self._set_tags(request.bucket, request.key, request.version_id, tags)
+
+    @operation("GetObjectTagging", resource=lambda r: object_crn(r.bucket, r.key), mutating=False)
+    def get_object_tagging(self, ctx: CallContext, request: ObjectVersionRequest) -> TaggingResponse:
+        """Show an object's tags."""
+        with self._reading() as session:
+            row = self._version(session, request.bucket, request.key, request.version_id)
+            return TaggingResponse(version_id=_version_out(row),
+                                   tag_set=[Tag(key=k, value=v) for k, v in sorted(loads(row.tags).items())])
+
+    @operation("DeleteObjectTagging", resource=lambda r: object_crn(r.bucket, r.key))
+    def delete_object_tagging(self, ctx: CallContext, request: ObjectVersionRequest) -> TaggingResponse:
+        """Remove all tags from an object."""
+        return self._set_tags(request.bucket, request.key, request.version_id, {})
+
+    def _set_tags(self, bucket: str, key: str, version_id: str | None, tags: dict[str, str]) -> TaggingResponse:
+        def work(session: Session) -> TaggingResponse:
+            row = self._version(session, bucket, key, version_id)
+            row.tags = dumps(tags)
+            return TaggingResponse(version_id=_version_out(row),
+                                   tag_set=[Tag(key=k, value=v) for k, v in sorted(tags.items())])
+
+        return self._writing(work)
+
+    # -- archive -------------------------------------------------------------
+
+    @operation("RestoreObject", resource=lambda r: object_crn(r.bucket, r.key))
+    def restore_object(self, ctx: CallContext, request: RestoreObjectRequest) -> RestoreObjectResponse:
+        """Make a temporary readable copy of an archived (GLACIER) object for a number of days."""
+        def work(session: Session) -> RestoreObjectResponse:
+            row = self._version(session, request.bucket, request.key, request.version_id)
+            if row.storage_class not in ARCHIVED:
+                raise InvalidObjectState(
+                    f"object {request.key!r} is in {row.storage_class}, which is readable already; "
+                    "only GLACIER objects are restored"
+                )
+            row.restore_expiry = self.clock.now() + timedelta(days=request.restore_request.days)
+            header = restore_header(row, self.clock.now())
+            assert header is not None
+            return RestoreObjectResponse(restore=header)
+
+        return self._writing(work)
+
+
+def _parse_copy_source(source: str) -> tuple[str, str, str | None]:
+    path, _, query = source.lstrip("/").partition("?")
+    bucket, _, key = unquote(path).partition("/")
+    if not bucket or not key:
+        raise InvalidArgument(f"copy source {source!r} must be 'bucket/key' or 'bucket/key?versionId=ID'")
+    version = parse_qs(query).get("versionId", [None])[0] if query else None
+    return check_bucket_name(bucket), check_key(key), version

@@ -1,0 +1,1 @@
+"""monitoring (CloudWatch): call metrics now; alarms, logs and Model Monitor later."""
