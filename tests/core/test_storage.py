@@ -14,7 +14,7 @@ import hashlib
 import io
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -133,8 +133,19 @@ def test_text_source_is_rejected_and_stores_nothing(store: BlobStore) -> None:
 
 @pytest.mark.parametrize(
     ("start", "end"),
-    [(0, None), (0, 10), (5, 17), (1000, 1001), (4000, None), (3999, 4000), (100, 5000),
-     (4000, 4100), (9000, None), (7, 7), (50, 20)],
+    [
+        (0, None),
+        (0, 10),
+        (5, 17),
+        (1000, 1001),
+        (4000, None),
+        (3999, 4000),
+        (100, 5000),
+        (4000, 4100),
+        (9000, None),
+        (7, 7),
+        (50, 20),
+    ],
 )
 def test_read_byte_ranges(store: BlobStore, start: int, end: int | None) -> None:
     data = payload(4000, seed=2)
@@ -186,14 +197,7 @@ def test_missing_key_raises_key_error(store: BlobStore) -> None:
     assert not store.exists("target")
 
 
-def test_prefix_of_keys_is_not_a_blob(request: pytest.FixtureRequest, store: BlobStore) -> None:
-    if store.scheme == "file":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="local.py: open() of a folder raises IsADirectoryError, size() stats it",
-            )
-        )
+def test_prefix_of_keys_is_not_a_blob(store: BlobStore) -> None:
     store.write("folder/blob", b"x")
     with pytest.raises(KeyError):
         store.open("folder")
@@ -278,8 +282,6 @@ def test_another_store_on_the_same_url_sees_the_blobs(store: BlobStore) -> None:
 
 @pytest.mark.parametrize("key", ["", "/abs", "../up", "a/../b", "a//b"])
 def test_keys_must_be_plain_relative(store: BlobStore, key: str) -> None:
-    if key == "a//b" and store.scheme == "file":
-        pytest.skip("local.py folds 'a//b' into 'a/b'")
     with pytest.raises(InvalidArgument, match="plain relative key"):
         store.write(key, b"x")
 
@@ -310,7 +312,7 @@ def test_s3_unreachable_endpoint_is_unavailable(tmp_path: Path) -> None:
     endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     store = s3_store(tmp_path, "s3://bucket/lake", s3_endpoint_url=endpoint)
 
-    calls = {
+    calls: dict[str, Callable[[], object]] = {
         "check": store.check,
         "write": lambda: store.write("k", b"data"),
         "open": lambda: store.open("k"),
@@ -345,7 +347,9 @@ def test_s3_missing_bucket_is_unavailable(tmp_path: Path, moto_server: str) -> N
 
 @pytest.fixture
 def s3_only_store(tmp_path: Path, s3_lake_url: S3Lake) -> BlobStore:
-    settings = load_settings(environ={}, home=tmp_path, lake_url=s3_lake_url.url, **s3_lake_url.kwargs)
+    settings = load_settings(
+        environ={}, home=tmp_path, lake_url=s3_lake_url.url, **s3_lake_url.kwargs
+    )
     opened = open_blob_store(settings.lake_url, settings)
     opened.part_size = 5 * MiB  # type: ignore[attr-defined]
     return opened

@@ -30,9 +30,6 @@ class BoundService:
     def __getattr__(self, attr: str) -> Callable[..., Any]:
         spec = type(self._service).operations.get(attr)
         if spec is None:
-            extra = getattr(self._service, f"sdk_{attr}", None)
-            if extra is not None:
-                return lambda *a, **kw: extra(self._client.context(), *a, **kw)
             known = ", ".join(sorted(type(self._service).operations))
             raise AttributeError(f"service {self.name!r} has no operation {attr!r} (operations: {known})")
         return _method(self, spec)
@@ -61,6 +58,13 @@ def _method(bound: BoundService, spec: OperationSpec) -> Callable[..., Any]:
     return call
 
 
+class _NoPlatform:
+    services: dict[str, Any] = {}
+
+
+_NO_PLATFORM = _NoPlatform()
+
+
 class Client:
     """A connection to one crispml home (embedded) — later also to a server."""
 
@@ -69,10 +73,25 @@ class Client:
         self.principal = principal
         self.source = source
         self._bound: dict[str, BoundService] = {}
+        self._fs: Any = None
 
     @property
     def settings(self) -> Settings:
         return self.platform.settings
+
+    @property
+    def fs(self) -> Any:
+        """The lake as an fsspec filesystem (``lake://bucket/key``) acting as this client."""
+        if self._fs is None:
+            from crispml.services.lake.fs import LakeFileSystem
+
+            self._fs = LakeFileSystem(client=self, skip_instance_cache=True)
+        return self._fs
+
+    @property
+    def storage_options(self) -> dict[str, Any]:
+        """What pandas/pyarrow need to reach ``lake://`` as this client: ``storage_options=client.storage_options``."""
+        return {"client": self}
 
     def context(self) -> CallContext:
         """A fresh call context (new request id) for this client's principal."""
@@ -83,7 +102,7 @@ class Client:
         return Client(self.platform, principal=principal, source=self.source)
 
     def __getattr__(self, name: str) -> BoundService:
-        if name.startswith("_") or name not in self.platform.services:
+        if name.startswith("_") or name not in self.__dict__.get("platform", _NO_PLATFORM).services:
             raise AttributeError(
                 f"crispml has no service {name!r} (services: {', '.join(sorted(self.platform.services))})"
             )

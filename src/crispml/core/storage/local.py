@@ -40,7 +40,8 @@ class LocalBlobStore(BlobStore):
             raise Unavailable(f"cannot create the lake folder {self.root}: {exc.strerror}") from exc
 
     def _path(self, key: str) -> Path:
-        if not key or key.startswith(("/", _TMP)) or ".." in key.split("/"):
+        parts = key.split("/")
+        if not key or key.startswith(_TMP) or any(p in ("", ".", "..") for p in parts):
             raise InvalidArgument(f"blob key {key!r} is not a plain relative key")
         return self.root / key
 
@@ -60,14 +61,14 @@ class LocalBlobStore(BlobStore):
     def open(self, key: str) -> IO[bytes]:
         try:
             return open(self._path(key), "rb")
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
             raise KeyError(key) from exc
 
     def size(self, key: str) -> int:
-        try:
-            return self._path(key).stat().st_size
-        except FileNotFoundError as exc:
-            raise KeyError(key) from exc
+        path = self._path(key)
+        if not path.is_file():
+            raise KeyError(key)
+        return path.stat().st_size
 
     def local_path(self, key: str) -> str | None:
         return str(self._path(key))

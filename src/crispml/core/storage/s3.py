@@ -192,13 +192,11 @@ class S3BlobStore(BlobStore):
     def open(self, key: str) -> IO[bytes]:
         path = self._path(key)
         with self._edge("read", missing=key):
-            reader = _Reader(
-                self, key, path, block_size=READ_BLOCK_SIZE, cache_type="readahead"
-            )
+            reader = _Reader(self, key, path, block_size=READ_BLOCK_SIZE, cache_type="readahead")
         if reader.details.get("type") != "file":  # a "directory": other keys start with key/
             reader.close()
             raise KeyError(key)
-        return reader  # type: ignore[no-any-return]
+        return reader
 
     def read_bytes(self, key: str, start: int = 0, end: int | None = None) -> bytes:
         # one ranged GET instead of the base's open+seek, which would read a whole block ahead
