@@ -3,21 +3,25 @@
 
 Every setting is declared once below with a one-line description; its
 environment variable is ``CRISPML_`` + the upper-cased name. ``crispml.toml``
-is read from ``$CRISPML_CONFIG`` if set, else from ``<home>/crispml.toml``; it
-holds the same names as flat keys (``db_url = "postgresql://…"``). Nothing is
-read at import time: :func:`load_settings` reads when called.
+is read from ``$CRISPML_CONFIG`` if set (a missing file there is an error), else
+from ``<home>/crispml.toml`` if it exists; it holds the same names as flat keys
+(``db_url = "postgresql://…"``). Nothing is read at import time:
+:func:`load_settings` reads when called. The repr of settings hides secrets and
+passwords inside URLs.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from crispml.core.errors import InvalidArgument
+from crispml.core.plugins import redact
 
 ENV_PREFIX = "CRISPML_"
 
@@ -39,6 +43,15 @@ class Settings(BaseModel):
     principal: str = Field("root", description="Principal that embedded calls act as.")
     debug: bool = Field(False, description="Show tracebacks for unexpected errors in the CLI.")
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # A URL may carry a password (postgresql://user:pw@host/db); never show it.
+        for name, value in super().__repr_args__():
+            yield name, redact(value) if name in _URLS and isinstance(value, str) else value
+
+
+#: Settings that are URLs and may embed a password.
+_URLS = frozenset({"db_url", "lake_url", "s3_endpoint_url"})
+
 
 #: Settings whose defaults depend on home, filled in after home is known.
 _DERIVED = {
@@ -56,8 +69,13 @@ def _from_env(environ: dict[str, str]) -> dict[str, Any]:
     return found
 
 
-def _from_toml(path: Path) -> dict[str, Any]:
+def _from_toml(path: Path, *, required: bool = False) -> dict[str, Any]:
     if not path.is_file():
+        if required:
+            raise InvalidArgument(
+                f"settings file {path} (named by {ENV_PREFIX}CONFIG) does not exist; "
+                f"fix or unset {ENV_PREFIX}CONFIG"
+            )
         return {}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -84,9 +102,10 @@ def load_settings(environ: dict[str, str] | None = None, **explicit: Any) -> Set
     from_env = _from_env(env)
     home = Path(explicit.get("home") or from_env.get("home") or Path.home() / ".crispml")
     home = home.expanduser().resolve()
-    config_path = Path(env[ENV_PREFIX + "CONFIG"]) if env.get(ENV_PREFIX + "CONFIG") else home / "crispml.toml"
+    named = env.get(ENV_PREFIX + "CONFIG")
+    config_path = Path(named).expanduser() if named else home / "crispml.toml"
     merged: dict[str, Any] = {name: derive(home) for name, derive in _DERIVED.items()}
-    merged.update(_from_toml(config_path))
+    merged.update(_from_toml(config_path, required=bool(named)))
     merged.update(from_env)
     merged.update(explicit)
     merged["home"] = home

@@ -8,6 +8,7 @@ may be empty, as in S3 ARNs.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from crispml.core.errors import InvalidArgument
@@ -26,7 +27,8 @@ class CRN:
     @classmethod
     def parse(cls, text: str) -> CRN:
         parts = text.split(":", 5)
-        if len(parts) != 6 or parts[0] != "crn" or parts[1] != "crispml" or not parts[2]:
+        if (len(parts) != 6 or parts[0] != "crn" or parts[1] != "crispml" or not parts[2]
+                or not parts[5]):
             raise InvalidArgument(
                 f"{text!r} is not a resource name; expected "
                 "'crn:crispml:<service>:<region>:<account>:<resource>'"
@@ -40,7 +42,11 @@ def crn(service: str, resource: str, *, region: str = "", account: str = "") -> 
 
 
 def crn_matches(pattern: str, name: str) -> bool:
-    """Whether a CRN matches a pattern with ``*`` and ``?`` wildcards (IAM style)."""
-    import fnmatch
+    """Whether a CRN matches a pattern with ``*`` and ``?`` wildcards (IAM style).
 
-    return fnmatch.fnmatchcase(name, pattern)
+    Only ``*`` (any run of characters, ``/`` and ``:`` included) and ``?`` (one
+    character) are special; everything else, brackets included, matches itself,
+    as in IAM policies (fnmatch would read ``[ab]`` as a character class).
+    """
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, name, flags=re.DOTALL) is not None

@@ -1,0 +1,1 @@
+"""The ``crispml`` command line: one group per service, commands derived from operations."""

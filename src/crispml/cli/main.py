@@ -1,0 +1,116 @@
+"""``crispml``: the command-line shell.
+
+Service groups (``crispml lake …``, ``crispml audit …``) hold one command per
+operation, derived from the operation declarations, plus short forms where
+users expect them (``crispml lake ls|cp|rm``). Every command accepts
+``--output table|json``. Errors crispml raises on purpose end the process with
+exit code 2 and one line on stderr; anything else is an internal error (exit 1)
+whose traceback shows only with ``CRISPML_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+import typer
+
+from crispml import __version__
+from crispml.cli.generated import add_operations
+from crispml.cli.render import error_console
+from crispml.cli.state import CliState, state_of
+from crispml.core.errors import CrispmlError
+
+SERVICE_HELP = {
+    "lake": "S3: buckets, objects, versions, storage classes, lifecycle.",
+    "iam": "IAM: principals and who you are.",
+    "audit": "CloudTrail: the record of every operation.",
+    "monitoring": "CloudWatch: call metrics (alarms and Model Monitor later).",
+}
+
+app = typer.Typer(
+    name="crispml", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    help="crispml: the AWS ML workflow (S3, Glue, Athena, SageMaker, …) self-hosted. "
+         "Run [bold]crispml demo[/bold] for a tour.",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"crispml {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    home: str | None = typer.Option(None, "--home", envvar="CRISPML_HOME",
+                                    help="Home folder (default ~/.crispml)."),
+    principal: str | None = typer.Option(None, "--principal", envvar="CRISPML_PRINCIPAL",
+                                         help="Act as this principal (default root)."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Show the version and exit."),
+) -> None:
+    state = state_of(ctx)
+    state.home, state.principal = home, principal
+    ctx.call_on_close(state.close)
+
+
+def _build() -> None:
+    import crispml.platform as platform
+    from crispml.cli import db, demo, lakecmds
+    from crispml.spine.operations import REGISTRY
+
+    for cls in platform._service_classes():
+        group = typer.Typer(help=SERVICE_HELP.get(cls.name, cls.__doc__ or ""), no_args_is_help=True)
+        add_operations(group, REGISTRY.for_service(cls.name))
+        if cls.name == "lake":
+            lakecmds.register(group)
+        app.add_typer(group, name=cls.name)
+    app.add_typer(db.app, name="db")
+    app.command("demo")(demo.demo)
+
+
+_build()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit code (0 ok, 1 internal error, 2 bad input or refused)."""
+    command = typer.main.get_command(app)
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        command.main(args=args, prog_name="crispml", standalone_mode=False)
+    except CrispmlError as exc:
+        error_console().print(f"[bold red]error[/bold red] {exc.code}: {exc.message}", markup=True,
+                              highlight=False)
+        return 2
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except click.exceptions.Abort:
+        error_console().print("aborted")
+        return 130
+    except KeyboardInterrupt:
+        error_console().print("interrupted")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no tracebacks for users
+        if os.environ.get("CRISPML_DEBUG"):
+            raise
+        error_console().print(
+            f"[bold red]internal error[/bold red] {type(exc).__name__}: {exc} "
+            "(set CRISPML_DEBUG=1 for the traceback, and please report it)", highlight=False,
+        )
+        return 1
+    return 0
+
+
+def entrypoint() -> Any:
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Render operation responses as tables (for people) or JSON (for scripts)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+Output = Literal["table", "json"]
+
+
+def console() -> Console:
+    return Console(soft_wrap=False)
+
+
+def error_console() -> Console:
+    return Console(stderr=True, soft_wrap=True)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, BaseModel):
+        return json.dumps(value.model_dump(mode="json", exclude_none=True), separators=(",", ":"))
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str, separators=(",", ":")) if value else ""
+    if isinstance(value, float):
+        return f"{value:,.3f}"
+    return str(value)
+
+
+def table_of(rows: list[BaseModel] | list[dict[str, Any]], title: str | None = None) -> Table:
+    """A table with one column per field of the rows."""
+    table = Table(title=title, title_justify="left", show_lines=False, header_style="bold")
+    dicts = [r if isinstance(r, dict) else dict(r) for r in rows]
+    columns: list[str] = []
+    for d in dicts:
+        columns += [k for k in d if k not in columns]
+    for column in columns:
+        table.add_column(column.replace("_", " "), overflow="fold")
+    for d in dicts:
+        table.add_row(*[_cell(d.get(c)) for c in columns])
+    return table
+
+
+def render(response: BaseModel | dict[str, Any], output: Output, *, title: str | None = None) -> None:
+    """Print a response: list fields as tables and the rest as key/value lines, or all as JSON."""
+    data = response.to_json_dict() if hasattr(response, "to_json_dict") else (
+        response.model_dump(mode="json") if isinstance(response, BaseModel) else response)
+    if output == "json":
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+        return
+    out = console()
+    fields = dict(response) if isinstance(response, BaseModel) else dict(response)
+    lists = {k: v for k, v in fields.items() if isinstance(v, list) and v and isinstance(v[0], BaseModel | dict)}
+    scalars = {k: v for k, v in fields.items() if k not in lists and not _is_stream(response, k)}
+    for name, rows in lists.items():
+        out.print(table_of(rows, title=name.replace("_", " ") if len(lists) > 1 or title else None))
+    shown = {k: v for k, v in scalars.items() if v not in (None, [], {}, "")}
+    if shown:
+        if lists:
+            out.print("  ".join(f"[dim]{k.replace('_', ' ')}:[/dim] {_cell(v)}" for k, v in shown.items()))
+        else:
+            kv = Table(show_header=False, box=None, pad_edge=False)
+            kv.add_column(style="dim")
+            kv.add_column(overflow="fold")
+            for k, v in shown.items():
+                kv.add_row(k.replace("_", " "), _cell(v))
+            out.print(kv)
+    elif not lists:
+        out.print("[green]done[/green]")
+
+
+def _is_stream(response: Any, name: str) -> bool:
+    fields = getattr(type(response), "model_fields", {})
+    field = fields.get(name)
+    return bool(field is not None and (field.json_schema_extra or {}).get("stream"))

@@ -1,0 +1,1 @@
+"""``crispml demo``: the CRISP-DM loop on a real data set, one phase per capability."""
