@@ -19,7 +19,13 @@ from crispml.core.errors import CrispmlError
 from crispml.core.metadb.engine import Database
 from crispml.core.storage.base import BlobStore, open_blob_store
 from crispml.spine.models import Request, Response
-from crispml.spine.operations import OperationSpec, Service, timed, validate_request, wrap_unexpected
+from crispml.spine.operations import (
+    OperationSpec,
+    Service,
+    timed,
+    validate_request,
+    wrap_unexpected,
+)
 
 
 def _service_classes() -> list[type[Service]]:

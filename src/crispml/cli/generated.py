@@ -90,7 +90,8 @@ def _choices(spec: OperationSpec, name: str, values: list[str]) -> type[enum.Enu
     """A str Enum for a Literal field, so typer offers and checks the choices."""
     key = (spec.action, name)
     if key not in _CHOICES:
-        _CHOICES[key] = enum.Enum(f"{spec.name}_{name}", {v: v for v in values}, type=str)  # type: ignore[misc]
+        choices: Any = enum.Enum(f"{spec.name}_{name}", {v: v for v in values}, type=str)  # type: ignore[misc]
+        _CHOICES[key] = choices
     return _CHOICES[key]
 
 

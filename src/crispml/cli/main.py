@@ -21,7 +21,7 @@ import typer
 from crispml import __version__
 from crispml.cli.generated import add_operations
 from crispml.cli.render import error_console
-from crispml.cli.state import CliState, state_of
+from crispml.cli.state import state_of
 from crispml.core.errors import CrispmlError
 
 SERVICE_HELP = {
@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: no tracebacks for users
+    except Exception as exc:
         if os.environ.get("CRISPML_DEBUG"):
             raise
         error_console().print(

@@ -34,5 +34,6 @@ def state_of(ctx: typer.Context) -> CliState:
     root: Any = ctx.find_root()
     if not isinstance(root.obj, CliState):
         root.obj = CliState()
-    return root.obj  # type: ignore[no-any-return]
+    state: CliState = root.obj
+    return state
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ _URLS = frozenset({"db_url", "lake_url", "s3_endpoint_url"})
 
 
 #: Settings whose defaults depend on home, filled in after home is known.
-_DERIVED = {
+_DERIVED: dict[str, Callable[[Path], str]] = {
     "db_url": lambda home: f"sqlite:///{home / 'meta.db'}",
     "lake_url": lambda home: f"file://{home / 'lake'}",
 }

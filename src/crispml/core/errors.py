@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-
 #: Every error class by its stable code, filled as classes are defined.
 ERRORS_BY_CODE: dict[str, type[CrispmlError]] = {}
 

@@ -4,7 +4,7 @@ measure. SDK methods, CLI commands and (later) REST routes are derived from the
 declarations, so none of them can skip a step.
 """
 
-from crispml.spine.operations import REGISTRY, OperationSpec, Service, operation
 from crispml.spine.models import Request, Response
+from crispml.spine.operations import REGISTRY, OperationSpec, Service, operation
 
 __all__ = ["REGISTRY", "OperationSpec", "Request", "Response", "Service", "operation"]

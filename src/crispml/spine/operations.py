@@ -153,14 +153,10 @@ def operation(
     return decorate
 
 
-class Service:
-    """Base of every service. Subclasses set ``name`` and declare operations."""
+class RuntimeAccess:
+    """Typed access to the platform's state, time and bytes; for services and their mixins."""
 
-    name: ClassVar[str]
-    operations: ClassVar[dict[str, OperationSpec]]
-
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    runtime: Runtime
 
     @property
     def db(self) -> Database:
@@ -169,6 +165,20 @@ class Service:
     @property
     def clock(self) -> Clock:
         return self.runtime.clock
+
+    @property
+    def blobs(self) -> BlobStore:
+        return self.runtime.blobs
+
+
+class Service(RuntimeAccess):
+    """Base of every service. Subclasses set ``name`` and declare operations."""
+
+    name: ClassVar[str]
+    operations: ClassVar[dict[str, OperationSpec]]
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -213,7 +223,7 @@ def _through_spine(spec: OperationSpec, method: Callable[..., Any]) -> Callable[
         if not isinstance(ctx, CallContext):
             raise TypeError(f"{spec.action}: the first argument must be a CallContext")
         return self.runtime.run(
-            spec, ctx, _RawRequest(request, fields),  # type: ignore[arg-type]
+            spec, ctx, _RawRequest(request, fields),
             lambda validated: method(self, ctx, validated),
         )
 

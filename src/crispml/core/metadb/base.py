@@ -47,7 +47,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def BinaryString(length: int) -> Any:  # noqa: N802 - reads like a type
+def BinaryString(length: int) -> Any:
     """A string compared byte-wise on every backend (S3 key order is UTF-8 binary order)."""
     return String(length).with_variant(String(length, collation="C"), "postgresql")
 

@@ -34,7 +34,7 @@ def normalize_url(url: str) -> URL:
     METADATA_DBS.resolve(url)  # unknown scheme or missing driver: a clear error
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
         raise InvalidArgument(f"{redact(url)!r} is not a database URL: {exc}") from exc
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")

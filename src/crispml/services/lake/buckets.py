@@ -11,8 +11,14 @@ from crispml.services.lake.core import LakeCore, bucket_crn
 from crispml.services.lake.entities import Bucket
 from crispml.services.lake.errors import BucketAlreadyOwnedByYou, BucketNotEmpty
 from crispml.services.lake.specs import (
-    BucketRequest, CreateBucketRequest, CreateBucketResponse, EmptyResponse,
-    GetBucketVersioningResponse, HeadBucketResponse, ListBucketsRequest, ListBucketsResponse,
+    BucketRequest,
+    CreateBucketRequest,
+    CreateBucketResponse,
+    EmptyResponse,
+    GetBucketVersioningResponse,
+    HeadBucketResponse,
+    ListBucketsRequest,
+    ListBucketsResponse,
     PutBucketVersioningRequest,
 )
 from crispml.services.lake.store import BucketRow, UploadRow, VersionRow

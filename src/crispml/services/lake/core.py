@@ -16,7 +16,7 @@ import mimetypes
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -25,14 +25,10 @@ from sqlalchemy.orm import Session
 from crispml.core.errors import InvalidArgument
 from crispml.core.ids import ulid
 from crispml.core.names import crn
+from crispml.core.storage.base import BlobInfo
 from crispml.services.lake.errors import MethodNotAllowed, NoSuchBucket, NoSuchKey, NoSuchVersion
 from crispml.services.lake.store import BucketRow, CurrentRow, VersionRow
-
-if TYPE_CHECKING:
-    from crispml.core.clock import Clock
-    from crispml.core.metadb.engine import Database
-    from crispml.core.storage.base import BlobStore
-    from crispml.spine.operations import Runtime
+from crispml.spine.operations import RuntimeAccess
 
 T = TypeVar("T")
 NULL_VERSION = "null"
@@ -70,16 +66,8 @@ def decode_token(token: str) -> str:
     return value
 
 
-class LakeCore:
+class LakeCore(RuntimeAccess):
     """Helpers shared by the lake's operation groups (buckets, objects, uploads, lifecycle)."""
-
-    runtime: Runtime
-    db: Database
-    clock: Clock
-
-    @property
-    def blobs(self) -> BlobStore:
-        return self.runtime.blobs
 
     # -- transactions --------------------------------------------------------
 
@@ -169,6 +157,24 @@ class LakeCore:
         self._point_current(session, bucket.name, key, None if row.is_delete_marker else row.seq)
         return row, unreachable
 
+    def _commit_object(self, bucket: str, key: str, blob_key: str, info: BlobInfo,
+                       etag: str | None = None, **fields: Any) -> VersionRow:
+        """Commit a complete blob as the newest version of ``key``; drop the blob if that fails."""
+        def work(session: Session) -> tuple[VersionRow, list[str]]:
+            bucket_row = self._bucket(session, bucket)
+            return self._commit_version(
+                session, bucket_row, key, blob_key=blob_key, size=info.size,
+                etag=etag or quoted(info.md5), is_delete_marker=False, **fields,
+            )
+
+        try:
+            row, unreachable = self._writing(work)
+        except BaseException:
+            self._drop_blobs([blob_key])
+            raise
+        self._drop_blobs(unreachable)
+        return row
+
     @staticmethod
     def _point_current(session: Session, bucket: str, key: str, seq: int | None) -> None:
         pointer = session.get(CurrentRow, (bucket, key))
@@ -200,7 +206,7 @@ class LakeCore:
         for key in keys:
             try:
                 self.blobs.delete(key)
-            except Exception:  # noqa: BLE001 - an orphaned blob is invisible and collectable
+            except Exception:
                 pass
 
 

@@ -8,6 +8,12 @@ class InvalidBucketName(InvalidArgument):
 
 
 class InvalidKey(InvalidArgument):
+    """An object key S3 would not store or that could escape its bucket ('..' segments)."""
+
+    code = "InvalidKey"
+
+
+class KeyTooLong(InvalidKey):
     code = "KeyTooLongError"
 
 

@@ -349,7 +349,7 @@ class LakeWriter(io.RawIOBase):
     def _upload(self, fs: LakeFileSystem, bucket: str, key: str, fields: dict[str, Any]) -> None:
         try:
             fs._put(bucket, key, _QueueReader(self._chunks), **fields)
-        except BaseException as exc:  # noqa: BLE001 - handed to the writer's thread
+        except BaseException as exc:
             self._error = exc
             # drain so a writer blocked on a full queue wakes up
             while True:

@@ -11,6 +11,7 @@ the write.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -181,7 +182,7 @@ def noncurrent_transition_target(rule: Rule, obj: Candidate, noncurrent_since: d
     return _colder(obj.storage_class, due)
 
 
-def _colder(current: str, candidates: list[str]) -> str | None:
+def _colder(current: str, candidates: Sequence[str]) -> str | None:
     if not candidates:
         return None
     coldest = max(candidates, key=STORAGE_CLASSES.index)

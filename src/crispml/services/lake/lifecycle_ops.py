@@ -20,12 +20,23 @@ from crispml.core.context import CallContext
 from crispml.services.lake.core import LakeCore, bucket_crn, loads
 from crispml.services.lake.errors import NoSuchLifecycleConfiguration
 from crispml.services.lake.lifecycle import (
-    Candidate, LifecycleConfiguration, Rule, age_days, expires, matches, noncurrent_transition_target,
+    Candidate,
+    LifecycleConfiguration,
+    Rule,
+    age_days,
+    expires,
+    matches,
+    noncurrent_transition_target,
     transition_target,
 )
 from crispml.services.lake.specs import (
-    ApplyLifecycleRequest, ApplyLifecycleResponse, BucketRequest, EmptyResponse,
-    GetBucketLifecycleConfigurationResponse, LifecycleAction, PutBucketLifecycleConfigurationRequest,
+    ApplyLifecycleRequest,
+    ApplyLifecycleResponse,
+    BucketRequest,
+    EmptyResponse,
+    GetBucketLifecycleConfigurationResponse,
+    LifecycleAction,
+    PutBucketLifecycleConfigurationRequest,
 )
 from crispml.services.lake.store import BucketRow, PartRow, UploadRow, VersionRow
 from crispml.spine.operations import operation

@@ -17,7 +17,10 @@ from crispml.core.context import CallContext
 from crispml.services.lake.core import LakeCore, bucket_crn, decode_token, encode_token
 from crispml.services.lake.entities import CommonPrefix, ObjectSummary, ObjectVersion
 from crispml.services.lake.specs import (
-    ListObjectsV2Request, ListObjectsV2Response, ListObjectVersionsRequest, ListObjectVersionsResponse,
+    ListObjectsV2Request,
+    ListObjectsV2Response,
+    ListObjectVersionsRequest,
+    ListObjectVersionsResponse,
 )
 from crispml.services.lake.store import CurrentRow, VersionRow
 from crispml.spine.operations import operation

@@ -16,14 +16,29 @@ from sqlalchemy.orm import Session
 
 from crispml.core.context import CallContext
 from crispml.core.ids import ulid
-from crispml.services.lake.core import LakeCore, dumps, guess_content_type, object_crn, bucket_crn, quoted
+from crispml.services.lake.core import (
+    LakeCore,
+    bucket_crn,
+    dumps,
+    guess_content_type,
+    object_crn,
+    quoted,
+)
 from crispml.services.lake.entities import Part, Upload
 from crispml.services.lake.errors import InvalidPart, NoSuchUpload
 from crispml.services.lake.rules import check_metadata, parse_tagging
 from crispml.services.lake.specs import (
-    CompleteMultipartUploadRequest, CompleteMultipartUploadResponse, CreateMultipartUploadRequest,
-    CreateMultipartUploadResponse, EmptyResponse, ListMultipartUploadsRequest,
-    ListMultipartUploadsResponse, ListPartsResponse, UploadPartRequest, UploadPartResponse, UploadRequest,
+    CompleteMultipartUploadRequest,
+    CompleteMultipartUploadResponse,
+    CreateMultipartUploadRequest,
+    CreateMultipartUploadResponse,
+    EmptyResponse,
+    ListMultipartUploadsRequest,
+    ListMultipartUploadsResponse,
+    ListPartsResponse,
+    UploadPartRequest,
+    UploadPartResponse,
+    UploadRequest,
 )
 from crispml.services.lake.store import PartRow, UploadRow
 from crispml.spine.operations import operation

@@ -12,18 +12,44 @@ from crispml.core.context import CallContext
 from crispml.core.errors import InvalidArgument
 from crispml.core.storage.base import BlobInfo
 from crispml.services.lake.core import (
-    LakeCore, dumps, guess_content_type, is_restored, loads, object_crn, quoted, restore_header,
+    LakeCore,
+    dumps,
+    guess_content_type,
+    is_restored,
+    loads,
+    object_crn,
+    restore_header,
 )
 from crispml.services.lake.entities import ObjectBody, Tag
 from crispml.services.lake.errors import InvalidObjectState, NoSuchKey
 from crispml.services.lake.rules import (
-    ARCHIVED, check_bucket_name, check_key, check_metadata, check_tags, parse_range, parse_tagging,
+    ARCHIVED,
+    check_bucket_name,
+    check_key,
+    check_metadata,
+    check_tags,
+    parse_range,
+    parse_tagging,
 )
 from crispml.services.lake.specs import (
-    CopyObjectRequest, CopyObjectResponse, DeletedObject, DeleteError, DeleteObjectRequest,
-    DeleteObjectResponse, DeleteObjectsRequest, DeleteObjectsResponse, GetObjectRequest,
-    GetObjectResponse, HeadObjectResponse, ObjectVersionRequest, PutObjectRequest, PutObjectResponse,
-    PutObjectTaggingRequest, RestoreObjectRequest, RestoreObjectResponse, TaggingResponse,
+    CopyObjectRequest,
+    CopyObjectResponse,
+    DeletedObject,
+    DeleteError,
+    DeleteObjectRequest,
+    DeleteObjectResponse,
+    DeleteObjectsRequest,
+    DeleteObjectsResponse,
+    GetObjectRequest,
+    GetObjectResponse,
+    HeadObjectResponse,
+    ObjectVersionRequest,
+    PutObjectRequest,
+    PutObjectResponse,
+    PutObjectTaggingRequest,
+    RestoreObjectRequest,
+    RestoreObjectResponse,
+    TaggingResponse,
 )
 from crispml.services.lake.store import VersionRow
 from crispml.spine.operations import operation
@@ -54,24 +80,6 @@ class ObjectOps(LakeCore):
             user_metadata=dumps(metadata), tags=dumps(tags), storage_class=request.storage_class,
         )
         return PutObjectResponse(etag=row.etag, size=row.size, version_id=_version_out(row))
-
-    def _commit_object(self, bucket: str, key: str, blob_key: str, info: BlobInfo,
-                       etag: str | None = None, **fields: Any) -> VersionRow:
-        """Commit a complete blob as the newest version of ``key``; drop the blob if that fails."""
-        def work(session: Session) -> tuple[VersionRow, list[str]]:
-            bucket_row = self._bucket(session, bucket)
-            return self._commit_version(
-                session, bucket_row, key, blob_key=blob_key, size=info.size,
-                etag=etag or quoted(info.md5), is_delete_marker=False, **fields,
-            )
-
-        try:
-            row, unreachable = self._writing(work)
-        except BaseException:
-            self._drop_blobs([blob_key])
-            raise
-        self._drop_blobs(unreachable)
-        return row
 
     # -- read ----------------------------------------------------------------
 

@@ -7,8 +7,8 @@ import re
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode
 
-from crispml.services.lake.errors import InvalidBucketName, InvalidKey, InvalidRange
 from crispml.core.errors import InvalidArgument
+from crispml.services.lake.errors import InvalidBucketName, InvalidKey, InvalidRange, KeyTooLong
 
 StorageClass = Literal["STANDARD", "STANDARD_IA", "GLACIER"]
 STORAGE_CLASSES: tuple[str, ...] = ("STANDARD", "STANDARD_IA", "GLACIER")
@@ -54,7 +54,7 @@ def check_key(key: str) -> str:
     if not key:
         raise InvalidKey("object key must not be empty")
     if len(key.encode("utf-8")) > MAX_KEY_BYTES:
-        raise InvalidKey(f"object key is {len(key.encode('utf-8'))} bytes; the limit is {MAX_KEY_BYTES}")
+        raise KeyTooLong(f"object key is {len(key.encode('utf-8'))} bytes; the limit is {MAX_KEY_BYTES}")
     if "\x00" in key:
         raise InvalidKey("object key must not contain a NUL character")
     if any(part in (".", "..") for part in key.split("/")):
@@ -85,7 +85,7 @@ def parse_range(header: str, size: int) -> tuple[int, int]:
         end = size if last == "" else min(size, int(last) + 1)
         if last != "" and int(last) < start:
             raise InvalidRange(f"range {header!r} ends before it starts")
-    if start >= size and size > 0 or (size == 0 and start > 0):
+    if (start >= size and size > 0) or (size == 0 and start > 0):
         raise InvalidRange(f"range {header!r} starts at or past the end of the object ({size} bytes)")
     return start, end
 

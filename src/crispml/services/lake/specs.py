@@ -12,7 +12,14 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 
 from crispml.services.lake.entities import (
-    Bucket, CommonPrefix, ObjectBody, ObjectSummary, ObjectVersion, Part, Tag, Upload,
+    Bucket,
+    CommonPrefix,
+    ObjectBody,
+    ObjectSummary,
+    ObjectVersion,
+    Part,
+    Tag,
+    Upload,
 )
 from crispml.services.lake.lifecycle import LifecycleConfiguration
 from crispml.services.lake.rules import StorageClass, check_bucket_name, check_key, check_prefix
