@@ -15,7 +15,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-import click
 import typer
 
 from crispml import __version__
@@ -83,25 +82,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = typer.main.get_command(app)
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        command.main(args=args, prog_name="crispml", standalone_mode=False)
+        # standalone mode: typer/click print usage errors themselves and exit 2
+        command.main(args=args, prog_name="crispml", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except CrispmlError as exc:
         error_console().print(f"[bold red]error[/bold red] {exc.code}: {exc.message}", markup=True,
                               highlight=False)
         return 2
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code or 0)
-    except click.ClickException as exc:
-        exc.show()
-        return 2
-    except click.exceptions.Abort:
-        error_console().print("aborted")
-        return 130
     except KeyboardInterrupt:
         error_console().print("interrupted")
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no tracebacks for users
         if os.environ.get("CRISPML_DEBUG"):
             raise
         error_console().print(

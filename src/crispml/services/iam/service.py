@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from crispml.core.context import CallContext
 from crispml.core.ids import new_id
@@ -42,16 +43,25 @@ class IamService(Service):
 
     def bootstrap(self) -> Principal:
         """Create the root account if this home has none; return it."""
-        with self.db.write() as session:
-            row = session.get(PrincipalRow, ROOT)
-            if row is None:
-                row = PrincipalRow(
-                    name=ROOT, principal_id=new_id("aid").upper(), kind="Root",
-                    account_id=f"{secrets.randbelow(10**12):012d}", status="Active",
-                    created_at=self.clock.now(),
-                )
-                session.add(row)
-            return _entity(row)
+        try:
+            with self.db.write() as session:
+                row = session.get(PrincipalRow, ROOT)
+                if row is None:
+                    row = PrincipalRow(
+                        name=ROOT, principal_id=new_id("aid").upper(), kind="Root",
+                        account_id=f"{secrets.randbelow(10**12):012d}", status="Active",
+                        created_at=self.clock.now(),
+                    )
+                    session.add(row)
+                root = _entity(row)
+        except IntegrityError:
+            # Another process created root between our read and our insert
+            # (PostgreSQL does not serialize the two as SQLite's BEGIN IMMEDIATE does).
+            found = self.principal(ROOT)
+            if found is None:
+                raise
+            return found
+        return root
 
     def principal(self, name: str) -> Principal | None:
         with self.db.read() as session:

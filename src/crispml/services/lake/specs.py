@@ -259,8 +259,15 @@ class ListObjectVersionsResponse(Response):
     next_version_id_marker: str | None = None
 
 
+class TagInput(Shape):
+    """One tag in a request: ``{"Key": "team", "Value": "ml"}`` (or snake_case)."""
+
+    key: str
+    value: str
+
+
 class Tagging(Shape):
-    tag_set: list[Tag] = Field(max_length=10)
+    tag_set: list[TagInput] = Field(max_length=10)
 
 
 class PutObjectTaggingRequest(Request):
