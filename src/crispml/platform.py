@@ -15,7 +15,6 @@ from typing import Any
 from crispml.core.clock import Clock, SystemClock
 from crispml.core.config import Settings
 from crispml.core.context import CallContext
-from crispml.core.errors import CrispmlError
 from crispml.core.metadb.engine import Database
 from crispml.core.storage.base import BlobStore, open_blob_store
 from crispml.spine.models import Request, Response
@@ -123,5 +122,3 @@ def _parameters(request: Request | None) -> dict[str, Any] | None:
     }
     return request.model_dump(mode="json", exclude=skip, exclude_defaults=True)
 
-
-__all__ = ["CrispmlError", "Platform"]

@@ -17,7 +17,8 @@ from crispml.demo.report import Section, write_report
 
 def demo(
     ctx: typer.Context,
-    output: OutputFormat = typer.Option(OutputFormat.table, "--output", "-o", help="table or json (summary only)."),
+    output: OutputFormat = typer.Option(OutputFormat.table, "--output", "-o",
+                                        help="table or json (summary only)."),
 ) -> None:
     """Run the CRISP-DM demo on the Palmer penguins (shipped with a package): lake → … , with a report."""
     state = state_of(ctx)
@@ -31,12 +32,13 @@ def demo(
                            started=client.platform.clock.now())
     sections: list[Section] = []
     for number, phase in enumerate(PHASES, start=1):
-        console.print(f"\n[bold cyan]phase {number}[/bold cyan] {phase.__doc__.splitlines()[0] if phase.__doc__ else ''}")
+        title = (phase.__doc__ or phase.__name__).splitlines()[0]
+        console.print(f"\n[bold cyan]phase {number}[/bold cyan] {title}")
         sections.append(phase(demo_state))
     events = client.audit.list_events(principal=client.principal, start_time=demo_state.started,
                                       max_results=1000).events
-    audit_rows = [{"time": e.event_time.strftime("%H:%M:%S"), "action": e.action, "resource": e.resource, "outcome": e.outcome,
-                   "ms": e.duration_ms} for e in reversed(events)]
+    audit_rows = [{"time": e.event_time.strftime("%H:%M:%S"), "action": e.action, "resource": e.resource,
+                   "outcome": e.outcome, "ms": e.duration_ms} for e in reversed(events)]
     sections.append(Section(title="Audit trail", text="Every operation the demo made, as the audit log recorded it.",
                             tables=[("Audit events", audit_rows)]))
     report = write_report(home / "reports" / "demo.html", "crispml demo", sections)

@@ -31,7 +31,7 @@ from crispml.core.errors import InvalidArgument
 from crispml.spine.operations import OperationSpec, kebab
 
 
-class OutputFormat(str, enum.Enum):
+class OutputFormat(enum.StrEnum):
     table = "table"
     json = "json"
 

@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: no tracebacks for users
+    except Exception as exc:  # the last line of defence: no tracebacks for users
         if os.environ.get("CRISPML_DEBUG"):
             raise
         error_console().print(

@@ -58,7 +58,7 @@ def render(response: BaseModel | dict[str, Any], output: Output, *, title: str |
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
         return
     out = console()
-    fields = dict(response) if isinstance(response, BaseModel) else dict(response)
+    fields = dict(response)
     lists = {k: v for k, v in fields.items() if isinstance(v, list) and v and isinstance(v[0], BaseModel | dict)}
     scalars = {k: v for k, v in fields.items() if k not in lists and not _is_stream(response, k)}
     for name, rows in lists.items():

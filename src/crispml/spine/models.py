@@ -27,6 +27,7 @@ class Request(BaseModel):
         extra="forbid",
         populate_by_name=True,
         alias_generator=_AWS_ALIASES,
+        loc_by_alias=False,  # errors name the field ('bucket'), whichever spelling was given
         arbitrary_types_allowed=True,
         str_strip_whitespace=False,
     )
@@ -45,7 +46,8 @@ class Response(BaseModel):
 class Shape(BaseModel):
     """A nested value inside requests (rules, filters, tags), with AWS aliases."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, alias_generator=_AWS_ALIASES)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, alias_generator=_AWS_ALIASES,
+                              loc_by_alias=False)
 
 
 def _stream_fields(model: BaseModel) -> list[str]:

@@ -1,0 +1,418 @@
+"""Every operation goes through the spine: validate, authorize, run, audit.
+
+The checks run over every operation in the registry. Each needs a minimal
+valid request, taken from :data:`EXAMPLES`; the table must cover every
+registered action, so a new operation without an entry fails here.
+
+Each example is called, on a copy of one prepared home, as an unknown
+principal, an inactive one and an active non-root user — each must be refused,
+change nothing, and leave one audit event — and then as root, where it must
+succeed (so the refusal, not a bad request, is what stopped it) and change the
+state exactly when the operation is declared mutating.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import select
+
+import crispml
+from crispml.core.clock import FixedClock
+from crispml.core.context import CallContext
+from crispml.core.errors import CrispmlError, Internal, InvalidArgument, PermissionDenied, Unauthenticated
+from crispml.sdk.client import Client
+from crispml.services import load_models
+from crispml.services.audit.entities import AuditEvent
+from crispml.services.audit.service import _entity as audit_entity
+from crispml.services.audit.store import AuditEventRow
+from crispml.services.iam.store import PrincipalRow
+from crispml.spine import REGISTRY, OperationSpec
+
+BUCKET = "spine-data"
+EMPTY_BUCKET = "spine-empty"
+_ENV = ("CRISPML_HOME", "CRISPML_DB_URL", "CRISPML_LAKE_URL", "CRISPML_CONFIG",
+        "CRISPML_PRINCIPAL", "CRISPML_S3_ENDPOINT_URL")
+
+Example = Callable[[dict[str, str]], dict[str, Any]]
+
+#: A minimal valid request per action, given what the prepared home holds
+#: (``upload_id`` and ``part_etag`` of an open multipart upload of big.bin).
+EXAMPLES: dict[str, Example] = {
+    "audit:ListEvents": lambda h: {"action": "lake:*", "max_results": 5},
+    "iam:GetCallerIdentity": lambda h: {},
+    "monitoring:GetCallMetrics": lambda h: {"action": "lake:*"},
+    "lake:AbortMultipartUpload": lambda h: {
+        "bucket": BUCKET, "key": "big.bin", "upload_id": h["upload_id"]},
+    "lake:ApplyLifecycle": lambda h: {"bucket": BUCKET},
+    "lake:CompleteMultipartUpload": lambda h: {
+        "bucket": BUCKET, "key": "big.bin", "upload_id": h["upload_id"],
+        "multipart_upload": {"Parts": [{"PartNumber": 1, "ETag": h["part_etag"]}]}},
+    "lake:CopyObject": lambda h: {
+        "bucket": BUCKET, "key": "copy.csv", "copy_source": f"{BUCKET}/data.csv"},
+    "lake:CreateBucket": lambda h: {"bucket": "spine-new"},
+    "lake:CreateMultipartUpload": lambda h: {"bucket": BUCKET, "key": "other.bin"},
+    "lake:DeleteBucket": lambda h: {"bucket": EMPTY_BUCKET},
+    "lake:DeleteBucketLifecycle": lambda h: {"bucket": BUCKET},
+    "lake:DeleteObject": lambda h: {"bucket": BUCKET, "key": "data.csv"},
+    "lake:DeleteObjectTagging": lambda h: {"bucket": BUCKET, "key": "data.csv"},
+    "lake:DeleteObjects": lambda h: {
+        "bucket": BUCKET, "delete": {"Objects": [{"Key": "data.csv"}, {"Key": "cold.bin"}]}},
+    "lake:GetBucketLifecycleConfiguration": lambda h: {"bucket": BUCKET},
+    "lake:GetBucketVersioning": lambda h: {"bucket": BUCKET},
+    "lake:GetObject": lambda h: {"bucket": BUCKET, "key": "data.csv"},
+    "lake:GetObjectTagging": lambda h: {"bucket": BUCKET, "key": "data.csv"},
+    "lake:HeadBucket": lambda h: {"bucket": BUCKET},
+    "lake:HeadObject": lambda h: {"bucket": BUCKET, "key": "data.csv"},
+    "lake:ListBuckets": lambda h: {},
+    "lake:ListMultipartUploads": lambda h: {"bucket": BUCKET},
+    "lake:ListObjectVersions": lambda h: {"bucket": BUCKET},
+    "lake:ListObjectsV2": lambda h: {"bucket": BUCKET},
+    "lake:ListParts": lambda h: {"bucket": BUCKET, "key": "big.bin", "upload_id": h["upload_id"]},
+    "lake:PutBucketLifecycleConfiguration": lambda h: {
+        "bucket": BUCKET, "lifecycle_configuration": {"Rules": [{
+            "ID": "expire-tmp", "Status": "Enabled", "Filter": {"Prefix": "tmp/"},
+            "Expiration": {"Days": 7}}]}},
+    "lake:PutBucketVersioning": lambda h: {
+        "bucket": BUCKET, "versioning_configuration": {"Status": "Suspended"}},
+    "lake:PutObject": lambda h: {"bucket": BUCKET, "key": "new.txt", "body": b"new bytes"},
+    "lake:PutObjectTagging": lambda h: {
+        "bucket": BUCKET, "key": "data.csv", "tagging": {"TagSet": [{"Key": "stage", "Value": "raw"}]}},
+    "lake:RestoreObject": lambda h: {
+        "bucket": BUCKET, "key": "cold.bin", "restore_request": {"Days": 1}},
+    "lake:UploadPart": lambda h: {
+        "bucket": BUCKET, "key": "big.bin", "upload_id": h["upload_id"], "part_number": 2,
+        "body": b"part-two"},
+}
+
+#: Who is refused, how: principal, error family, error code.
+REFUSED = [
+    ("mallory", Unauthenticated, "UnrecognizedClientException"),  # unknown
+    ("ivan", Unauthenticated, "InvalidClientTokenId"),  # exists, inactive
+    ("uma", PermissionDenied, "AccessDenied"),  # active user, no policy: implicit deny
+]
+
+
+# -- the prepared home ----------------------------------------------------------
+
+
+def _prepare(home: Path) -> dict[str, str]:
+    """Fill a home with something for every example to act on."""
+    with crispml.connect(home=str(home), clock=FixedClock()) as client:
+        lake = client.lake
+        lake.create_bucket(bucket=BUCKET)
+        lake.put_bucket_versioning(bucket=BUCKET, versioning_configuration={"Status": "Enabled"})
+        lake.put_object(bucket=BUCKET, key="data.csv", body=b"a,b\n1,2\n", tagging="team=ml")
+        lake.put_object(bucket=BUCKET, key="cold.bin", body=b"cold", storage_class="GLACIER")
+        upload = lake.create_multipart_upload(bucket=BUCKET, key="big.bin")
+        part = lake.upload_part(bucket=BUCKET, key="big.bin", upload_id=upload.upload_id,
+                                part_number=1, body=b"part-one")
+        lake.put_bucket_lifecycle_configuration(bucket=BUCKET, lifecycle_configuration={"Rules": [{
+            "ID": "archive-data", "Status": "Enabled", "Filter": {"Prefix": "data"},
+            "Transitions": [{"Days": 0, "StorageClass": "GLACIER"}]}]})
+        lake.create_bucket(bucket=EMPTY_BUCKET)
+        add_principal(client, "ivan", kind="User", status="Inactive")
+        add_principal(client, "uma", kind="User", status="Active")
+        return {"upload_id": upload.upload_id, "part_etag": part.etag}
+
+
+def add_principal(client: Client, name: str, *, kind: str, status: str) -> None:
+    """Add a principal row the way the iam store keeps them (no users API yet)."""
+    with client.platform.db.write() as session:
+        session.add(PrincipalRow(
+            name=name, principal_id=f"AID-{name.upper()}", kind=kind,
+            account_id=client.platform.root.account_id, status=status,
+            created_at=client.platform.clock.now(),
+        ))
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    home = tmp_path_factory.mktemp("spine") / "home"
+    with pytest.MonkeyPatch.context() as mp:
+        for name in _ENV:
+            mp.delenv(name, raising=False)
+        handles = _prepare(home)
+    return home, handles
+
+
+@pytest.fixture
+def prepared(
+    template: tuple[Path, dict[str, str]], home: Path, clock: FixedClock
+) -> Iterator[tuple[Client, dict[str, str]]]:
+    """A client on a private copy of the prepared home."""
+    shutil.copytree(template[0], home)
+    client = crispml.connect(home=str(home), clock=clock)
+    yield client, template[1]
+    client.close()
+
+
+# -- helpers ------------------------------------------------------------------
+
+
+def snapshot(client: Client) -> dict[str, Any]:
+    """Every row of every table but the audit record, and every byte in the lake."""
+    tables: dict[str, list[str]] = {}
+    with client.platform.db.read() as session:
+        for table in load_models().sorted_tables:
+            if table.name != "audit_events":
+                tables[table.name] = sorted(repr(tuple(row)) for row in session.execute(select(table)))
+    lake = Path(urlsplit(client.settings.lake_url).path)
+    files = {
+        str(p.relative_to(lake)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(lake.rglob("*")) if p.is_file()
+    }
+    return {"tables": tables, "files": files}
+
+
+def events(client: Client, *, after: str = "", **where: str) -> list[AuditEvent]:
+    """Audit events read straight from the audit table (not through ListEvents).
+
+    ``after``: only events recorded after the one with this id (ids sort by time).
+    """
+    query = select(AuditEventRow).where(AuditEventRow.event_id > after)
+    for column, value in where.items():
+        query = query.where(getattr(AuditEventRow, column) == value)
+    with client.platform.db.read() as session:
+        return [audit_entity(row) for row in session.scalars(query.order_by(AuditEventRow.event_id))]
+
+
+def last_event_id(client: Client) -> str:
+    """The id of the newest audit event so far ("" if none): a marker for ``events(after=...)``."""
+    found = events(client)
+    return found[-1].event_id if found else ""
+
+
+def call(client: Client, spec: OperationSpec, fields: dict[str, Any]) -> Any:
+    """Call an operation through the SDK, as a user would."""
+    response = getattr(getattr(client, spec.service), spec.method_name)(**fields)
+    body = getattr(response, "body", None)
+    if hasattr(body, "close"):
+        body.close()
+    return response
+
+
+# -- the registry and the table -------------------------------------------------
+
+
+def test_examples_cover_every_registered_operation(local_client: Client) -> None:
+    registered = {spec.action for spec in REGISTRY.all()}
+    assert registered, "no operations registered"
+    assert set(EXAMPLES) - registered == set(), "examples for operations that do not exist"
+    assert registered - set(EXAMPLES) == set(), "operations without an example request in EXAMPLES"
+
+
+def test_every_registered_operation_is_a_wrapped_method_of_a_platform_service(
+    local_client: Client,
+) -> None:
+    for spec in REGISTRY.all():
+        service = local_client.platform.services.get(spec.service)
+        assert service is not None, f"{spec.action}: service not on the platform"
+        assert type(service).operations[spec.method_name] is spec
+        method = getattr(type(service), spec.method_name)
+        assert getattr(method, "__crispml_spec__", None) is spec, f"{spec.action} is not wrapped"
+        assert callable(getattr(getattr(local_client, spec.service), spec.method_name))
+
+
+# -- every operation: refused callers, then root ----------------------------------
+
+
+@pytest.mark.parametrize("action", sorted(EXAMPLES))
+def test_refused_callers_change_nothing_and_are_audited(
+    prepared: tuple[Client, dict[str, str]], action: str
+) -> None:
+    client, handles = prepared
+    spec = REGISTRY.get(action)
+    fields = EXAMPLES[action](handles)
+    resource = spec.resource(spec.request_model.model_validate(fields))
+    before, mark = snapshot(client), last_event_id(client)
+
+    for principal, family, code in REFUSED:
+        with pytest.raises(family) as info:
+            call(client.as_principal(principal), spec, fields)
+        assert info.value.code == code
+        assert snapshot(client) == before, f"{action} as {principal} changed state"
+        recorded = events(client, after=mark, action=action, principal=principal)
+        assert len(recorded) == 1, f"{action} as {principal}: {len(recorded)} audit events"
+        event = recorded[0]
+        assert (event.outcome, event.error_code, event.resource) == ("Failure", code, resource)
+        assert event.request_id.startswith("req-")
+
+    response = call(client, spec, fields)
+    assert isinstance(response, spec.response_model)
+    after = snapshot(client)
+    if spec.mutating:
+        assert after != before, f"{action} as root changed nothing: the example proves nothing"
+    else:
+        assert after == before, f"{action} is declared read-only but changed state"
+    (done,) = events(client, after=mark, action=action, principal="root")
+    assert (done.outcome, done.error_code, done.resource) == ("Success", None, resource)
+
+
+@pytest.mark.parametrize("action", sorted(EXAMPLES))
+def test_unknown_field_is_refused_and_audited(
+    prepared: tuple[Client, dict[str, str]], action: str
+) -> None:
+    client, handles = prepared
+    spec = REGISTRY.get(action)
+    before, mark = snapshot(client), last_event_id(client)
+    with pytest.raises(InvalidArgument, match="no_such_field"):
+        call(client, spec, {**EXAMPLES[action](handles), "no_such_field": 1})
+    assert snapshot(client) == before
+    (event,) = events(client, after=mark)
+    assert (event.outcome, event.error_code) == ("Failure", "InvalidArgument")
+    assert "no_such_field" in (event.error_message or "")
+
+
+# -- validation -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("service", "method", "fields", "named"), [
+    ("lake", "create_bucket", {"bucket": 123}, "bucket"),
+    ("lake", "create_bucket", {}, "bucket"),  # missing: named as the SDK spells it
+    ("audit", "list_events", {"max_results": "many"}, "max_results"),
+    ("audit", "list_events", {"MaxResults": 0}, "max_results"),  # AWS spelling, same name
+    ("audit", "list_events", {"outcome": "Maybe"}, "outcome"),
+    ("monitoring", "get_call_metrics", {"start_time": "yesterday-ish"}, "start_time"),
+    ("lake", "put_bucket_versioning",
+     {"bucket": "b-1", "versioning_configuration": {"Status": "On"}},
+     "versioning_configuration.status"),
+])
+def test_invalid_request_names_the_field_and_is_audited(
+    local_client: Client, service: str, method: str, fields: dict[str, Any], named: str
+) -> None:
+    before = snapshot(local_client)
+    with pytest.raises(InvalidArgument) as info:
+        getattr(getattr(local_client, service), method)(**fields)
+    assert f"'{named}'" in str(info.value), str(info.value)
+    assert snapshot(local_client) == before
+    action = type(local_client.platform.services[service]).operations[method].action
+    (event,) = events(local_client, action=action)
+    assert (event.outcome, event.error_code, event.principal) == ("Failure", "InvalidArgument", "root")
+
+
+def test_a_request_model_or_a_dict_is_accepted_too(local_client: Client) -> None:
+    spec = REGISTRY.get("lake:CreateBucket")
+    local_client.lake.create_bucket(spec.request_model(bucket="from-model"))
+    local_client.lake.create_bucket({"Bucket": "from-aws-json"})  # AWS PascalCase alias
+    names = [b.name for b in local_client.lake.list_buckets().buckets]
+    assert names == ["from-aws-json", "from-model"]
+    with pytest.raises(InvalidArgument, match="CreateBucketRequest"):
+        local_client.lake.create_bucket(["not", "a", "request"])
+
+
+# -- success: what the record keeps ---------------------------------------------------
+
+
+def test_success_is_audited_with_duration_and_parameters_but_not_bodies(local_client: Client) -> None:
+    local_client.lake.create_bucket(bucket="audited")
+    local_client.lake.put_object(bucket="audited", key="k.txt", body=b"body-bytes-not-for-audit",
+                                 metadata={"owner": "ana"})
+    (event,) = events(local_client, action="lake:PutObject")
+    assert (event.outcome, event.error_code, event.principal, event.source) == (
+        "Success", None, "root", "sdk")
+    assert event.duration_ms > 0
+    assert event.resource == "crn:crispml:lake:::bucket/audited/k.txt"
+    assert event.request_parameters == {"bucket": "audited", "key": "k.txt",
+                                        "metadata": {"owner": "ana"}}
+    assert "body-bytes-not-for-audit" not in json.dumps(event.model_dump(mode="json"))
+
+
+def test_each_call_has_its_own_request_id(local_client: Client) -> None:
+    for _ in range(3):
+        local_client.lake.list_buckets()
+    local_client.iam.get_caller_identity()
+    ids = [e.request_id for e in events(local_client)]
+    assert len(ids) == 4
+    assert len(set(ids)) == 4
+    assert all(i.startswith("req-") for i in ids)
+
+
+def test_a_failure_inside_the_operation_is_audited_with_its_code(local_client: Client) -> None:
+    with pytest.raises(CrispmlError) as info:
+        local_client.lake.head_bucket(bucket="does-not-exist")
+    assert info.value.http_status == 404
+    (event,) = events(local_client, action="lake:HeadBucket")
+    assert (event.outcome, event.error_code) == ("Failure", info.value.code)
+    assert event.request_parameters == {"bucket": "does-not-exist"}
+
+
+# -- the spine itself ---------------------------------------------------------------
+
+
+def test_service_methods_cannot_be_called_without_a_call_context(local_client: Client) -> None:
+    lake = local_client.platform.services["lake"]
+    with pytest.raises(TypeError):
+        lake.list_buckets()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="CallContext"):
+        lake.list_buckets({"prefix": "x"})
+    with pytest.raises(TypeError, match="CallContext"):
+        lake.list_buckets("root")
+    with pytest.raises(TypeError, match="CallContext"):
+        lake.create_bucket(None, bucket="no-context")
+    assert events(local_client) == []
+    assert local_client.lake.list_buckets().buckets == []
+
+
+def test_calling_the_service_object_directly_is_still_checked(local_client: Client) -> None:
+    lake = local_client.platform.services["lake"]
+    with pytest.raises(Unauthenticated):
+        lake.create_bucket(CallContext(principal="mallory"), bucket="direct")
+    lake.create_bucket(CallContext(principal="root"), bucket="direct")
+    assert [b.name for b in local_client.lake.list_buckets().buckets] == ["direct"]
+    assert [e.outcome for e in events(local_client, action="lake:CreateBucket")] == [
+        "Failure", "Success"]
+
+
+def test_a_refused_caller_never_reaches_the_body(local_client: Client) -> None:
+    spec = REGISTRY.get("lake:ListBuckets")
+    ran: list[str] = []
+
+    def body(request: Any) -> Any:
+        ran.append("ran")
+        return spec.response_model(buckets=[])
+
+    for principal in ("mallory", "root"):
+        try:
+            local_client.platform.run(spec, CallContext(principal=principal), {}, body)
+        except Unauthenticated:
+            pass
+    assert ran == ["ran"]  # only root's call ran
+
+
+def test_an_unexpected_exception_becomes_internal_and_is_audited(local_client: Client) -> None:
+    spec = REGISTRY.get("lake:ListBuckets")
+
+    def body(request: Any) -> Any:
+        raise ZeroDivisionError("division by zero")
+
+    with pytest.raises(Internal, match="lake:ListBuckets") as info:
+        local_client.platform.run(spec, CallContext(principal="root"), {}, body)
+    assert isinstance(info.value.__cause__, ZeroDivisionError)
+    (event,) = events(local_client, action="lake:ListBuckets")
+    assert (event.outcome, event.error_code) == ("Failure", "Internal")
+
+
+# -- on both metadata databases ------------------------------------------------------
+
+
+def test_refusal_and_success_on_each_database(db_client: Client) -> None:
+    with pytest.raises(Unauthenticated):
+        db_client.as_principal("mallory").lake.create_bucket(bucket="not-mine")
+    add_principal(db_client, "uma", kind="User", status="Active")
+    with pytest.raises(PermissionDenied, match="lake:CreateBucket"):
+        db_client.as_principal("uma").lake.create_bucket(bucket="not-yours")
+    db_client.lake.create_bucket(bucket="mine")
+    assert [b.name for b in db_client.lake.list_buckets().buckets] == ["mine"]
+    recorded = [(e.principal, e.outcome, e.error_code)
+                for e in events(db_client, action="lake:CreateBucket")]
+    assert recorded == [("mallory", "Failure", "UnrecognizedClientException"),
+                        ("uma", "Failure", "AccessDenied"),
+                        ("root", "Success", None)]
