@@ -140,7 +140,7 @@ def test_malformed_toml_is_invalid_argument(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
     (home / "crispml.toml").write_text("db_url = \n", encoding="utf-8")
-    with pytest.raises(InvalidArgument, match="crispml.toml"):
+    with pytest.raises(InvalidArgument, match=r"crispml\.toml"):
         load_settings(environ={}, home=str(home))
 
 

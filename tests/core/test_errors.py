@@ -12,8 +12,19 @@ import pytest
 import crispml.services
 from crispml.core import errors
 from crispml.core.errors import (
-    ERRORS_BY_CODE, HTTP_STATUS, AlreadyExists, Conflict, CrispmlError, Internal, InvalidArgument,
-    LimitExceeded, NotFound, PermissionDenied, Unauthenticated, Unavailable, error_from_code,
+    ERRORS_BY_CODE,
+    HTTP_STATUS,
+    AlreadyExists,
+    Conflict,
+    CrispmlError,
+    Internal,
+    InvalidArgument,
+    LimitExceeded,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+    error_from_code,
 )
 
 #: The documented tree: class, code, HTTP status, the built-in it also is (or None).

@@ -14,13 +14,14 @@ from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select, text
 
 import crispml
 from crispml.core.errors import InvalidArgument, Unavailable
-from crispml.core.metadb.engine import Database, _alembic_config
+from crispml.core.metadb.engine import MIGRATIONS, Database
 from crispml.services import load_models
 from crispml.services.iam.store import PrincipalRow
 
@@ -43,7 +44,9 @@ def _model_tables() -> set[str]:
 
 
 def test_one_linear_history() -> None:
-    script = ScriptDirectory.from_config(_alembic_config(None))
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    script = ScriptDirectory.from_config(config)
     assert len(script.get_heads()) == 1
     assert len(script.get_bases()) == 1
     revisions = list(script.walk_revisions())
@@ -52,7 +55,7 @@ def test_one_linear_history() -> None:
         down = revision.down_revision
         assert down is None or isinstance(down, str), f"{revision.revision} merges {down}"
         assert not revision.branch_labels
-    assert HEAD == script.get_current_head()
+    assert script.get_current_head() == HEAD
 
 
 def test_fresh_database_is_upgraded_on_first_connect(db: Database) -> None:
@@ -202,7 +205,7 @@ def test_processes_opening_a_fresh_home_together_all_succeed(
             if child.poll() is None:
                 child.kill()
                 child.wait()
-    for child, (out, err) in zip(children, results, strict=True):
+    for child, (_, err) in zip(children, results, strict=True):
         assert child.returncode == 0, err
     answers = [json.loads(out) for out, _ in results]
     assert {a["revision"] for a in answers} == {HEAD}

@@ -6,13 +6,11 @@ import time
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from crispml.cli.generated import OutputFormat
 from crispml.cli.render import render, table_of
 from crispml.cli.state import state_of
-from crispml.demo.dataset import penguins
-from crispml.demo.phases import PHASES, DemoState
-from crispml.demo.report import Section, write_report
 
 
 def demo(
@@ -21,13 +19,20 @@ def demo(
                                         help="table or json (summary only)."),
 ) -> None:
     """Run the CRISP-DM demo on the Palmer penguins (shipped with a package): lake → … , with a report."""
+    # imported here, not at the top: the phases pull in pandas, which every other command can skip
+    from crispml.demo.dataset import penguins
+    from crispml.demo.phases import PHASES, DemoState
+    from crispml.demo.report import Section, write_report
+
     state = state_of(ctx)
     quiet = output.value == "json"
     console = Console(quiet=quiet)
     began = time.perf_counter()
     client = state.client()
     home = client.settings.home
-    console.print(f"[bold]crispml demo[/bold] — home {home} (lake {client.settings.lake_url})")
+    # paths are text, not markup: a home such as ~/work[2] must print as is
+    console.print(f"[bold]crispml demo[/bold] — home {escape(str(home))} "
+                  f"(lake {escape(client.settings.lake_url)})")
     demo_state = DemoState(client=client, console=console, dataset=penguins(),
                            started=client.platform.clock.now())
     sections: list[Section] = []
@@ -51,4 +56,4 @@ def demo(
     if quiet:
         render(summary, "json")
     else:
-        console.print(f"\n[bold green]done[/bold green] in {elapsed:.1f}s — report: {report}")
+        console.print(f"\n[bold green]done[/bold green] in {elapsed:.1f}s — report: {escape(str(report))}")

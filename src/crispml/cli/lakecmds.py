@@ -22,7 +22,7 @@ from rich.progress import (
 )
 
 from crispml.cli.generated import OutputFormat
-from crispml.cli.render import render
+from crispml.cli.render import error_console, render
 from crispml.cli.state import state_of
 from crispml.core.errors import InvalidArgument, NotFound
 
@@ -71,8 +71,12 @@ def cp(
     pairs = _plan(fs, source, destination, recursive)
     copied: list[dict[str, Any]] = []
     total = sum(size for _, _, size in pairs)
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  TimeRemainingColumn(), transient=True, disable=output.value == "json") as progress:
+    # The bar goes to stderr and only to a terminal: stdout keeps just the result, even when piped.
+    # markup=False: a file name such as 'a[1].csv' is text, not rich markup.
+    bar_console = error_console()
+    with Progress(TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), TimeRemainingColumn(), transient=True, console=bar_console,
+                  disable=output.value == "json" or not bar_console.is_terminal) as progress:
         task = progress.add_task("copying", total=total)
         for src, dst, size in pairs:
             progress.update(task, description=os.path.basename(src.rstrip("/"))[:40])
@@ -86,6 +90,8 @@ def _plan(fs: Any, source: str, destination: str, recursive: bool) -> list[tuple
     """(source, destination, size) for every file to copy."""
     if not _is_lake(source) and not _is_lake(destination):
         raise InvalidArgument("one side of 'lake cp' must be a lake:// path")
+    _needs_bucket(source, "cp")
+    _needs_bucket(destination, "cp")
     if not recursive:
         size = _size(fs, source)
         if destination.endswith("/") or (not _is_lake(destination) and Path(destination).is_dir()):
@@ -104,6 +110,11 @@ def _plan(fs: Any, source: str, destination: str, recursive: bool) -> list[tuple
         raise InvalidArgument(f"{source} is not a folder; drop --recursive to copy one file")
     return [(str(p), _join(destination, p.relative_to(root).as_posix()), p.stat().st_size)
             for p in sorted(root.rglob("*")) if p.is_file()]
+
+
+def _needs_bucket(path: str, command: str) -> None:
+    if _is_lake(path) and not _strip(path):
+        raise InvalidArgument(f"'lake {command}' needs a bucket in {path!r}: use lake://bucket/key")
 
 
 def _join(base: str, relative: str) -> str:
@@ -126,14 +137,17 @@ def _size(fs: Any, path: str) -> int:
 
 
 def _copy_one(fs: Any, source: str, destination: str) -> None:
-    if _is_lake(source) and _is_lake(destination):
-        fs.cp_file(_strip(source), _strip(destination))
-    elif _is_lake(destination):
-        fs.put_file(str(Path(source).expanduser()), _strip(destination))
-    else:
-        target = Path(destination).expanduser()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fs.get_file(_strip(source), str(target))
+    try:
+        if _is_lake(source) and _is_lake(destination):
+            fs.cp_file(_strip(source), _strip(destination))
+        elif _is_lake(destination):
+            fs.put_file(str(Path(source).expanduser()), _strip(destination))
+        else:
+            target = Path(destination).expanduser()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fs.get_file(_strip(source), str(target))
+    except FileNotFoundError as exc:  # the lake filesystem's form of NoSuchBucket / NoSuchKey
+        raise NotFound(str(exc)) from exc
 
 
 def rm(
@@ -145,6 +159,7 @@ def rm(
     """Delete an object, or every object under a prefix."""
     if not _is_lake(path):
         raise InvalidArgument(f"{path!r} is not a lake path; use lake://bucket/key")
+    _needs_bucket(path, "rm")  # 'rm -r lake://' would otherwise empty every bucket
     fs = state_of(ctx).client().fs
     target = _strip(path)
     try:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from crispml import __version__
 from crispml.cli.generated import add_operations
@@ -82,14 +83,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = typer.main.get_command(app)
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        # standalone mode: typer/click print usage errors themselves and exit 2
-        command.main(args=args, prog_name="crispml", standalone_mode=True)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        # not standalone: usage errors come back here, to be shown as one line like any other
+        result = command.main(args=args, prog_name="crispml", standalone_mode=False)
     except CrispmlError as exc:
-        error_console().print(f"[bold red]error[/bold red] {exc.code}: {exc.message}", markup=True,
-                              highlight=False)
+        _error_line(exc.code, exc.message)
         return 2
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.TyperException as exc:  # click's usage errors (typer vendors click)
+        return _usage_error(exc)
+    except typer.Abort:
+        error_console().print("aborted")
+        return 130
     except KeyboardInterrupt:
         error_console().print("interrupted")
         return 130
@@ -99,11 +104,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("CRISPML_DEBUG"):
             raise
         error_console().print(
-            f"[bold red]internal error[/bold red] {type(exc).__name__}: {exc} "
+            f"[bold red]internal error[/bold red] {type(exc).__name__}: {escape(str(exc))} "
             "(set CRISPML_DEBUG=1 for the traceback, and please report it)", highlight=False,
         )
         return 1
-    return 0
+    # typer returns the code of a typer.Exit (e.g. from --version) instead of raising it
+    return result if isinstance(result, int) else 0
+
+
+def _error_line(code: str, message: str) -> None:
+    # messages quote user input (keys, paths) that may hold '[...]': never read it as markup
+    error_console().print(f"[bold red]error[/bold red] {code}: {escape(message)}", highlight=False)
+
+
+def _usage_error(exc: typer.TyperException) -> int:
+    """A bad command line (unknown option, missing value) as one error line, exit code 2."""
+    if type(exc).__name__ == "NoArgsIsHelpError":  # a group run bare: its message is the help
+        if exc.format_message():  # rich help has printed itself already and left this empty
+            typer.echo(exc.format_message())
+        return 2
+    ctx = getattr(exc, "ctx", None)
+    hint = f"; see '{ctx.command_path} --help'" if ctx is not None else ""
+    _error_line("InvalidArgument", exc.format_message().rstrip(".") + hint)
+    return 2
 
 
 def entrypoint() -> Any:

@@ -8,8 +8,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 Output = Literal["table", "json"]
 
@@ -23,6 +26,7 @@ def error_console() -> Console:
 
 
 def _cell(value: Any) -> str:
+    """A value as plain text; callers wrap it in Text (or escape it): keys may hold '[...]'."""
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -46,7 +50,7 @@ def table_of(rows: list[BaseModel] | list[dict[str, Any]], title: str | None = N
     for column in columns:
         table.add_column(column.replace("_", " "), overflow="fold")
     for d in dicts:
-        table.add_row(*[_cell(d.get(c)) for c in columns])
+        table.add_row(*[Text(_cell(d.get(c))) for c in columns])
     return table
 
 
@@ -55,7 +59,8 @@ def render(response: BaseModel | dict[str, Any], output: Output, *, title: str |
     data = response.to_json_dict() if hasattr(response, "to_json_dict") else (
         response.model_dump(mode="json") if isinstance(response, BaseModel) else response)
     if output == "json":
-        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+        # to_jsonable_python: datetimes in plain dicts (lake ls) as ISO 8601, like in responses
+        sys.stdout.write(json.dumps(to_jsonable_python(data, fallback=str), indent=2) + "\n")
         return
     out = console()
     fields = dict(response)
@@ -66,13 +71,13 @@ def render(response: BaseModel | dict[str, Any], output: Output, *, title: str |
     shown = {k: v for k, v in scalars.items() if v not in (None, [], {}, "")}
     if shown:
         if lists:
-            out.print("  ".join(f"[dim]{k.replace('_', ' ')}:[/dim] {_cell(v)}" for k, v in shown.items()))
+            out.print("  ".join(f"[dim]{k.replace('_', ' ')}:[/dim] {escape(_cell(v))}" for k, v in shown.items()))
         else:
             kv = Table(show_header=False, box=None, pad_edge=False)
             kv.add_column(style="dim")
             kv.add_column(overflow="fold")
             for k, v in shown.items():
-                kv.add_row(k.replace("_", " "), _cell(v))
+                kv.add_row(k.replace("_", " "), Text(_cell(v)))
             out.print(kv)
     elif not lists:
         out.print("[green]done[/green]")

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Iterator
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 

@@ -12,6 +12,7 @@ from crispml.services.lake.errors import (
     BucketNotEmpty,
     InvalidBucketName,
     NoSuchBucket,
+    NoSuchLifecycleConfiguration,
 )
 
 INVALID_NAMES = [
@@ -33,17 +34,17 @@ INVALID_NAMES = [
     ("has space", "lowercase"),
 ]
 
-VALID_EDGE_NAMES = ["abc", "a" * 63, "0-9", "1.2.3", "my.bucket-2024", "xn-single-hyphen", "999.1.1.1"]
+VALID_EDGE_NAMES = ["abc", "a" * 63, "0-9", "1.2.3", "my.bucket-2024", "xn-single-hyphen"]
 
 
-@pytest.mark.parametrize(("name", "why"), INVALID_NAMES, ids=[n for n, _ in INVALID_NAMES])
-def test_invalid_bucket_names_are_rejected_saying_why(lake: Any, name: str, why: str) -> None:
-    with pytest.raises(InvalidBucketName) as caught:
-        lake.create_bucket(bucket=name)
-    assert caught.value.code == "InvalidBucketName"
-    assert isinstance(caught.value, InvalidArgument)
-    assert repr(name) in caught.value.message
-    assert why in caught.value.message
+def test_invalid_bucket_names_are_rejected_saying_why(lake: Any) -> None:
+    for name, why in INVALID_NAMES:
+        with pytest.raises(InvalidBucketName) as caught:
+            lake.create_bucket(bucket=name)
+        assert caught.value.code == "InvalidBucketName"
+        assert isinstance(caught.value, InvalidArgument)
+        assert repr(name) in caught.value.message
+        assert why in caught.value.message, name
     assert lake.list_buckets().buckets == []
 
 
@@ -60,7 +61,7 @@ def test_other_operations_check_the_bucket_name_before_existence(lake: Any) -> N
         lake.list_objects_v2(bucket="ab")
 
 
-def test_creating_a_bucket_twice_is_already_owned_by_you(lake: Any, clock: Any) -> None:
+def test_creating_a_bucket_twice_is_already_owned_by_you(lake: Any) -> None:
     lake.create_bucket(bucket="twice")
     with pytest.raises(BucketAlreadyOwnedByYou) as caught:
         lake.create_bucket(bucket="twice")
@@ -104,6 +105,17 @@ def test_delete_empty_bucket_then_it_is_gone(lake: Any, bucket: str) -> None:
         lake.head_bucket(bucket=bucket)
     lake.create_bucket(bucket=bucket)  # the name is free again, and the new bucket is empty
     assert lake.list_objects_v2(bucket=bucket).key_count == 0
+
+
+def test_a_recreated_bucket_starts_with_no_settings(lake: Any, bucket: str) -> None:
+    lake.put_bucket_versioning(bucket=bucket, versioning_configuration={"Status": "Enabled"})
+    lake.put_bucket_lifecycle_configuration(bucket=bucket, lifecycle_configuration={
+        "Rules": [{"ID": "r", "Status": "Enabled", "Expiration": {"Days": 1}}]})
+    lake.delete_bucket(bucket=bucket)
+    lake.create_bucket(bucket=bucket)
+    assert lake.get_bucket_versioning(bucket=bucket).status is None
+    with pytest.raises(NoSuchLifecycleConfiguration):
+        lake.get_bucket_lifecycle_configuration(bucket=bucket)
 
 
 def test_delete_bucket_with_an_object_is_bucket_not_empty(lake: Any, bucket: str) -> None:
@@ -163,14 +175,11 @@ MISSING_BUCKET_CALLS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-@pytest.mark.parametrize(("operation", "fields"), MISSING_BUCKET_CALLS,
-                         ids=[op for op, _ in MISSING_BUCKET_CALLS])
-def test_operations_on_a_missing_bucket_raise_no_such_bucket(
-    lake: Any, operation: str, fields: dict[str, Any]
-) -> None:
-    with pytest.raises(NoSuchBucket) as caught:
-        getattr(lake, operation)(bucket="missing-bucket", **fields)
-    assert isinstance(caught.value, NotFound)
-    assert isinstance(caught.value, LookupError)
-    assert caught.value.code == "NoSuchBucket"
-    assert "'missing-bucket'" in caught.value.message
+def test_operations_on_a_missing_bucket_raise_no_such_bucket(lake: Any) -> None:
+    for operation, fields in MISSING_BUCKET_CALLS:
+        with pytest.raises(NoSuchBucket) as caught:
+            getattr(lake, operation)(bucket="missing-bucket", **fields)
+        assert isinstance(caught.value, NotFound)
+        assert isinstance(caught.value, LookupError)
+        assert caught.value.code == "NoSuchBucket"
+        assert "'missing-bucket'" in caught.value.message, operation

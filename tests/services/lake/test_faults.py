@@ -10,6 +10,7 @@ not time anything; throughput lives in ``benchmarks/lake_io.py``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -74,8 +75,8 @@ elif mode == "fs-write":
             out.write(chunk)
 elif mode == "many":
     for i in range(args["count"]):
-        key = f"many/{i:05d}"
-        lake.put_object(bucket=bucket, key=key, body=pattern(i, random.Random(-i).randrange(0, 64 * 1024)))
+        key = f"many/{args['prefix']}/{i:05d}"
+        lake.put_object(bucket=bucket, key=key, body=pattern(i, random.Random(-i).randrange(0, 256 * 1024)))
         say("put", key)
 elif mode == "writer":
     say("ready")
@@ -94,8 +95,8 @@ def pattern(seed: int, size: int) -> bytes:
 
 
 def many_body(i: int) -> bytes:
-    """The body the ``many`` child puts under ``many/{i:05d}``."""
-    return pattern(i, random.Random(-i).randrange(0, 64 * 1024))
+    """The body the ``many`` child puts under ``many/<prefix>/{i:05d}``."""
+    return pattern(i, random.Random(-i).randrange(0, 256 * 1024))
 
 
 class Child:
@@ -178,25 +179,35 @@ def spawn(tmp_path: Path, home: Path, lake_settings: dict[str, Any]) -> Iterator
             child.process.wait()
 
 
-def upload_in_flight(home: Path, lake_settings: dict[str, Any]) -> bool:
-    """Whether bytes of an unfinished write have reached the blob store (and are not visible)."""
-    if not lake_settings:  # file://: a non-empty temporary under <lake>/.tmp
-        return any(p.stat().st_size > 0 for p in (home / "lake" / ".tmp").glob("*.part"))
-    s3 = s3_client(lake_settings["s3_endpoint_url"])  # s3://: an open multipart upload with a part
+def stored_bytes(home: Path, lake_settings: dict[str, Any]) -> int:
+    """Bytes the lake's storage holds in any form: files, objects, parts of unfinished uploads.
+
+    Counted below the lake's own API, so a test can tell that a child's bytes
+    have reached storage without knowing how the store stages a write.
+    """
+    if not lake_settings:
+        total = 0
+        for path in (home / "lake").rglob("*"):
+            with contextlib.suppress(OSError):  # a temporary may be renamed or removed meanwhile
+                total += path.stat().st_size if path.is_file() else 0
+        return total
+    s3 = s3_client(lake_settings["s3_endpoint_url"])
     bucket = urlsplit(lake_settings["lake_url"]).netloc
-    return any(
-        s3.list_parts(Bucket=bucket, Key=u["Key"], UploadId=u["UploadId"]).get("Parts")
-        for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
-    )
+    total = sum(o["Size"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+                for o in page.get("Contents", []))
+    for upload in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
+        parts = s3.list_parts(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+        total += sum(p["Size"] for p in parts.get("Parts", []))
+    return total
 
 
-def kill_mid_upload(child: Child, home: Path, lake_settings: dict[str, Any]) -> None:
-    """Wait until the child's bytes are in the blob store, unfinished; then SIGKILL it."""
+def kill_mid_upload(child: Child, home: Path, lake_settings: dict[str, Any], baseline: int) -> None:
+    """Wait until the child's unfinished write has put bytes into storage; then SIGKILL it."""
     child.expect("streaming")
     deadline = time.monotonic() + _WAIT
-    while not upload_in_flight(home, lake_settings):
+    while stored_bytes(home, lake_settings) < baseline + MiB:
         assert child.process.poll() is None, f"the child ended early:\n{child.stderr()}"
-        assert time.monotonic() < deadline, "the child's upload never reached the blob store"
+        assert time.monotonic() < deadline, "the child's upload never reached the lake's storage"
         time.sleep(0.05)
     child.kill()
 
@@ -224,8 +235,9 @@ def test_killed_put_leaves_no_partial_object(
 ) -> None:
     lake = client.lake
     lake.put_object(bucket=bucket, key="neighbour", body=b"unrelated")
+    baseline = stored_bytes(home, lake_settings)
     child = spawn(mode="put", bucket=bucket, key="half/written.bin", fast=fast_chunks(lake_settings))
-    kill_mid_upload(child, home, lake_settings)
+    kill_mid_upload(child, home, lake_settings, baseline)
 
     with pytest.raises(NoSuchKey):
         lake.head_object(bucket=bucket, key="half/written.bin")
@@ -244,8 +256,9 @@ def test_killed_stream_write_keeps_the_previous_version(
     lake = client.lake
     old = pattern(1, 3 * MiB + 17)
     old_etag = lake.put_object(bucket=bucket, key="data/model.bin", body=old).etag
+    baseline = stored_bytes(home, lake_settings)
     child = spawn(mode="fs-write", bucket=bucket, key="data/model.bin", fast=fast_chunks(lake_settings))
-    kill_mid_upload(child, home, lake_settings)
+    kill_mid_upload(child, home, lake_settings, baseline)
 
     head = lake.head_object(bucket=bucket, key="data/model.bin")
     assert (head.etag, head.content_length) == (old_etag, len(old))
@@ -257,26 +270,33 @@ def test_killed_stream_write_keeps_the_previous_version(
     assert_still_writable(lake, bucket, "data/model.bin")
 
 
-def test_killed_loop_of_small_puts_leaves_only_whole_objects(
+def test_killed_loops_of_small_puts_leave_only_whole_objects(
     client: Client, bucket: str, spawn: Callable[..., Child],
 ) -> None:
     lake = client.lake
-    child = spawn(mode="many", bucket=bucket, count=100_000)
-    for _ in range(40):
-        child.expect("put")
-    child.kill()
-    acknowledged = [f"many/{i:05d}" for i in range(40)] + [words[1] for words in child.rest()]
+    # three writers at once, each killed at a random moment of a put: three chances to hit
+    # each step of a write (streaming, committing, dropping), while they contend for the DB
+    loops = {prefix: spawn(mode="many", bucket=bucket, prefix=prefix, count=100_000) for prefix in "abc"}
+    chance = random.Random()
+    for child in loops.values():
+        for _ in range(20):
+            child.expect("put")
+        time.sleep(chance.uniform(0, 0.05))
+        child.kill()
 
     listed = listed_keys(lake, bucket)
-    # every put the child saw succeed is there; at most the one in flight is too
-    assert set(acknowledged) <= set(listed)
-    assert sorted(listed) == [f"many/{i:05d}" for i in range(len(listed))]
-    assert len(listed) in (len(acknowledged), len(acknowledged) + 1)  # +1: committed, not yet printed
+    for prefix, child in loops.items():
+        acknowledged = [f"many/{prefix}/{i:05d}" for i in range(20)] + [words[1] for words in child.rest()]
+        mine = sorted(k for k in listed if k.startswith(f"many/{prefix}/"))
+        # every put the child saw succeed is there, in order; at most the one in flight is too
+        assert mine[: len(acknowledged)] == acknowledged
+        assert mine == [f"many/{prefix}/{i:05d}" for i in range(len(mine))]
+        assert len(mine) - len(acknowledged) in (0, 1)
     for key, summary in listed.items():
         data = read(lake, bucket, key)
         assert summary.etag == etag_of(data) == lake.head_object(bucket=bucket, key=key).etag
-        assert data == many_body(int(key.rpartition("/")[2]))
-    assert_still_writable(lake, bucket, f"many/{len(listed):05d}")
+        assert data == many_body(int(key.rpartition("/")[2])), f"{key} holds bytes nobody wrote"
+    assert_still_writable(lake, bucket, "many/a/99999")
 
 
 # -- two writers of one key ------------------------------------------------------

@@ -8,8 +8,10 @@ last writes, as with SQLite's ``synchronous=NORMAL``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     from crispml.core.config import Settings
 
 _TMP = ".tmp"
+#: A temporary older than this was left by a killed writer.
+_STALE_SECONDS = 24 * 3600
 
 
 class LocalBlobStore(BlobStore):
@@ -38,6 +42,16 @@ class LocalBlobStore(BlobStore):
             (self.root / _TMP).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise Unavailable(f"cannot create the lake folder {self.root}: {exc.strerror}") from exc
+        self._sweep_temporaries()
+
+    def _sweep_temporaries(self) -> None:
+        """Remove temporaries a killed writer left behind (older than a day, so never a live one)."""
+        cutoff = time.time() - _STALE_SECONDS
+        with os.scandir(self.root / _TMP) as entries:
+            for entry in entries:
+                with contextlib.suppress(OSError):
+                    if entry.stat().st_mtime < cutoff:
+                        os.unlink(entry.path)
 
     def _path(self, key: str) -> Path:
         parts = key.split("/")
@@ -52,8 +66,7 @@ class LocalBlobStore(BlobStore):
             with open(tmp, "wb", buffering=0) as out:
                 for chunk in chunks:
                     out.write(chunk)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, final)
+            _move_into_place(tmp, final)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -74,15 +87,19 @@ class LocalBlobStore(BlobStore):
         return str(self._path(key))
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        path = self._path(key)
+        path.unlink(missing_ok=True)
+        # drop the fan-out folder once empty; another writer may refill it at once, so ignore races
+        with contextlib.suppress(OSError):
+            if path.parent != self.root:
+                path.parent.rmdir()
 
     def copy(self, source_key: str, target_key: str) -> None:
         source, final = self._path(source_key), self._path(target_key)
         tmp = self.root / _TMP / f"{uuid.uuid4().hex}.part"
         try:
             shutil.copyfile(source, tmp)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, final)
+            _move_into_place(tmp, final)
         except FileNotFoundError as exc:
             tmp.unlink(missing_ok=True)
             raise KeyError(source_key) from exc
@@ -107,3 +124,16 @@ class LocalBlobStore(BlobStore):
     def check(self) -> None:
         if not os.access(self.root, os.W_OK):
             raise Unavailable(f"the lake folder {self.root} is not writable; check its permissions")
+
+
+def _move_into_place(tmp: Path, final: Path) -> None:
+    """Rename a finished temporary onto its key, recreating the folder if a delete just pruned it."""
+    for _ in range(5):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(tmp, final)
+            return
+        except FileNotFoundError:
+            if not tmp.exists():
+                raise
+    os.replace(tmp, final)

@@ -4,19 +4,24 @@ Each call of any operation — allowed or refused, successful or failed —
 leaves one event with time, principal, action, resource, request id, source,
 outcome, error code and duration. Events are appended in their own
 transaction, so a failed operation that rolled back is still recorded.
-Events are listed newest first, as CloudTrail's LookupEvents does.
+Events are listed newest first by event time (the platform clock), as
+CloudTrail's LookupEvents does; the id breaks ties. A page token is the
+position (time, id) of the last event handed out, so paging never repeats or
+skips an event, even while new ones arrive.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, or_, select
 
 from crispml.core.context import CallContext
-from crispml.core.errors import CrispmlError
+from crispml.core.errors import CrispmlError, InvalidArgument
 from crispml.core.ids import new_id
 from crispml.core.names import crn
 from crispml.services.audit.entities import AuditEvent
@@ -88,7 +93,8 @@ class AuditService(Service):
     @operation("ListEvents", resource=lambda r: crn("audit", "event/*"), mutating=False)
     def list_events(self, ctx: CallContext, request: ListEventsRequest) -> ListEventsResponse:
         """List audit events, newest first, filtered by action, principal, time and outcome."""
-        query = select(AuditEventRow).order_by(AuditEventRow.event_id.desc())
+        e = AuditEventRow
+        query = select(e).order_by(e.event_time.desc(), e.event_id.desc())
         query = _filter_action(query, request.action)
         if request.principal:
             query = query.where(AuditEventRow.principal == request.principal)
@@ -99,14 +105,30 @@ class AuditService(Service):
         if request.outcome:
             query = query.where(AuditEventRow.outcome == request.outcome)
         if request.next_token:
-            query = query.where(AuditEventRow.event_id < request.next_token)
+            time, event_id = _decode_token(request.next_token)
+            query = query.where(or_(e.event_time < time, and_(e.event_time == time, e.event_id < event_id)))
         with self.db.read() as session:
             rows = list(session.scalars(query.limit(request.max_results + 1)))
         more = len(rows) > request.max_results
         rows = rows[: request.max_results]
         return ListEventsResponse(
-            events=[_entity(r) for r in rows], next_token=rows[-1].event_id if more else None
+            events=[_entity(r) for r in rows], next_token=_encode_token(rows[-1]) if more else None
         )
+
+
+def _encode_token(row: AuditEventRow) -> str:
+    position = {"t": _aware(row.event_time).isoformat(), "id": row.event_id}
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
+
+
+def _decode_token(token: str) -> tuple[datetime, str]:
+    try:
+        position = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return datetime.fromisoformat(position["t"]), str(position["id"])
+    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+        raise InvalidArgument(
+            "next_token is not a token from ListEvents; pass the one from the previous page"
+        ) from exc
 
 
 def _aware(value: Any) -> Any:

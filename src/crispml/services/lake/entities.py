@@ -8,6 +8,8 @@ from typing import IO, Any
 
 from pydantic import BaseModel
 
+from crispml.services.lake.errors import NoSuchKey
+
 
 class Bucket(BaseModel):
     name: str
@@ -67,8 +69,9 @@ class ObjectBody(io.RawIOBase):
     :meth:`read`.
     """
 
-    def __init__(self, handle: IO[bytes], start: int, length: int) -> None:
+    def __init__(self, handle: IO[bytes], start: int, length: int, name: str = "") -> None:
         super().__init__()
+        self.name = name
         self._handle = handle
         self._start = start
         self._length = length
@@ -99,7 +102,7 @@ class ObjectBody(io.RawIOBase):
         if remaining <= 0:
             return 0
         view = memoryview(buffer)[: min(len(buffer), remaining)]
-        data = self._handle.read(len(view))
+        data = self._read(len(view))
         n = len(data)
         view[:n] = data
         self._pos += n
@@ -111,8 +114,18 @@ class ObjectBody(io.RawIOBase):
             size = remaining
         if size <= 0:
             return b""
-        data = self._handle.read(size)
+        data = self._read(size)
         self._pos += len(data)
+        return data
+
+    def _read(self, size: int) -> bytes:
+        try:
+            data: bytes = self._handle.read(size)
+        except (KeyError, FileNotFoundError) as exc:
+            # the version's bytes were removed (overwritten in an unversioned bucket) mid-read
+            raise NoSuchKey(
+                f"object {self.name!r} was overwritten or deleted while it was being read; read it again"
+            ) from exc
         return data
 
     def readall(self) -> bytes:

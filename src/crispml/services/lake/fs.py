@@ -193,14 +193,17 @@ class LakeFileSystem(AbstractFileSystem):  # type: ignore[misc]
             raise FileNotFoundError(f"lake://{bucket}/{key}: {exc.message}") from exc
 
     def get_file(self, rpath: str, lpath: str, callback: Any = None, outfile: Any = None, **kwargs: Any) -> None:
-        if self.isdir(rpath):
-            os.makedirs(lpath, exist_ok=True)
-            return
         bucket, key = split_path(self._strip_protocol(rpath))
         try:
-            response = self.lake.get_object(bucket=bucket, key=key)
+            response = self.lake.get_object(bucket=bucket, key=key) if key else None
         except NotFound as exc:
-            raise FileNotFoundError(f"lake://{bucket}/{key}: {exc.message}") from exc
+            if self.isdir(rpath):
+                response = None
+            else:
+                raise FileNotFoundError(f"lake://{bucket}/{key}: {exc.message}") from exc
+        if response is None:  # a folder: fsspec's recursive get makes its local twin
+            os.makedirs(lpath, exist_ok=True)
+            return
         with response.body as body:
             if outfile is not None:
                 shutil.copyfileobj(body, outfile, 8 * 1024 * 1024)
@@ -231,7 +234,10 @@ class LakeFileSystem(AbstractFileSystem):  # type: ignore[misc]
     def cp_file(self, path1: str, path2: str, **kwargs: Any) -> None:
         source_bucket, source_key = split_path(self._strip_protocol(path1))
         bucket, key = split_path(self._strip_protocol(path2))
-        self.lake.copy_object(bucket=bucket, key=key, copy_source=f"{source_bucket}/{source_key}")
+        try:
+            self.lake.copy_object(bucket=bucket, key=key, copy_source=f"{source_bucket}/{source_key}")
+        except NotFound as exc:
+            raise FileNotFoundError(f"lake://{path1} -> lake://{path2}: {exc.message}") from exc
 
     def mkdir(self, path: str, create_parents: bool = True, **kwargs: Any) -> None:
         bucket, key = split_path(self._strip_protocol(path))

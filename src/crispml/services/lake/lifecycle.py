@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import AliasGenerator, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_pascal
 
 from crispml.services.lake.errors import MalformedLifecycle
 from crispml.services.lake.rules import STORAGE_CLASSES
@@ -26,19 +27,33 @@ TransitionClass = Literal["STANDARD_IA", "GLACIER"]
 _MIN_DAYS = {"STANDARD_IA": 30, "GLACIER": 0}
 
 
-class TagFilter(Shape):
+def _aws_name(name: str) -> str:
+    return "ID" if name == "id" else to_pascal(name)
+
+
+class LifecycleShape(Shape):
+    """A lifecycle shape that is also written back in S3's PascalCase (``by_alias=True``),
+    so GetBucketLifecycleConfiguration returns the document a user of AWS would put."""
+
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True,
+        alias_generator=AliasGenerator(validation_alias=_aws_name, serialization_alias=_aws_name),
+    )
+
+
+class TagFilter(LifecycleShape):
     key: str
     value: str
 
 
-class AndFilter(Shape):
+class AndFilter(LifecycleShape):
     prefix: str | None = None
     tags: list[TagFilter] = Field(default_factory=list)
     object_size_greater_than: int | None = None
     object_size_less_than: int | None = None
 
 
-class Filter(Shape):
+class Filter(LifecycleShape):
     prefix: str | None = None
     tag: TagFilter | None = None
     object_size_greater_than: int | None = None
@@ -46,33 +61,33 @@ class Filter(Shape):
     and_: AndFilter | None = Field(None, alias="And")
 
 
-class Transition(Shape):
+class Transition(LifecycleShape):
     days: int | None = Field(None, ge=0)
     date: datetime | None = None
     storage_class: TransitionClass
 
 
-class Expiration(Shape):
+class Expiration(LifecycleShape):
     days: int | None = Field(None, ge=1)
     date: datetime | None = None
     expired_object_delete_marker: bool | None = None
 
 
-class NoncurrentVersionExpiration(Shape):
+class NoncurrentVersionExpiration(LifecycleShape):
     noncurrent_days: int = Field(ge=1)
     newer_noncurrent_versions: int | None = Field(None, ge=1, le=100)
 
 
-class NoncurrentVersionTransition(Shape):
+class NoncurrentVersionTransition(LifecycleShape):
     noncurrent_days: int = Field(ge=0)
     storage_class: TransitionClass
 
 
-class AbortIncompleteMultipartUpload(Shape):
+class AbortIncompleteMultipartUpload(LifecycleShape):
     days_after_initiation: int = Field(ge=1)
 
 
-class Rule(Shape):
+class Rule(LifecycleShape):
     id: str | None = Field(None, max_length=255)
     status: Literal["Enabled", "Disabled"]
     filter: Filter | None = None
@@ -92,6 +107,17 @@ class Rule(Shape):
                                      "NoncurrentVersionExpiration or AbortIncompleteMultipartUpload")
         if self.filter is not None and self.prefix is not None:
             raise MalformedLifecycle(f"lifecycle rule {name} has both Filter and Prefix; use Filter")
+        if self.filter is not None:
+            f = self.filter
+            conditions = [label for label, value in (
+                ("Prefix", f.prefix), ("Tag", f.tag), ("ObjectSizeGreaterThan", f.object_size_greater_than),
+                ("ObjectSizeLessThan", f.object_size_less_than), ("And", f.and_),
+            ) if value is not None]
+            if len(conditions) > 1:
+                raise MalformedLifecycle(
+                    f"lifecycle rule {name}: a Filter takes one condition, not {' and '.join(conditions)}; "
+                    "combine several with And"
+                )
         for t in self.transitions:
             if (t.days is None) == (t.date is None):
                 raise MalformedLifecycle(f"lifecycle rule {name}: a Transition needs exactly one of Days or Date")
@@ -99,6 +125,12 @@ class Rule(Shape):
                 raise MalformedLifecycle(
                     f"lifecycle rule {name}: Days in a Transition to {t.storage_class} must be at least "
                     f"{_MIN_DAYS[t.storage_class]}"
+                )
+        for nt in self.noncurrent_version_transitions:
+            if nt.noncurrent_days < _MIN_DAYS[nt.storage_class]:
+                raise MalformedLifecycle(
+                    f"lifecycle rule {name}: NoncurrentDays in a NoncurrentVersionTransition to "
+                    f"{nt.storage_class} must be at least {_MIN_DAYS[nt.storage_class]}"
                 )
         if self.expiration is not None:
             e = self.expiration
@@ -114,14 +146,17 @@ class Rule(Shape):
         return self
 
 
-class LifecycleConfiguration(Shape):
+class LifecycleConfiguration(LifecycleShape):
     rules: list[Rule] = Field(min_length=1, max_length=1000)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> LifecycleConfiguration:
         ids = [r.id for r in self.rules if r.id]
-        if len(ids) != len(set(ids)):
-            raise MalformedLifecycle("lifecycle rule IDs must be unique")
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise MalformedLifecycle(
+                f"lifecycle rule IDs must be unique; {', '.join(map(repr, repeated))} is used more than once"
+            )
         return self
 
 

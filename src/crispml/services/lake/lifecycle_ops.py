@@ -9,6 +9,7 @@ markers, aborted uploads and expired restores.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -160,18 +161,19 @@ class LifecycleOps(LakeCore):
         live = [v for v in versions if v in session]
         for rule in rules:
             expiration = rule.noncurrent_version_expiration
-            kept = 0
-            for newer, version in zip(live, live[1:], strict=False):
+            keep = (expiration.newer_noncurrent_versions or 0) if expiration is not None else 0
+            # S3's NewerNoncurrentVersions counts every newer noncurrent version, old enough or not
+            newer_noncurrent = 0
+            for newer, version in itertools.pairwise(live):
                 if version not in session or version.is_delete_marker or not matches(rule, _candidate(version)):
                     continue
-                since = newer.last_modified
-                if expiration is not None and age_days(since, now) >= expiration.noncurrent_days:
-                    keep = expiration.newer_noncurrent_versions or 0
-                    if kept >= keep:
-                        act(version, "ExpireNoncurrent", rule)
-                        unreachable += self._remove_version(session, version)
-                        continue
-                    kept += 1
+                since = newer.last_modified  # the version became noncurrent when ``newer`` was written
+                if (expiration is not None and age_days(since, now) >= expiration.noncurrent_days
+                        and newer_noncurrent >= keep):
+                    act(version, "ExpireNoncurrent", rule)
+                    unreachable += self._remove_version(session, version)
+                    continue
+                newer_noncurrent += 1
                 target = noncurrent_transition_target(rule, _candidate(version), since, now)
                 if target:
                     act(version, "TransitionNoncurrent", rule, f"{version.storage_class} -> {target}")
@@ -196,8 +198,10 @@ class LifecycleOps(LakeCore):
                     for part in parts:
                         session.delete(part)
                     session.delete(upload)
-                    actions.append(LifecycleAction(bucket=bucket, key=upload.key, action="AbortIncompleteMultipartUpload",
-                                                   rule_id=rule.id, detail=upload.upload_id))
+                    actions.append(LifecycleAction(
+                        bucket=bucket, key=upload.key, action="AbortIncompleteMultipartUpload",
+                        rule_id=rule.id, detail=upload.upload_id,
+                    ))
                     break
 
 

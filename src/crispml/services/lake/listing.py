@@ -113,6 +113,9 @@ class ListingOps(LakeCore):
         with self._reading() as session:
             self._bucket(session, request.bucket)
             start = max(prefix, request.key_marker or "")
+            if request.key_marker and _rollup(request.key_marker, prefix, request.delimiter) == request.key_marker:
+                # the previous page ended on this common prefix: resume after every key under it
+                start = request.key_marker + _TOP
             query = (
                 select(VersionRow).where(VersionRow.bucket == request.bucket, VersionRow.key >= start)
                 .order_by(VersionRow.key, VersionRow.seq.desc())

@@ -124,7 +124,7 @@ class ObjectOps(LakeCore):
                 continue
             content_range = f"bytes {start}-{end - 1}/{size}" if request.range else None
             fields["content_length"] = end - start
-            return GetObjectResponse(**fields, body=ObjectBody(handle, start, end - start),
+            return GetObjectResponse(**fields, body=ObjectBody(handle, start, end - start, name=f"{request.bucket}/{request.key}"),
                                      content_range=content_range)
         raise AssertionError("unreachable")
 

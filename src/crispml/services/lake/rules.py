@@ -85,7 +85,8 @@ def parse_range(header: str, size: int) -> tuple[int, int]:
         end = size if last == "" else min(size, int(last) + 1)
         if last != "" and int(last) < start:
             raise InvalidRange(f"range {header!r} ends before it starts")
-    if (start >= size and size > 0) or (size == 0 and start > 0):
+    if start >= size:
+        # also every range of an empty object: S3 answers 416 there, as no byte can be served
         raise InvalidRange(f"range {header!r} starts at or past the end of the object ({size} bytes)")
     return start, end
 

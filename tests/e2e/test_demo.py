@@ -1,0 +1,73 @@
+"""``crispml demo`` end to end: real child processes on a fresh home, then the home inspected.
+
+The demo must run twice on the same home (the second run reuses the bucket),
+leave the shipped penguins file byte for byte in the lake, write a report, and
+leave its calls in the audit log — on the file lake and on an S3 lake.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import crispml
+from tests.cli.support import Result, run_cli, s3_env
+from tests.fixtures.servers import S3Lake
+
+RAW_KEY = "penguins/raw/penguins.csv"
+RESOURCE = f"crn:crispml:lake:::bucket/demo-raw/{RAW_KEY}"
+
+
+def _shipped_csv() -> bytes:
+    return resources.files("palmerpenguins").joinpath("data", "penguins.csv").read_bytes()
+
+
+def _check_summary(result: Result, home: Path) -> dict[str, Any]:
+    assert result.code == 0, result.err
+    assert "Traceback" not in result.out + result.err
+    summary: dict[str, Any] = result.json()
+    assert (summary["rows"], summary["columns"]) == (344, 8)
+    assert summary["missing_values"] > 0
+    report = Path(summary["report"])
+    assert report == home.resolve() / "reports" / "demo.html"
+    html = report.read_text(encoding="utf-8")
+    assert "demo-raw" in html and "Audit" in html and RAW_KEY in html
+    return summary
+
+
+def _check_home(home: Path, runs: int, **settings: Any) -> None:
+    with crispml.connect(home=str(home), **settings) as client:
+        got = client.lake.get_object(bucket="demo-raw", key=RAW_KEY)
+        with got.body as body:
+            assert body.read() == _shipped_csv()
+        head = client.lake.head_object(bucket="demo-raw", key=RAW_KEY)
+        assert head.metadata["source"] == "palmerpenguins"
+        events = client.audit.list_events(action="lake:PutObject", max_results=100).events
+    puts = [e for e in events if e.resource == RESOURCE]
+    assert len(puts) == runs
+    assert all((e.outcome, e.source, e.principal) == ("Success", "cli", "root") for e in puts)
+
+
+def test_demo_runs_twice_on_one_home(tmp_path: Path) -> None:
+    home = tmp_path / "my home [1]"  # a space and brackets: paths are text, never markup or globs
+    first = run_cli("demo", home=home)
+    assert first.code == 0, first.err
+    assert "created bucket demo-raw" in first.out and "344 rows" in first.out
+    assert f"home {home}" in first.out
+    assert "Traceback" not in first.out + first.err
+
+    second = run_cli("demo", "--output", "json", home=home)  # reuses the bucket and the object
+    summary = _check_summary(second, home)
+    assert summary["audit_events"] >= 4  # head, put, list, get of this run only
+    _check_home(home, runs=2)
+
+
+@pytest.mark.s3
+def test_demo_on_an_s3_lake(tmp_path: Path, s3_lake_url: S3Lake) -> None:
+    home = tmp_path / "home"
+    result = run_cli("demo", "-o", "json", home=home, env=s3_env(s3_lake_url))
+    _check_summary(result, home)
+    _check_home(home, runs=1, lake_url=s3_lake_url.url, **s3_lake_url.kwargs)
