@@ -106,6 +106,15 @@ def test_get_caller_identity_refuses_unknown_and_inactive_principals(db_client: 
     assert inactive.value.code == "InvalidClientTokenId"
 
 
+def test_any_active_principal_may_ask_who_it_is(db_client: Client) -> None:
+    _add(db_client, "uma")
+    identity = db_client.as_principal("uma").iam.get_caller_identity()
+    assert identity.user_id == "AID-UMA"
+    assert identity.arn == f"crn:crispml:iam::{db_client.platform.root.account_id}:user/uma"
+    with pytest.raises(PermissionDenied):  # ... but nothing else without a policy
+        db_client.as_principal("uma").lake.list_buckets()
+
+
 def test_authorize(local_client: Client) -> None:
     iam = _iam(local_client)
     resource = "crn:crispml:lake:::bucket/b"

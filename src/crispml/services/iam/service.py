@@ -23,6 +23,8 @@ from crispml.services.iam.store import PrincipalRow
 from crispml.spine.operations import Service, operation
 
 ROOT = "root"
+#: Actions every active principal may call without a policy (as STS GetCallerIdentity).
+ALWAYS_ALLOWED = frozenset({"iam:GetCallerIdentity"})
 
 
 def principal_arn(row: PrincipalRow) -> str:
@@ -81,7 +83,7 @@ class IamService(Service):
                 f"principal {ctx.principal!r} is {found.status.lower()}; "
                 "an administrator must activate it before it can call anything"
             )
-        if found.kind == "Root":
+        if found.kind == "Root" or action in ALWAYS_ALLOWED:
             return found
         raise AccessDenied(
             f"{found.arn} is not authorized to perform {action} on {resource}: "

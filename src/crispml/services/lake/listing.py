@@ -26,6 +26,8 @@ from crispml.services.lake.store import CurrentRow, VersionRow
 from crispml.spine.operations import operation
 
 _BATCH = 1000
+#: Keys read right after jumping past a folder (the next folder often starts at once).
+_FIRST_BATCH = 16
 #: Sorts after every character, so "prefix/" + _TOP is past every key under "prefix/".
 _TOP = "\U0010ffff"
 
@@ -68,37 +70,52 @@ class ListingOps(LakeCore):
 
     def _scan_current(self, session: Session, bucket: str, prefix: str, marker: str | None,
                       delimiter: str | None) -> Iterator[tuple[str, VersionRow | None]]:
-        """Current objects after ``marker`` as (key, row), and rolled-up folders as (prefix, None)."""
+        """Current objects after ``marker`` as (key, row), and rolled-up folders as (prefix, None).
+
+        The scan reads keys only (cheap tuples); version rows are loaded in bulk for the
+        keys that are listed as objects. After a jump past a folder it reads a small
+        batch, growing again while no folder interrupts it.
+        """
         position, inclusive = (prefix, True)
         if marker and marker >= prefix:
             position, inclusive = marker, False
             rolled = _rollup(marker, prefix, delimiter)
             if rolled is not None and marker == rolled:
                 position = rolled + _TOP  # the previous page ended on this folder
+        batch = _FIRST_BATCH if delimiter else _BATCH
         while True:
-            query = (
-                select(CurrentRow.key, VersionRow)
-                .join(VersionRow, VersionRow.seq == CurrentRow.seq)
+            keys = session.execute(
+                select(CurrentRow.key, CurrentRow.seq)
                 .where(CurrentRow.bucket == bucket)
                 .where(CurrentRow.key >= position if inclusive else CurrentRow.key > position)
                 .order_by(CurrentRow.key)
-                .limit(_BATCH)
-            )
-            rows = session.execute(query).all()
-            jumped = False
-            for key, row in rows:
+                .limit(batch)
+            ).all()
+            listed: list[tuple[str, int | None]] = []
+            jumped = ended = False
+            for key, seq in keys:
                 if not key.startswith(prefix):
-                    return
+                    ended = True
+                    break
                 rolled = _rollup(key, prefix, delimiter)
                 if rolled is None:
-                    yield key, row
+                    listed.append((key, seq))
                     position, inclusive = key, False
                     continue
-                yield rolled, None
+                listed.append((rolled, None))
                 position, inclusive, jumped = rolled + _TOP, False, True
                 break
-            if not jumped and len(rows) < _BATCH:
+            seqs = [seq for _, seq in listed if seq is not None]
+            rows = {r.seq: r for r in session.scalars(select(VersionRow).where(VersionRow.seq.in_(seqs)))} \
+                if seqs else {}
+            for name, seq in listed:
+                if seq is None:
+                    yield name, None
+                elif seq in rows:  # else deleted between the two reads (READ COMMITTED): not listed
+                    yield name, rows[seq]
+            if ended or (not jumped and len(keys) < batch):
                 return
+            batch = _FIRST_BATCH if jumped else min(batch * 4, _BATCH)
 
     @operation("ListObjectVersions", resource=lambda r: bucket_crn(r.bucket), mutating=False)
     def list_object_versions(self, ctx: CallContext, request: ListObjectVersionsRequest) -> ListObjectVersionsResponse:

@@ -120,3 +120,16 @@ def check_metadata(metadata: dict[str, str]) -> dict[str, str]:
     if total > MAX_METADATA_BYTES:
         raise InvalidArgument(f"user metadata is {total} bytes; S3 allows at most {MAX_METADATA_BYTES}")
     return cleaned
+
+
+def check_body(body: object) -> object:
+    """A body is bytes, a binary file-like object, or an iterable of bytes chunks (or None: empty)."""
+    if body is None or isinstance(body, bytes | bytearray | memoryview) or hasattr(body, "read"):
+        return body
+    if isinstance(body, str):
+        raise InvalidArgument("body is a str; pass bytes (encode it) or a file opened in 'rb' mode")
+    if hasattr(body, "__iter__"):
+        return body
+    raise InvalidArgument(
+        f"body must be bytes, a binary file or an iterable of bytes chunks, not {type(body).__name__}"
+    )

@@ -22,12 +22,13 @@ from crispml.services.lake.entities import (
     Upload,
 )
 from crispml.services.lake.lifecycle import LifecycleConfiguration
-from crispml.services.lake.rules import StorageClass, check_bucket_name, check_key, check_prefix
+from crispml.services.lake.rules import StorageClass, check_body, check_bucket_name, check_key, check_prefix
 from crispml.spine.models import Request, Response, Shape
 
 BucketName = Annotated[str, AfterValidator(check_bucket_name), Field(description="Bucket name.")]
 ObjectKey = Annotated[str, AfterValidator(check_key), Field(description="Object key.")]
 Prefix = Annotated[str, AfterValidator(check_prefix)]
+Body = Annotated[Any, AfterValidator(check_body)]
 STREAM: Any = {"stream": True}
 
 
@@ -112,7 +113,7 @@ class ApplyLifecycleResponse(Response):
 class PutObjectRequest(Request):
     bucket: BucketName
     key: ObjectKey
-    body: Any = Field(None, description="The bytes: a file path on the CLI; bytes or a binary file in Python.",
+    body: Body = Field(None, description="The bytes: a file path on the CLI; bytes or a binary file in Python.",
                       json_schema_extra=STREAM)
     content_type: str | None = Field(None, description="MIME type (default: guessed from the key).")
     metadata: dict[str, str] = Field(default_factory=dict, description="User metadata (x-amz-meta-*).")
@@ -325,7 +326,7 @@ class UploadPartRequest(Request):
     key: ObjectKey
     upload_id: str
     part_number: int = Field(ge=1, le=10000)
-    body: Any = Field(None, json_schema_extra=STREAM)
+    body: Body = Field(None, json_schema_extra=STREAM)
 
 
 class UploadPartResponse(Response):
