@@ -70,7 +70,7 @@ def test_empty_object(lake: Any, bucket: str) -> None:
 
 
 def test_a_str_body_is_rejected_and_nothing_is_stored(lake: Any, bucket: str) -> None:
-    with pytest.raises(InvalidArgument, match="encode it first"):
+    with pytest.raises(InvalidArgument, match="encode it"):
         lake.put_object(bucket=bucket, key="text.txt", body="not bytes")
     with pytest.raises(NoSuchKey):
         lake.head_object(bucket=bucket, key="text.txt")
