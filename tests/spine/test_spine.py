@@ -33,8 +33,8 @@ from crispml.sdk.client import Client
 from crispml.services import load_models
 from crispml.services.audit.entities import AuditEvent
 from crispml.services.audit.store import AuditEventRow
-from crispml.services.iam.store import PrincipalRow
 from crispml.services.iam.service import ALWAYS_ALLOWED
+from crispml.services.iam.store import PrincipalRow
 from crispml.spine import REGISTRY, OperationSpec
 
 BUCKET = "spine-data"

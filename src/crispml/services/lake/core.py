@@ -11,6 +11,7 @@ blob, and the later commit becomes the current version — never a mix of both.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import mimetypes
 from collections.abc import Callable, Iterator
@@ -135,7 +136,9 @@ class LakeCore(RuntimeAccess):
         blob = ulid()
         return f"{bucket}/{blob[-2:].lower()}/{blob}"
 
-    def _commit_version(self, session: Session, bucket: BucketRow, key: str, **fields: Any) -> tuple[VersionRow, list[str]]:
+    def _commit_version(
+        self, session: Session, bucket: BucketRow, key: str, **fields: Any
+    ) -> tuple[VersionRow, list[str]]:
         """Add a new version of ``key`` (object or delete marker); return it and blobs it made unreachable."""
         unreachable: list[str] = []
         versioned = bucket.versioning == "Enabled"
@@ -204,10 +207,8 @@ class LakeCore(RuntimeAccess):
     def _drop_blobs(self, keys: list[str]) -> None:
         """Delete blobs no version points at any more (best effort: an orphan is harmless)."""
         for key in keys:
-            try:
+            with contextlib.suppress(Exception):  # an orphaned blob is invisible and collectable
                 self.blobs.delete(key)
-            except Exception:
-                pass
 
 
 def is_restored(row: VersionRow, now: datetime) -> bool:

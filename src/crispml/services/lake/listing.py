@@ -105,14 +105,14 @@ class ListingOps(LakeCore):
                 listed.append((rolled, None))
                 position, inclusive, jumped = rolled + _TOP, False, True
                 break
-            seqs = [seq for _, seq in listed if seq is not None]
-            rows = {r.seq: r for r in session.scalars(select(VersionRow).where(VersionRow.seq.in_(seqs)))} \
-                if seqs else {}
-            for name, seq in listed:
-                if seq is None:
+            wanted = [s for _, s in listed if s is not None]
+            rows = {r.seq: r for r in session.scalars(select(VersionRow).where(VersionRow.seq.in_(wanted)))} \
+                if wanted else {}
+            for name, found in listed:
+                if found is None:
                     yield name, None
-                elif seq in rows:  # else deleted between the two reads (READ COMMITTED): not listed
-                    yield name, rows[seq]
+                elif found in rows:  # else deleted between the two reads (READ COMMITTED): not listed
+                    yield name, rows[found]
             if ended or (not jumped and len(keys) < batch):
                 return
             batch = _FIRST_BATCH if jumped else min(batch * 4, _BATCH)

@@ -48,7 +48,9 @@ MIN_PART_SIZE = 5 * 1024 * 1024
 
 class MultipartOps(LakeCore):
     @operation("CreateMultipartUpload", resource=lambda r: object_crn(r.bucket, r.key))
-    def create_multipart_upload(self, ctx: CallContext, request: CreateMultipartUploadRequest) -> CreateMultipartUploadResponse:
+    def create_multipart_upload(
+        self, ctx: CallContext, request: CreateMultipartUploadRequest
+    ) -> CreateMultipartUploadResponse:
         """Start a multipart upload; upload parts, then complete it to make the object visible."""
         upload_id = ulid() + ulid()[10:]
         tags, metadata = parse_tagging(request.tagging), check_metadata(request.metadata)
@@ -102,7 +104,9 @@ class MultipartOps(LakeCore):
         return UploadPartResponse(etag=quoted(info.md5))
 
     @operation("CompleteMultipartUpload", resource=lambda r: object_crn(r.bucket, r.key))
-    def complete_multipart_upload(self, ctx: CallContext, request: CompleteMultipartUploadRequest) -> CompleteMultipartUploadResponse:
+    def complete_multipart_upload(
+        self, ctx: CallContext, request: CompleteMultipartUploadRequest
+    ) -> CompleteMultipartUploadResponse:
         """Assemble the listed parts, in ascending order, into the object."""
         wanted = request.multipart_upload.parts
         numbers = [p.part_number for p in wanted]
@@ -163,7 +167,9 @@ class MultipartOps(LakeCore):
         return EmptyResponse()
 
     @operation("ListMultipartUploads", resource=lambda r: bucket_crn(r.bucket), mutating=False)
-    def list_multipart_uploads(self, ctx: CallContext, request: ListMultipartUploadsRequest) -> ListMultipartUploadsResponse:
+    def list_multipart_uploads(
+        self, ctx: CallContext, request: ListMultipartUploadsRequest
+    ) -> ListMultipartUploadsResponse:
         """List multipart uploads that were started and not yet completed or aborted."""
         with self._reading() as session:
             self._bucket(session, request.bucket)

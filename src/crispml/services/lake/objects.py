@@ -124,7 +124,8 @@ class ObjectOps(LakeCore):
                 continue
             content_range = f"bytes {start}-{end - 1}/{size}" if request.range else None
             fields["content_length"] = end - start
-            return GetObjectResponse(**fields, body=ObjectBody(handle, start, end - start, name=f"{request.bucket}/{request.key}"),
+            body = ObjectBody(handle, start, end - start, name=f"{request.bucket}/{request.key}")
+            return GetObjectResponse(**fields, body=body,
                                      content_range=content_range)
         raise AssertionError("unreachable")
 
@@ -157,7 +158,8 @@ class ObjectOps(LakeCore):
                     "copying an object to itself needs a change: use --metadata-directive REPLACE "
                     "or a different --storage-class"
                 )
-            metadata = loads(source.user_metadata) if request.metadata_directive == "COPY" else check_metadata(request.metadata)
+            replace = request.metadata_directive == "REPLACE"
+            metadata = check_metadata(request.metadata) if replace else loads(source.user_metadata)
             content_type = source.content_type if request.metadata_directive == "COPY" else (
                 request.content_type or guess_content_type(request.key))
             tags = loads(source.tags) if request.tagging_directive == "COPY" else parse_tagging(request.tagging)
@@ -223,7 +225,8 @@ class ObjectOps(LakeCore):
             if not request.delete.quiet:
                 deleted.append(DeletedObject(
                     key=item.key, version_id=item.version_id, delete_marker=result.delete_marker,
-                    delete_marker_version_id=result.version_id if result.delete_marker and not item.version_id else None,
+                    delete_marker_version_id=(
+                        result.version_id if result.delete_marker and not item.version_id else None),
                 ))
         return DeleteObjectsResponse(deleted=deleted, errors=errors)
 
