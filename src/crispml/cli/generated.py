@@ -41,7 +41,7 @@ def _unwrap_optional(annotation: Any) -> Any:
     if origin in (Union, types.UnionType):
         args = [a for a in get_args(annotation) if a is not type(None)]
         if len(args) == 1:
-            return args[0]
+            return _unwrap_optional(args[0])
     if origin is typing.Annotated:
         return _unwrap_optional(get_args(annotation)[0])
     return annotation

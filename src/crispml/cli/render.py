@@ -66,7 +66,10 @@ def render(response: BaseModel | dict[str, Any], output: Output, *, title: str |
     fields = dict(response)
     lists = {k: v for k, v in fields.items() if isinstance(v, list) and v and isinstance(v[0], BaseModel | dict)}
     scalars = {k: v for k, v in fields.items() if k not in lists and not _is_stream(response, k)}
+    columns: dict[str, list[str]] = getattr(type(response), "table_columns", {})
     for name, rows in lists.items():
+        if name in columns:
+            rows = [{c: (dict(r) if isinstance(r, BaseModel) else r).get(c) for c in columns[name]} for r in rows]
         out.print(table_of(rows, title=name.replace("_", " ") if len(lists) > 1 or title else None))
     shown = {k: v for k, v in scalars.items() if v not in (None, [], {}, "")}
     if shown:

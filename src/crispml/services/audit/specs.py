@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -22,5 +22,10 @@ class ListEventsRequest(Request):
 
 
 class ListEventsResponse(Response):
+    #: what a table shows (JSON output has every field)
+    table_columns: ClassVar[dict[str, list[str]]] = {
+        "events": ["event_time", "principal", "action", "resource", "outcome", "error_code", "duration_ms"],
+    }
+
     events: list[AuditEvent]
     next_token: str | None = None

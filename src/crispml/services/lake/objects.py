@@ -110,8 +110,8 @@ class ObjectOps(LakeCore):
                 if row.storage_class in ARCHIVED and not is_restored(row, self.clock.now()):
                     raise InvalidObjectState(
                         f"object {request.key!r} in {request.bucket!r} is in {row.storage_class} and cannot "
-                        f"be read until restored; run 'crispml lake restore-object --bucket {request.bucket} "
-                        f"--key {request.key} --restore-request '{{\"Days\": 1}}''"
+                        f"be read until restored; restore a copy for a day with: crispml lake restore-object "
+                        f"--bucket {request.bucket} --key {request.key} --restore-request '{{\"Days\": 1}}'"
                     )
             start, end = parse_range(request.range, size) if request.range else (0, size)
             assert blob_key is not None
