@@ -68,7 +68,8 @@ def data_understanding_ingest(state: DemoState) -> Section:
                        title=f"lake://{RAW_BUCKET}/"))
     frame = pd.read_csv(f"lake://{RAW_BUCKET}/{ds.key}", storage_options=state.client.storage_options)
     missing = {c: int(n) for c, n in frame.isna().sum().items() if n}
-    target_counts = {str(k): int(v) for k, v in frame[ds.target].value_counts(dropna=False).items()}
+    target_counts = {("missing" if pd.isna(k) else str(k)): int(v)
+                     for k, v in frame[ds.target].value_counts(dropna=False).items()}
     kinds = {c: ("numeric" if pd.api.types.is_numeric_dtype(frame[c]) else "categorical") for c in frame.columns}
     out.print(f"  read back through lake:// with pandas: {frame.shape[0]} rows × {frame.shape[1]} columns; "
               f"{sum(missing.values())} missing values; target '{ds.target}': {target_counts}")
