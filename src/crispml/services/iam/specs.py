@@ -6,7 +6,7 @@ from crispml.spine.models import Request, Response
 
 
 class GetCallerIdentityRequest(Request):
-    pass
+    """No fields: the caller is who the context says."""
 
 
 class GetCallerIdentityResponse(Response):

@@ -17,6 +17,7 @@ the top level lists buckets.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import queue
@@ -121,12 +122,10 @@ class LakeFileSystem(AbstractFileSystem):  # type: ignore[misc]
         bucket, key = split_path(path)
         found: dict[str, Any] = {}
         if key:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 info = self.info(path)
                 if info["type"] == "file":
                     found[info["name"]] = info
-            except FileNotFoundError:
-                pass
         prefix = f"{key}/" if key else ""
         for page in self._pages(bucket, prefix, None):
             for obj in page.contents:
@@ -334,7 +333,7 @@ class _QueueReader(io.RawIOBase):
 
 
 class _Aborted(Exception):
-    pass
+    """The writer gave up; the upload reading from it must fail."""
 
 
 class LakeWriter(io.RawIOBase):

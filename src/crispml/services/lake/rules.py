@@ -38,15 +38,19 @@ def check_bucket_name(name: str) -> str:
         problem = "it must not start with 'xn--', 'sthree-' or 'amzn-s3-demo-'"
     elif name.endswith(("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")):
         problem = "it must not end with '-s3alias', '--ol-s3', '.mrap', '--x-s3' or '--table-s3'"
-    else:
-        try:
-            ipaddress.IPv4Address(name)
-            problem = "it must not look like an IP address"
-        except ValueError:
-            pass
+    elif _is_ipv4(name):
+        problem = "it must not look like an IP address"
     if problem:
         raise InvalidBucketName(f"invalid bucket name {name!r}: {problem}")
     return name
+
+
+def _is_ipv4(name: str) -> bool:
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def check_key(key: str) -> str:

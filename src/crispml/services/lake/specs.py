@@ -61,7 +61,7 @@ class HeadBucketResponse(Response):
 
 
 class EmptyResponse(Response):
-    pass
+    """An operation that returns nothing but success."""
 
 
 class VersioningConfiguration(Shape):
