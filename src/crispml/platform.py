@@ -29,11 +29,12 @@ from crispml.spine.operations import (
 
 def _service_classes() -> list[type[Service]]:
     from crispml.services.audit.service import AuditService
+    from crispml.services.catalog.service import CatalogService
     from crispml.services.iam.service import IamService
     from crispml.services.lake.service import LakeService
     from crispml.services.monitoring.service import MonitoringService
 
-    return [IamService, AuditService, LakeService, MonitoringService]
+    return [IamService, AuditService, LakeService, CatalogService, MonitoringService]
 
 
 class Platform:

@@ -39,6 +39,13 @@ from crispml.spine import REGISTRY, OperationSpec
 
 BUCKET = "spine-data"
 EMPTY_BUCKET = "spine-empty"
+DB = "spine_db"
+TABLE = {"database_name": DB, "table_name": "events"}
+EVENTS_TABLE: dict[str, Any] = {
+    "Name": "events", "PartitionKeys": [{"Name": "day", "Type": "date"}],
+    "StorageDescriptor": {"Columns": [{"Name": "id", "Type": "bigint"}], "Location": f"lake://{BUCKET}/events/"},
+    "Parameters": {"classification": "json"},
+}
 _ENV = ("CRISPML_HOME", "CRISPML_DB_URL", "CRISPML_LAKE_URL", "CRISPML_CONFIG",
         "CRISPML_PRINCIPAL", "CRISPML_S3_ENDPOINT_URL")
 
@@ -48,6 +55,26 @@ Example = Callable[[dict[str, str]], dict[str, Any]]
 #: (``upload_id`` and ``part_etag`` of an open multipart upload of big.bin).
 EXAMPLES: dict[str, Example] = {
     "audit:ListEvents": lambda h: {"action": "lake:*", "max_results": 5},
+    "catalog:BatchCreatePartition": lambda h: {
+        **TABLE, "partition_input_list": [{"Values": ["2024-01-03"]}, {"Values": ["2024-01-04"]}]},
+    "catalog:BatchDeletePartition": lambda h: {**TABLE, "partitions_to_delete": [{"Values": ["2024-01-01"]}]},
+    "catalog:CreateDatabase": lambda h: {"database_input": {"Name": "spine_new"}},
+    "catalog:CreatePartition": lambda h: {**TABLE, "partition_input": {"Values": ["2024-01-05"]}},
+    "catalog:CreateTable": lambda h: {"database_name": DB, "table_input": {**EVENTS_TABLE, "Name": "more"}},
+    "catalog:DeleteDatabase": lambda h: {"name": DB},
+    "catalog:DeletePartition": lambda h: {**TABLE, "partition_values": ["2024-01-01"]},
+    "catalog:DeleteTable": lambda h: {"database_name": DB, "name": "events"},
+    "catalog:DeleteTableVersion": lambda h: {**TABLE, "version_id": "0"},
+    "catalog:GetDatabase": lambda h: {"name": DB},
+    "catalog:GetDatabases": lambda h: {},
+    "catalog:GetPartition": lambda h: {**TABLE, "partition_values": ["2024-01-02"]},
+    "catalog:GetPartitions": lambda h: {**TABLE, "expression": "day >= '2024-01-02'"},
+    "catalog:GetTable": lambda h: {"database_name": DB, "name": "events"},
+    "catalog:GetTableVersion": lambda h: {**TABLE, "version_id": "0"},
+    "catalog:GetTableVersions": lambda h: TABLE,
+    "catalog:GetTables": lambda h: {"database_name": DB, "expression": "ev*"},
+    "catalog:UpdateTable": lambda h: {
+        "database_name": DB, "table_input": {**EVENTS_TABLE, "Description": "changed"}},
     "iam:GetCallerIdentity": lambda h: {},
     "monitoring:GetCallMetrics": lambda h: {"action": "lake:*"},
     "lake:AbortMultipartUpload": lambda h: {
@@ -119,6 +146,12 @@ def _prepare(home: Path) -> dict[str, str]:
             "ID": "archive-data", "Status": "Enabled", "Filter": {"Prefix": "data"},
             "Transitions": [{"Days": 0, "StorageClass": "GLACIER"}]}]})
         lake.create_bucket(bucket=EMPTY_BUCKET)
+        catalog = client.catalog
+        catalog.create_database(database_input={"Name": DB})
+        catalog.create_table(database_name=DB, table_input=EVENTS_TABLE)
+        catalog.update_table(database_name=DB, table_input={**EVENTS_TABLE, "Description": "v1"})
+        catalog.batch_create_partition(**TABLE, partition_input_list=[
+            {"Values": ["2024-01-01"]}, {"Values": ["2024-01-02"]}])
         add_principal(client, "ivan", kind="User", status="Inactive")
         add_principal(client, "uma", kind="User", status="Active")
         return {"upload_id": upload.upload_id, "part_etag": part.etag}

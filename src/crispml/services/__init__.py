@@ -11,6 +11,7 @@ MODEL_MODULES = (
     "crispml.services.iam.store",
     "crispml.services.audit.store",
     "crispml.services.lake.store",
+    "crispml.services.catalog.store",
 )
 
 

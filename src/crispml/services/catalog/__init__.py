@@ -1,0 +1,1 @@
+"""The catalog service (Glue Data Catalog): databases, external tables, partitions, table versions."""
