@@ -142,6 +142,15 @@ def test_sqlite_write_sessions_take_the_write_lock_at_begin(home: Path) -> None:
             session.execute(text("SELECT count(*) FROM iam_principals"))
             with pytest.raises(sqlite3.OperationalError, match="locked"):
                 other.execute("BEGIN IMMEDIATE")
+        # the same for the Core connections the spine uses
+        with db.connect() as conn:
+            conn.execute(text("SELECT count(*) FROM iam_principals"))
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+        with db.begin() as conn:
+            conn.execute(text("SELECT count(*) FROM iam_principals"))
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
     finally:
         other.close()
         db.dispose()
@@ -156,10 +165,16 @@ def test_a_write_session_commits_all_or_nothing(db: Database) -> None:
     with pytest.raises(RuntimeError), db.write() as session:
         session.execute(insert, {"n": "first", "i": "AID-1"})
         raise RuntimeError("stop halfway")
+    with pytest.raises(RuntimeError), db.begin() as conn:
+        conn.execute(insert, {"n": "third", "i": "AID-3"})
+        raise RuntimeError("stop halfway")
     with db.write() as session:
         session.execute(insert, {"n": "second", "i": "AID-2"})
+    with db.begin() as conn:
+        conn.execute(insert, {"n": "fourth", "i": "AID-4"})
     with db.read() as session:
-        assert list(session.scalars(text("SELECT name FROM iam_principals"))) == ["second"]
+        names = session.scalars(text("SELECT name FROM iam_principals ORDER BY name"))
+        assert list(names) == ["fourth", "second"]
 
 
 _CHILD = textwrap.dedent("""

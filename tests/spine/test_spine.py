@@ -16,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import shutil
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from crispml.sdk.client import Client
 from crispml.services import load_models
 from crispml.services.audit.entities import AuditEvent
 from crispml.services.audit.store import AuditEventRow
+from crispml.services.catalog.crawler_store import CrawlerRow
 from crispml.services.iam.service import ALWAYS_ALLOWED
 from crispml.services.iam.store import PrincipalRow
 from crispml.spine import REGISTRY, OperationSpec
@@ -73,6 +76,22 @@ EXAMPLES: dict[str, Example] = {
     "catalog:GetTableVersion": lambda h: {**TABLE, "version_id": "0"},
     "catalog:GetTableVersions": lambda h: TABLE,
     "catalog:GetTables": lambda h: {"database_name": DB, "expression": "ev*"},
+    "catalog:CreateClassifier": lambda h: {"csv_classifier": {"Name": "semis", "Delimiter": ";"}},
+    "catalog:CreateCrawler": lambda h: {
+        "name": "spine_other", "role": "crawler-role", "database_name": DB,
+        "targets": {"S3Targets": [{"Path": f"s3://{BUCKET}/crawl/"}]}},
+    "catalog:DeleteClassifier": lambda h: {"name": "spine_csv"},
+    "catalog:DeleteCrawler": lambda h: {"name": "spine_crawler"},
+    "catalog:GetClassifier": lambda h: {"name": "spine_csv"},
+    "catalog:GetClassifiers": lambda h: {},
+    "catalog:GetCrawler": lambda h: {"name": "spine_crawler"},
+    "catalog:GetCrawlerMetrics": lambda h: {},
+    "catalog:GetCrawlers": lambda h: {},
+    "catalog:ListCrawlers": lambda h: {},
+    "catalog:ListCrawls": lambda h: {"crawler_name": "spine_crawler"},
+    "catalog:StartCrawler": lambda h: {"name": "spine_crawler"},  # an empty prefix: cheap
+    "catalog:StopCrawler": lambda h: {"name": "spine_running"},
+    "catalog:UpdateCrawler": lambda h: {"name": "spine_crawler", "description": "changed"},
     "catalog:UpdateTable": lambda h: {
         "database_name": DB, "table_input": {**EVENTS_TABLE, "Description": "changed"}},
     "iam:GetCallerIdentity": lambda h: {},
@@ -152,6 +171,11 @@ def _prepare(home: Path) -> dict[str, str]:
         catalog.update_table(database_name=DB, table_input={**EVENTS_TABLE, "Description": "v1"})
         catalog.batch_create_partition(**TABLE, partition_input_list=[
             {"Values": ["2024-01-01"]}, {"Values": ["2024-01-02"]}])
+        catalog.create_classifier(csv_classifier={"Name": "spine_csv", "Delimiter": "|"})
+        for crawler in ("spine_crawler", "spine_running"):
+            catalog.create_crawler(name=crawler, role="crawler-role", database_name=DB, classifiers=["spine_csv"],
+                                   targets={"S3Targets": [{"Path": f"s3://{BUCKET}/crawl/"}]})
+        mark_running(client, "spine_running")
         add_principal(client, "ivan", kind="User", status="Inactive")
         add_principal(client, "uma", kind="User", status="Active")
         return {"upload_id": upload.upload_id, "part_etag": part.etag}
@@ -165,6 +189,14 @@ def add_principal(client: Client, name: str, *, kind: str, status: str) -> None:
             account_id=client.platform.root.account_id, status=status,
             created_at=client.platform.clock.now(),
         ))
+
+
+def mark_running(client: Client, crawler: str) -> None:
+    """Show a crawler as RUNNING in this (live) test process, so StopCrawler has something to stop."""
+    with client.platform.db.write() as session:
+        row = session.get(CrawlerRow, crawler)
+        assert row is not None
+        row.state, row.owner = "RUNNING", f"{socket.gethostname()}:{os.getpid()}"
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from crispml.core.errors import CrispmlError
 
 SERVICE_HELP = {
     "lake": "S3: buckets, objects, versions, storage classes, lifecycle.",
-    "catalog": "Glue Data Catalog: databases, external tables, partitions, table versions.",
+    "catalog": "Glue Data Catalog: databases, external tables, partitions, table versions, crawlers.",
     "iam": "IAM: principals and who you are.",
     "audit": "CloudTrail: the record of every operation.",
     "monitoring": "CloudWatch: call metrics (alarms and Model Monitor later).",

@@ -12,6 +12,7 @@ MODEL_MODULES = (
     "crispml.services.audit.store",
     "crispml.services.lake.store",
     "crispml.services.catalog.store",
+    "crispml.services.catalog.crawler_store",
 )
 
 

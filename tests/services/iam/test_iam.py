@@ -106,6 +106,21 @@ def test_get_caller_identity_refuses_unknown_and_inactive_principals(db_client: 
     assert inactive.value.code == "InvalidClientTokenId"
 
 
+def test_a_principal_disabled_elsewhere_is_refused_on_its_next_call(
+    db_client: Client, home: Path, db_url: str
+) -> None:
+    # authorize() reads the principal on every call: no cache may let a disabled one through
+    _add(db_client, "uma")
+    uma = db_client.as_principal("uma")
+    assert uma.iam.get_caller_identity().user_id == "AID-UMA"
+    with crispml.connect(home=str(home), db_url=db_url) as admin, admin.platform.db.write() as session:
+        row = session.get(PrincipalRow, "uma")
+        assert row is not None
+        row.status = "Inactive"
+    with pytest.raises(Unauthenticated, match="uma"):
+        uma.iam.get_caller_identity()
+
+
 def test_any_active_principal_may_ask_who_it_is(db_client: Client) -> None:
     _add(db_client, "uma")
     identity = db_client.as_principal("uma").iam.get_caller_identity()

@@ -50,7 +50,10 @@ lake = client.lake
 MiB = 1024 * 1024
 
 def say(*words):
-    print(*words, flush=True)
+    # one write per line: under PYTHONUNBUFFERED, print() writes each word on its own,
+    # and a kill between two of them would leave the parent half a line
+    sys.stdout.write(" ".join(map(str, words)) + "\n")
+    sys.stdout.flush()
 
 def pattern(seed, size):  # the same as pattern() in test_faults.py
     return random.Random(seed).randbytes(size)

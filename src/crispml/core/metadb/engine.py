@@ -6,6 +6,12 @@ lock instead of failing when one upgrades a read to a write. PostgreSQL runs
 through psycopg 3. Migrations are Alembic's, in ``crispml/migrations``; the
 embedded mode upgrades on first use under a lock (a file lock for SQLite, an
 advisory lock for PostgreSQL), so two processes starting together migrate once.
+
+Services use ORM sessions (:meth:`Database.read`, :meth:`Database.write`). The
+spine's per-call steps (the caller lookup, the audit insert) use plain Core
+connections instead (:meth:`Database.connect`, :meth:`Database.begin`): the same
+transactions, without a session's set-up, identity map and flush, which cost
+more than the one statement they run.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -60,10 +66,9 @@ class Database:
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
             _install_sqlite_hooks(self.engine)
+        self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
-        self._writes = sessionmaker(
-            bind=self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
-        )
+        self._writes = sessionmaker(bind=self._write_engine, expire_on_commit=False)
         self._upgraded = False
         self._lock = threading.Lock()
 
@@ -80,6 +85,19 @@ class Database:
         """A session whose work commits together at the end, or not at all."""
         with self._translate(), self._writes() as session, session.begin():
             yield session
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A Core connection for a quick read; its transaction is rolled back at the end."""
+        with self._translate(), self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A Core connection whose statements commit together at the end, or not at all
+        (taking the write lock at BEGIN on SQLite, as :meth:`write` does)."""
+        with self._translate(), self._write_engine.begin() as conn:
+            yield conn
 
     @contextmanager
     def _translate(self) -> Iterator[None]:

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 #: Bytes read from a source at a time while streaming a write.
 CHUNK_SIZE = 8 * 1024 * 1024
+#: Chunks smaller than this are hashed inline rather than on the second thread.
+INLINE_HASH = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -133,17 +135,31 @@ def _chunks(source: Any) -> Iterator[bytes]:
 
 
 def _hashed(chunks: Iterator[bytes], md5: Any, counter: _Counter) -> Iterator[bytes]:
-    """Yield chunks while MD5 runs on a second thread (hashlib releases the GIL)."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="md5") as pool:
-        pending: Future[None] | None = None
+    """Yield chunks while MD5 runs on a second thread (hashlib releases the GIL).
+
+    Chunks under :data:`INLINE_HASH` are hashed on the calling thread: starting
+    a thread costs more than hashing them, and a small object never needs one.
+    """
+    pool: ThreadPoolExecutor | None = None
+    pending: Future[None] | None = None
+    try:
         for chunk in chunks:
             if pending is not None:
-                pending.result()
-            pending = pool.submit(md5.update, chunk)
+                pending.result()  # chunks reach the hash in order
+                pending = None
+            if len(chunk) < INLINE_HASH:
+                md5.update(chunk)
+            else:
+                if pool is None:
+                    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="md5")
+                pending = pool.submit(md5.update, chunk)
             counter.size += len(chunk)
             yield chunk
         if pending is not None:
             pending.result()
+    finally:
+        if pool is not None:
+            pool.shutdown()
 
 
 def open_blob_store(url: str, settings: Settings | None = None) -> BlobStore:

@@ -9,6 +9,7 @@ so they are defined once here; the checks that a request must pass live in
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -106,3 +107,110 @@ class PartitionError(BaseModel):
 
     partition_values: list[str]
     error_detail: ErrorDetail
+
+
+# -- crawlers ---------------------------------------------------------------------------
+
+
+class S3Target(Shape):
+    """A lake prefix to crawl (``s3://bucket/prefix/`` or ``lake://…``) and glob patterns to leave out."""
+
+    path: str
+    exclusions: list[str] = Field(default_factory=list)
+
+
+class CrawlerTargets(Shape):
+    s3_targets: list[S3Target] = Field(default_factory=list)
+
+
+class SchemaChangePolicy(Shape):
+    update_behavior: Literal["LOG", "UPDATE_IN_DATABASE"] = "UPDATE_IN_DATABASE"
+    delete_behavior: Literal["LOG", "DELETE_FROM_DATABASE", "DEPRECATE_IN_DATABASE"] = "DEPRECATE_IN_DATABASE"
+
+
+class RecrawlPolicy(Shape):
+    recrawl_behavior: Literal["CRAWL_EVERYTHING", "CRAWL_NEW_FOLDERS_ONLY"] = "CRAWL_EVERYTHING"
+
+
+class LastCrawlInfo(BaseModel):
+    """How the crawler's last finished crawl ended (Glue ``LastCrawlInfo``)."""
+
+    status: Literal["SUCCEEDED", "CANCELLED", "FAILED"]
+    error_message: str | None = None
+    message_prefix: str  # the crawl's id: ListCrawls shows its unreadable files and messages
+    start_time: datetime
+
+
+class Crawler(BaseModel):
+    name: str
+    role: str
+    targets: CrawlerTargets
+    database_name: str
+    description: str | None = None
+    classifiers: list[str] = Field(default_factory=list)
+    recrawl_policy: RecrawlPolicy
+    schema_change_policy: SchemaChangePolicy
+    state: Literal["READY", "RUNNING", "STOPPING"]
+    table_prefix: str | None = None
+    crawl_elapsed_time: int = 0  # milliseconds, while running
+    creation_time: datetime
+    last_updated: datetime
+    last_crawl: LastCrawlInfo | None = None
+    version: int
+
+
+class CrawlerMetrics(BaseModel):
+    crawler_name: str
+    time_left_seconds: float = 0.0
+    still_estimating: bool = False
+    last_runtime_seconds: float = 0.0
+    median_runtime_seconds: float = 0.0
+    tables_created: int = 0
+    tables_updated: int = 0
+    tables_deleted: int = 0
+
+
+class UnreadableFile(BaseModel):
+    path: str
+    reason: str
+
+
+class CrawlSummary(BaseModel):
+    tables_created: int = 0
+    tables_updated: int = 0
+    tables_deleted: int = 0
+    partitions_added: int = 0
+    files_sampled: int = 0
+    files_skipped: int = 0
+    unreadable: list[UnreadableFile] = Field(default_factory=list)
+    messages: list[str] = Field(default_factory=list)
+
+
+class Crawl(BaseModel):
+    """One run of a crawler (Glue ``CrawlerHistory``)."""
+
+    crawl_id: str
+    state: Literal["RUNNING", "COMPLETED", "STOPPED", "FAILED"]
+    start_time: datetime
+    end_time: datetime | None = None
+    error_message: str | None = None
+    summary: CrawlSummary
+
+
+class CsvClassifierInfo(BaseModel):
+    """A custom CSV classifier as stored (Glue ``CsvClassifier`` in a ``Classifier``)."""
+
+    name: str
+    delimiter: str
+    quote_symbol: str
+    contains_header: Literal["PRESENT", "ABSENT", "UNKNOWN"]
+    header: list[str] = Field(default_factory=list)
+    disable_value_trimming: bool = False
+    allow_single_column: bool = False
+    creation_time: datetime
+    last_updated: datetime
+    version: int
+
+
+class Classifier(BaseModel):
+    csv_classifier: CsvClassifierInfo

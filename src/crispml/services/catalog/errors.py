@@ -6,6 +6,9 @@
     NotFound         ── EntityNotFoundException          no such database, table, version or partition
     AlreadyExists    ── AlreadyExistsException           the database, table or partition exists already
     Conflict         ── ConcurrentModificationException  UpdateTable named a VersionId that is no longer current
+                     ── CrawlerRunningException          the crawler is running (start, update or delete refused)
+                     ── CrawlerNotRunningException       StopCrawler on a crawler that is not running
+                     ── CrawlerStoppingException         StopCrawler/StartCrawler while a stop is under way
 """
 
 from crispml.core.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
@@ -25,3 +28,15 @@ class AlreadyExistsException(AlreadyExists):
 
 class ConcurrentModificationException(Conflict):
     code = "ConcurrentModificationException"
+
+
+class CrawlerRunningException(Conflict):
+    code = "CrawlerRunningException"
+
+
+class CrawlerNotRunningException(Conflict):
+    code = "CrawlerNotRunningException"
+
+
+class CrawlerStoppingException(Conflict):
+    code = "CrawlerStoppingException"

@@ -9,8 +9,9 @@ other principal is refused until policies exist (implicit deny).
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from crispml.core.context import CallContext
@@ -27,13 +28,17 @@ ROOT = "root"
 ALWAYS_ALLOWED = frozenset({"iam:GetCallerIdentity"})
 
 
-def principal_arn(row: PrincipalRow) -> str:
+#: The caller lookup every operation runs, as one Core statement (see IamService.principal).
+_SELECT_PRINCIPAL = select(PrincipalRow.__table__).where(PrincipalRow.__table__.c.name == bindparam("name"))
+
+
+def principal_arn(row: PrincipalRow | Row[Any]) -> str:
     if row.kind == "Root":
         return crn("iam", "root", account=row.account_id)
     return crn("iam", f"{row.kind.lower()}/{row.name}", account=row.account_id)
 
 
-def _entity(row: PrincipalRow) -> Principal:
+def _entity(row: PrincipalRow | Row[Any]) -> Principal:
     return Principal(
         name=row.name, principal_id=row.principal_id, kind=row.kind, account_id=row.account_id,
         arn=principal_arn(row), status=row.status, created_at=row.created_at,
@@ -66,9 +71,13 @@ class IamService(Service):
         return root
 
     def principal(self, name: str) -> Principal | None:
-        with self.db.read() as session:
-            row = session.get(PrincipalRow, name)
-            return _entity(row) if row is not None else None
+        """The principal called ``name`` as the database has it now, or None."""
+        # Read on every call by authorize(), so never cached (a principal disabled
+        # by another process must be refused at once), but read with a Core
+        # statement: an ORM session's set-up and identity map cost more than the query.
+        with self.db.connect() as conn:
+            row = conn.execute(_SELECT_PRINCIPAL, {"name": name}).first()
+        return _entity(row) if row is not None else None
 
     def authorize(self, ctx: CallContext, action: str, resource: str) -> Principal:
         """Allow or refuse ``ctx.principal`` calling ``action`` on ``resource``."""

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -94,16 +94,27 @@ class LakeCore(RuntimeAccess):
     def _bucket(session: Session, name: str) -> BucketRow:
         row = session.get(BucketRow, name)
         if row is None:
-            raise NoSuchBucket(
-                f"bucket {name!r} does not exist; create it with "
-                f"'crispml lake create-bucket --bucket {name}'"
-            )
+            raise _no_such_bucket(name)
         return row
+
+    def _require_bucket(self, name: str) -> None:
+        """Refuse early, before any bytes move, if bucket ``name`` does not exist.
+
+        Only a pre-check: a write looks the bucket up again in its own
+        transaction. One Core statement, as it runs on every put.
+        """
+        with self.db.connect() as conn:
+            found = conn.execute(_SELECT_BUCKET, {"name": name}).first()
+        if found is None:
+            raise _no_such_bucket(name)
 
     @staticmethod
     def _current(session: Session, bucket: str, key: str) -> VersionRow | None:
-        pointer = session.get(CurrentRow, (bucket, key))
-        return session.get(VersionRow, pointer.seq) if pointer is not None else None
+        # one statement through the pointer, not a lookup of the pointer and then of its version
+        return session.scalars(
+            select(VersionRow).join(CurrentRow, CurrentRow.seq == VersionRow.seq)
+            .where(CurrentRow.bucket == bucket, CurrentRow.key == key)
+        ).first()
 
     def _version(self, session: Session, bucket: str, key: str, version_id: str | None) -> VersionRow:
         """The version a read names: the current one, or ``version_id``."""
@@ -209,6 +220,15 @@ class LakeCore(RuntimeAccess):
         for key in keys:
             with contextlib.suppress(Exception):  # an orphaned blob is invisible and collectable
                 self.blobs.delete(key)
+
+
+_SELECT_BUCKET = select(BucketRow.name).where(BucketRow.name == bindparam("name"))
+
+
+def _no_such_bucket(name: str) -> NoSuchBucket:
+    return NoSuchBucket(
+        f"bucket {name!r} does not exist; create it with 'crispml lake create-bucket --bucket {name}'"
+    )
 
 
 def is_restored(row: VersionRow, now: datetime) -> bool:

@@ -67,8 +67,7 @@ class ObjectOps(LakeCore):
     @operation("PutObject", resource=lambda r: object_crn(r.bucket, r.key))
     def put_object(self, ctx: CallContext, request: PutObjectRequest) -> PutObjectResponse:
         """Upload an object; its bytes are streamed, never held whole in memory."""
-        with self._reading() as session:
-            self._bucket(session, request.bucket)
+        self._require_bucket(request.bucket)
         tags = parse_tagging(request.tagging)
         metadata = check_metadata(request.metadata)
         body = request.body if request.body is not None else b""
@@ -213,8 +212,7 @@ class ObjectOps(LakeCore):
         """Delete up to 1,000 objects (or versions) in one call; failures are listed, not raised."""
         deleted: list[DeletedObject] = []
         errors: list[DeleteError] = []
-        with self._reading() as session:
-            self._bucket(session, request.bucket)
+        self._require_bucket(request.bucket)
         for item in request.delete.objects:
             try:
                 check_key(item.key)
