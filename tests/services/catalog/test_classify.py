@@ -176,6 +176,15 @@ def test_type_inference_widens_and_ignores_empty_values(lake: Any) -> None:
     }
 
 
+def test_null_tokens_do_not_decide_a_type(lake: Any) -> None:
+    # R and pandas write missing numbers as NA / NaN; Hive as \\N; a real word still makes a string
+    put(lake, "nulls/n.csv", "mass,ratio,day,note\nNA,0.5,\\N,NA\n3750,NaN,2024-01-01,heavy\nnull,1,None,NA\n")
+
+    table = only_table(discover(lake, [f"{BUCKET}/nulls/"]))
+
+    assert types(table) == {"mass": "bigint", "ratio": "double", "day": "date", "note": "string"}
+
+
 def test_not_quite_dates_and_booleans_are_strings(lake: Any) -> None:
     put(lake, "odd/o.csv", "d,b,n\n2024-02-30,yes,1e3\n2024-13-01,no,-4\n")
 

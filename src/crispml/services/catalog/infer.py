@@ -69,9 +69,15 @@ _DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIMESTAMP_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?")
 
 
+#: Field texts that mean "missing" in files written by R, pandas, Hive and databases; like an
+#: empty field they do not decide a column's type (a numeric column with "NA" stays numeric).
+NULL_TOKENS = frozenset({"NA", "N/A", "NaN", "nan", "null", "NULL", "None", "\\N"})
+
+
 def text_type(value: str) -> HiveType:
-    """The type one CSV field suggests: empty → UNKNOWN, then boolean, bigint, double, date, timestamp, string."""
-    if value == "":
+    """The type one CSV field suggests: empty or a null token → UNKNOWN, then boolean, bigint, double,
+    date, timestamp, string."""
+    if value == "" or value in NULL_TOKENS:
         return UNKNOWN
     if value.lower() in ("true", "false"):
         return BOOLEAN
