@@ -35,6 +35,7 @@ def _check_summary(result: Result, home: Path) -> dict[str, Any]:
     assert report == home.resolve() / "reports" / "demo.html"
     html = report.read_text(encoding="utf-8")
     assert "demo-raw" in html and "Audit" in html and RAW_KEY in html
+    assert summary["table"] == "demo.penguins" and "demo.penguins" in html
     return summary
 
 
@@ -46,6 +47,13 @@ def _check_home(home: Path, runs: int, **settings: Any) -> None:
         head = client.lake.head_object(bucket="demo-raw", key=RAW_KEY)
         assert head.metadata["source"] == "palmerpenguins"
         events = client.audit.list_events(action="lake:PutObject", max_results=100).events
+        table = client.catalog.get_table(database_name="demo", name="penguins").table
+        crawls = client.catalog.list_crawls(crawler_name="demo-raw-crawler").crawls
+    # the crawler typed the measurements although the raw file writes missing values as "NA"
+    types = {c.name: c.type for c in table.storage_descriptor.columns}
+    assert types["body_mass_g"] == "bigint" and types["bill_length_mm"] == "double"
+    assert types["species"] == "string" and table.storage_descriptor.location == "lake://demo-raw/penguins/"
+    assert len(crawls) == runs and all(c.state == "COMPLETED" for c in crawls)
     puts = [e for e in events if e.resource == RESOURCE]
     assert len(puts) == runs
     assert all((e.outcome, e.source, e.principal) == ("Success", "cli", "root") for e in puts)

@@ -52,6 +52,7 @@ def demo(
     console.print(table_of(audit_rows, title=f"audit events caused by this run ({len(audit_rows)})"))
     summary = {"home": str(home), "phases": len(PHASES), "rows": demo_state.facts.get("rows"),
                "columns": demo_state.facts.get("columns"), "missing_values": demo_state.facts.get("missing"),
+               "table": demo_state.facts.get("table"),
                "audit_events": len(audit_rows), "report": str(report), "seconds": round(elapsed, 2)}
     if quiet:
         render(summary, "json")

@@ -89,4 +89,38 @@ def data_understanding_ingest(state: DemoState) -> Section:
     )
 
 
-PHASES = [data_understanding_ingest]
+CRAWLER = "demo-raw-crawler"
+DATABASE = "demo"
+
+
+def data_understanding_catalog(state: DemoState) -> Section:
+    """The catalog (Glue): a crawler discovers the raw data's schema and registers a table."""
+    catalog, out = state.client.catalog, state.console
+    try:
+        catalog.get_crawler(name=CRAWLER)
+        out.print(f"  crawler [bold]{CRAWLER}[/bold] exists; running it again")
+    except NotFound:
+        catalog.create_crawler(
+            name=CRAWLER, role="demo", database_name=DATABASE,
+            targets={"S3Targets": [{"Path": f"lake://{RAW_BUCKET}/{state.dataset.name}/"}]},
+        )
+        out.print(f"  created crawler [bold]{CRAWLER}[/bold] over lake://{RAW_BUCKET}/{state.dataset.name}/")
+    catalog.start_crawler(name=CRAWLER)
+    crawler = catalog.get_crawler(name=CRAWLER).crawler
+    metrics = catalog.get_crawler_metrics(crawler_name_list=[CRAWLER]).crawler_metrics_list[0]
+    out.print(f"  crawl {crawler.last_crawl.status.lower() if crawler.last_crawl else 'done'}: "
+              f"{metrics.tables_created} table(s) created, {metrics.tables_updated} updated")
+    table = catalog.get_table(database_name=DATABASE, name=state.dataset.name).table
+    columns = [{"column": c.name, "type": c.type} for c in table.storage_descriptor.columns]
+    out.print(table_of(columns, title=f"{DATABASE}.{table.name} ({table.parameters.get('classification')}, "
+                                       f"{table.storage_descriptor.location})"))
+    state.facts.update(table=f"{DATABASE}.{table.name}")
+    return Section(
+        title="2 · The catalog (Glue crawler)",
+        text=f"The crawler {CRAWLER} read a sample of lake://{RAW_BUCKET}/{state.dataset.name}/ and registered "
+             f"the table {DATABASE}.{table.name} with the types it inferred (NA counts as missing, not text).",
+        tables=[("Columns of " + f"{DATABASE}.{table.name}", columns)],
+    )
+
+
+PHASES = [data_understanding_ingest, data_understanding_catalog]
