@@ -18,20 +18,23 @@ from __future__ import annotations
 
 import fcntl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crispml.core.errors import InvalidArgument, Unavailable
 from crispml.core.plugins import METADATA_DBS, redact
 
 MIGRATIONS = "crispml:migrations"
+T = TypeVar("T")
+#: How often a write transaction is retried after losing a race on a unique key.
+_WRITE_RETRIES = 8
 _ADVISORY_KEY = 0x637269_73706D6C  # "crispml"
 
 
@@ -98,6 +101,21 @@ class Database:
         (taking the write lock at BEGIN on SQLite, as :meth:`write` does)."""
         with self._translate(), self._write_engine.begin() as conn:
             yield conn
+
+    def transact(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in a write transaction, again when a concurrent writer won a race.
+
+        Two writers that both insert the same new key (PostgreSQL, READ COMMITTED) make one of
+        them fail with an IntegrityError; running its work again sees the winner's row.
+        """
+        for attempt in range(_WRITE_RETRIES):
+            try:
+                with self.write() as session:
+                    return work(session)
+            except IntegrityError:
+                if attempt == _WRITE_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     @contextmanager
     def _translate(self) -> Iterator[None]:

@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crispml.core.context import CallContext
@@ -31,7 +30,6 @@ from crispml.services.catalog.store import DatabaseRow, PartitionRow, TableRow, 
 from crispml.spine.operations import RuntimeAccess
 
 T = TypeVar("T")
-_RETRIES = 8
 
 
 def database_crn(name: str | None) -> str:
@@ -77,15 +75,8 @@ class CatalogCore(RuntimeAccess):
             yield session
 
     def _writing(self, work: Callable[[Session], T]) -> T:
-        """Run ``work`` in a write transaction, again when a concurrent writer won a race."""
-        for attempt in range(_RETRIES):
-            try:
-                with self.db.write() as session:
-                    return work(session)
-            except IntegrityError:
-                if attempt == _RETRIES - 1:
-                    raise
-        raise AssertionError("unreachable")
+        """Run ``work`` in a write transaction (retried when a concurrent writer won a race)."""
+        return self.db.transact(work)
 
     # -- lookups -------------------------------------------------------------------
 

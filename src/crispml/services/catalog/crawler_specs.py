@@ -63,7 +63,7 @@ def check_policies(schema: SchemaChangePolicy, recrawl: RecrawlPolicy) -> None:
 
 
 class EmptyCrawlerResponse(Response):
-    pass
+    """A crawler operation that returns nothing but success."""
 
 
 # -- classifiers ------------------------------------------------------------------------

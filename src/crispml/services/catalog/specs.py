@@ -52,7 +52,7 @@ TableName = Annotated[str, AfterValidator(_table_name), Field(description="Table
 
 
 class EmptyResponse(Response):
-    pass
+    """A catalog operation that returns nothing but success."""
 
 
 # -- databases -------------------------------------------------------------------------

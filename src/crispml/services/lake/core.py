@@ -20,7 +20,6 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crispml.core.errors import InvalidArgument
@@ -33,7 +32,6 @@ from crispml.spine.operations import RuntimeAccess
 
 T = TypeVar("T")
 NULL_VERSION = "null"
-_RETRIES = 8
 
 
 def bucket_crn(bucket: str | None) -> str:
@@ -78,15 +76,8 @@ class LakeCore(RuntimeAccess):
             yield session
 
     def _writing(self, work: Callable[[Session], T]) -> T:
-        """Run ``work`` in a write transaction, retrying when a concurrent writer won a race."""
-        for attempt in range(_RETRIES):
-            try:
-                with self.db.write() as session:
-                    return work(session)
-            except IntegrityError:
-                if attempt == _RETRIES - 1:
-                    raise
-        raise AssertionError("unreachable")
+        """Run ``work`` in a write transaction (retried when a concurrent writer won a race)."""
+        return self.db.transact(work)
 
     # -- lookups -------------------------------------------------------------
 
