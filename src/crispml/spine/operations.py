@@ -23,7 +23,8 @@ import functools
 import inspect
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, get_type_hints
 
@@ -34,12 +35,15 @@ from crispml.core.errors import CrispmlError, Internal, InvalidArgument
 from crispml.spine.models import Request, Response
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from crispml.core.clock import Clock
     from crispml.core.config import Settings
     from crispml.core.metadb.engine import Database
     from crispml.core.storage.base import BlobStore
 
 R = TypeVar("R", bound=Response)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -169,6 +173,16 @@ class RuntimeAccess:
     @property
     def blobs(self) -> BlobStore:
         return self.runtime.blobs
+
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        """A read session on the metadata DB."""
+        with self.db.read() as session:
+            yield session
+
+    def _writing(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in a write transaction (retried when a concurrent writer won a race)."""
+        return self.db.transact(work)
 
 
 class Service(RuntimeAccess):

@@ -12,14 +12,13 @@ skips an event, even while new ones arrive.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, case, func, insert, or_, select
 
+from crispml.core import paging
 from crispml.core.context import CallContext
 from crispml.core.errors import CrispmlError, InvalidArgument
 from crispml.core.ids import new_id
@@ -120,15 +119,14 @@ class AuditService(Service):
 
 
 def _encode_token(row: AuditEventRow) -> str:
-    position = {"t": _aware(row.event_time).isoformat(), "id": row.event_id}
-    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
+    return paging.encode_token({"t": _aware(row.event_time).isoformat(), "id": row.event_id})
 
 
 def _decode_token(token: str) -> tuple[datetime, str]:
     try:
-        position = json.loads(base64.urlsafe_b64decode(token.encode()))
+        position = paging.decode_token(token)
         return datetime.fromisoformat(position["t"]), str(position["id"])
-    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise InvalidArgument(
             "next_token is not a token from ListEvents; pass the one from the previous page"
         ) from exc

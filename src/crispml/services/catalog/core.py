@@ -10,16 +10,15 @@ Glue accepts an empty prefix, and files arrive later.
 
 from __future__ import annotations
 
-import base64
 import difflib
 import json
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crispml.core import paging
 from crispml.core.context import CallContext
 from crispml.core.errors import NotFound
 from crispml.core.names import crn
@@ -28,8 +27,6 @@ from crispml.services.catalog.errors import EntityNotFoundException, InvalidInpu
 from crispml.services.catalog.rules import location_bucket
 from crispml.services.catalog.store import DatabaseRow, PartitionRow, TableRow, TableVersionRow
 from crispml.spine.operations import RuntimeAccess
-
-T = TypeVar("T")
 
 
 def database_crn(name: str | None) -> str:
@@ -41,7 +38,7 @@ def table_crn(database: str, name: str | None) -> str:
 
 
 def encode_token(value: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": value}).encode()).decode()
+    return paging.encode_token(value)
 
 
 def decode_token(token: str | None) -> Any:
@@ -49,8 +46,8 @@ def decode_token(token: str | None) -> Any:
     if token is None:
         return None
     try:
-        return json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
-    except (ValueError, KeyError, TypeError) as exc:
+        return paging.decode_token(token)
+    except ValueError as exc:
         raise InvalidInputException(
             "NextToken is not valid; pass the one the previous page returned"
         ) from exc
@@ -66,17 +63,6 @@ def dumps(value: Any) -> str:
 
 class CatalogCore(RuntimeAccess):
     """Helpers shared by the catalog's operation groups."""
-
-    # -- transactions ------------------------------------------------------------
-
-    @contextmanager
-    def _reading(self) -> Iterator[Session]:
-        with self.db.read() as session:
-            yield session
-
-    def _writing(self, work: Callable[[Session], T]) -> T:
-        """Run ``work`` in a write transaction (retried when a concurrent writer won a race)."""
-        return self.db.transact(work)
 
     # -- lookups -------------------------------------------------------------------
 

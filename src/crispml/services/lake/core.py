@@ -10,18 +10,16 @@ blob, and the later commit becomes the current version — never a mix of both.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import mimetypes
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
+from crispml.core import paging
 from crispml.core.errors import InvalidArgument
 from crispml.core.ids import ulid
 from crispml.core.names import crn
@@ -30,7 +28,6 @@ from crispml.services.lake.errors import MethodNotAllowed, NoSuchBucket, NoSuchK
 from crispml.services.lake.store import BucketRow, CurrentRow, VersionRow
 from crispml.spine.operations import RuntimeAccess
 
-T = TypeVar("T")
 NULL_VERSION = "null"
 
 
@@ -52,13 +49,13 @@ def guess_content_type(key: str) -> str:
 
 
 def encode_token(value: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"k": value}).encode()).decode()
+    return paging.encode_token(value)
 
 
 def decode_token(token: str) -> str:
     try:
-        value = json.loads(base64.urlsafe_b64decode(token.encode()))["k"]
-    except (ValueError, KeyError, TypeError) as exc:
+        value = paging.decode_token(token)
+    except ValueError as exc:
         raise InvalidArgument("the continuation token is not valid; pass the one from the previous page") from exc
     if not isinstance(value, str):
         raise InvalidArgument("the continuation token is not valid; pass the one from the previous page")
@@ -67,17 +64,6 @@ def decode_token(token: str) -> str:
 
 class LakeCore(RuntimeAccess):
     """Helpers shared by the lake's operation groups (buckets, objects, uploads, lifecycle)."""
-
-    # -- transactions --------------------------------------------------------
-
-    @contextmanager
-    def _reading(self) -> Iterator[Session]:
-        with self.db.read() as session:
-            yield session
-
-    def _writing(self, work: Callable[[Session], T]) -> T:
-        """Run ``work`` in a write transaction (retried when a concurrent writer won a race)."""
-        return self.db.transact(work)
 
     # -- lookups -------------------------------------------------------------
 
