@@ -107,6 +107,18 @@ def test_crawl_creates_tables_partitions_and_records_unreadable_files(client: Cl
     assert (metrics.tables_created, metrics.tables_updated, metrics.tables_deleted) == (3, 0, 0)
     assert metrics.last_runtime_seconds > 0 and not metrics.still_estimating
 
+def test_a_file_column_named_like_a_partition_key_is_reported_and_the_crawl_goes_on(client: Client) -> None:
+    seed(client)
+    put(client, "data/days/day=01/a.csv", b"id,day\n1,01\n")
+    put(client, "data/days/day=02/a.csv", b"id,day\n2,02\n")
+    make_crawler(client)
+    client.catalog.start_crawler(name="nightly")
+
+    assert sorted(tables(client)) == ["raw_events", "raw_pipes", "raw_sales"]
+    crawl = last_crawl(client)
+    assert any("raw_days not crawled" in m and "'day'" in m for m in crawl.summary.messages)
+    assert client.catalog.get_crawler(name="nightly").crawler.last_crawl.status == "SUCCEEDED"
+
 
 # -- re-crawls ---------------------------------------------------------------------------
 

@@ -147,6 +147,10 @@ class CrawlRun:
         for table in result.tables:
             name = self.prefix + table.name
             found.add(name)
+            clash = _key_clash(table)
+            if clash:
+                self.note(f"table {self.database}.{name} not crawled: {clash}")
+                continue
             try:
                 self._apply(name, table, known.get(name))
             except _SKIPPED as exc:
@@ -282,6 +286,16 @@ class CrawlRun:
                 self.note(f"table {self.database}.{name}: its files are gone; kept (DeleteBehavior LOG)")
                 continue
             self.summary.tables_deleted += 1
+
+
+def _key_clash(table: DiscoveredTable) -> str | None:
+    """Why a table cannot be registered as found (a file column named like a partition folder key), or None."""
+    keys = {k.name.lower() for k in table.partition_keys}
+    same = [c.name for c in table.columns if c.name.lower() in keys]
+    if not same:
+        return None
+    return (f"the files have column(s) {', '.join(repr(n) for n in same)} with the name of a partition folder "
+            "key; rename the column in the files or the key=value folders (Athena rejects duplicate columns)")
 
 
 def _shape(document: dict[str, Any]) -> tuple[Any, ...]:
