@@ -4,30 +4,10 @@ with Glue's JSON given inline or as ``file://``."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from crispml.cli.main import main
-from tests.cli.support import WIDE, Result, plain
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def run(home: Path, capsysbinary: pytest.CaptureFixture[bytes], monkeypatch: pytest.MonkeyPatch) -> Run:
-    for name, value in WIDE.items():
-        monkeypatch.setenv(name, value)
-
-    def call(*args: str) -> Result:
-        capsysbinary.readouterr()
-        code = main(["--home", str(home), *args])
-        captured = capsysbinary.readouterr()
-        return Result(code, plain(captured.out.decode()), plain(captured.err.decode()), captured.out)
-
-    return call
+from tests.cli.support import Run
 
 
 def test_database_table_partition_flow(run: Run, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from crispml.core import paging
@@ -23,7 +23,11 @@ from crispml.core.context import CallContext
 from crispml.core.errors import NotFound
 from crispml.core.names import crn
 from crispml.services.catalog.entities import Database, Partition, StorageDescriptor, Table
-from crispml.services.catalog.errors import EntityNotFoundException, InvalidInputException
+from crispml.services.catalog.errors import (
+    ConcurrentModificationException,
+    EntityNotFoundException,
+    InvalidInputException,
+)
 from crispml.services.catalog.rules import location_bucket
 from crispml.services.catalog.store import DatabaseRow, PartitionRow, TableRow, TableVersionRow
 from crispml.spine.operations import RuntimeAccess
@@ -100,6 +104,31 @@ class CatalogCore(RuntimeAccess):
                 "list them with 'crispml catalog get-table-versions'"
             )
         return row
+
+    # -- versions --------------------------------------------------------------------
+
+    @staticmethod
+    def _check_version(table: TableRow, expected: str | None) -> None:
+        """UpdateTable's VersionId: refuse if the table moved on since the caller read it."""
+        if expected is not None and expected != str(table.version_id):
+            raise ConcurrentModificationException(
+                f"table {table.database}.{table.name} is at version {table.version_id}, not "
+                f"{expected}; read it again and repeat the update"
+            )
+
+    def _add_version(self, session: Session, table: TableRow, document: str, *, skip_archive: bool) -> int:
+        """Make ``document`` the table's next (current) version; drop the previous one if ``skip_archive``."""
+        previous = table.version_id
+        newest = session.scalars(select(TableVersionRow.version_id).where(
+            TableVersionRow.table_id == table.table_id
+        ).order_by(TableVersionRow.version_id.desc()).limit(1)).first()
+        table.version_id = (newest if newest is not None else previous) + 1
+        session.add(TableVersionRow(table_id=table.table_id, version_id=table.version_id,
+                                    document=document, updated_at=self.clock.now()))
+        if skip_archive:
+            session.execute(delete(TableVersionRow).where(
+                TableVersionRow.table_id == table.table_id, TableVersionRow.version_id == previous))
+        return table.version_id
 
     # -- entities --------------------------------------------------------------------
 

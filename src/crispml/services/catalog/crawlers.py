@@ -20,12 +20,9 @@ the owner gone — on this host by its pid, elsewhere by a heartbeat older than
 
 from __future__ import annotations
 
-import os
-import socket
 import statistics
 import time
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -35,6 +32,7 @@ from crispml.core.context import CallContext
 from crispml.core.errors import CrispmlError
 from crispml.core.ids import new_id
 from crispml.core.names import crn
+from crispml.core.owners import owner_alive, process_owner
 from crispml.services.catalog.classifiers import ClassifierOps, classifier_row
 from crispml.services.catalog.core import decode_token, dumps, encode_token, loads
 from crispml.services.catalog.crawl import CrawlCancelled, CrawlRun
@@ -78,24 +76,6 @@ _LAST_STATUS = {"COMPLETED": "SUCCEEDED", "STOPPED": "CANCELLED", "FAILED": "FAI
 
 def crawler_crn(name: str | None) -> str:
     return crn("catalog", f"crawler/{name or '*'}")
-
-
-def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    try:  # a killed child its parent has not reaped yet is a zombie: gone for our purposes
-        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 class CrawlerOps(ClassifierOps):
@@ -180,7 +160,7 @@ class CrawlerOps(ClassifierOps):
         def claim(session: Session) -> dict[str, Any]:
             row = self._idle(self._crawler(session, request.name, lock=True))
             now = self.clock.now()
-            row.state, row.owner, row.heartbeat_at = "RUNNING", _owner(), now
+            row.state, row.owner, row.heartbeat_at = "RUNNING", process_owner(), now
             session.add(CrawlRow(crawl_id=crawl_id, crawler=row.name, state="RUNNING", started_at=now,
                                  tables_created=0, tables_updated=0, tables_deleted=0, partitions_added=0,
                                  summary="{}"))
@@ -303,12 +283,7 @@ class CrawlerOps(ClassifierOps):
         self._writing(work)
 
     def _alive(self, row: CrawlerRow) -> bool:
-        if not row.owner:
-            return False
-        host, _, pid = row.owner.rpartition(":")
-        if host == socket.gethostname() and pid.isdigit():
-            return _pid_alive(int(pid))
-        return row.heartbeat_at is not None and self.clock.now() - row.heartbeat_at < STALE_AFTER
+        return owner_alive(row.owner, heartbeat_at=row.heartbeat_at, now=self.clock.now(), stale_after=STALE_AFTER)
 
     @staticmethod
     def _idle(row: CrawlerRow) -> CrawlerRow:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from crispml.core.context import CallContext
 from crispml.services.catalog.core import CatalogCore, database_crn, decode_token, dumps, encode_token
 from crispml.services.catalog.errors import AlreadyExistsException
+from crispml.services.catalog.iceberg_store import ICEBERG_TABLES
 from crispml.services.catalog.specs import (
     CreateDatabaseRequest,
     DatabaseRequest,
@@ -66,13 +67,14 @@ class DatabaseOps(CatalogCore):
 
     @operation("DeleteDatabase", resource=lambda r: database_crn(r.name))
     def delete_database(self, ctx: CallContext, request: DatabaseRequest) -> EmptyResponse:
-        """Delete a database and every table, version and partition in it."""
+        """Delete a database and every table, version and partition in it (managed tables' files stay)."""
         def work(session: Session) -> None:
             row = self._database(session, request.name)
             tables = select(TableRow.table_id).where(TableRow.database == row.name).scalar_subquery()
             session.execute(delete(PartitionRow).where(PartitionRow.table_id.in_(tables)))
             session.execute(delete(TableVersionRow).where(TableVersionRow.table_id.in_(tables)))
             session.execute(delete(TableRow).where(TableRow.database == row.name))
+            session.execute(delete(ICEBERG_TABLES).where(ICEBERG_TABLES.c.table_namespace == row.name))
             session.delete(row)
 
         self._writing(work)

@@ -15,6 +15,14 @@ from pydantic import BaseModel, Field
 
 from crispml.spine.models import Shape
 
+#: The ``table_type`` parameter of a managed (Apache Iceberg) table, as Glue and Athena write it.
+ICEBERG = "ICEBERG"
+
+
+def is_iceberg(parameters: dict[str, str]) -> bool:
+    """Whether a table's ``Parameters`` mark it as a managed (Iceberg) table (``table_type=ICEBERG``)."""
+    return parameters.get("table_type", "").upper() == ICEBERG
+
 
 class Column(Shape):
     name: str
@@ -76,10 +84,26 @@ class Table(BaseModel):
     version_id: str
 
     @property
+    def is_iceberg(self) -> bool:
+        """A managed (Iceberg) table: ``Parameters`` hold ``table_type=ICEBERG`` and its ``metadata_location``."""
+        return is_iceberg(self.parameters)
+
+    @property
     def format(self) -> str:
         """The table's file format (``csv``, ``json`` or ``parquet``), from its ``classification``."""
         return (self.parameters.get("classification")
                 or self.storage_descriptor.parameters.get("classification") or "").lower()
+
+
+class TableSnapshot(BaseModel):
+    """One snapshot of a managed (Iceberg) table: the state one commit left it in."""
+
+    snapshot_id: int
+    parent_snapshot_id: int | None = None
+    committed_at: datetime
+    operation: str  # append | overwrite | delete | replace
+    summary: dict[str, str] = Field(default_factory=dict)  # Iceberg's: added-records, total-records, ...
+    is_current: bool = False
 
 
 class TableVersion(BaseModel):

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from crispml.core.context import CallContext
 from crispml.core.errors import CrispmlError
 from crispml.services.catalog.core import CatalogCore, decode_token, dumps, encode_token, loads, table_crn
-from crispml.services.catalog.entities import ErrorDetail, Partition, PartitionError
+from crispml.services.catalog.entities import ErrorDetail, Partition, PartitionError, is_iceberg
 from crispml.services.catalog.errors import (
     AlreadyExistsException,
     EntityNotFoundException,
@@ -101,6 +101,10 @@ class PartitionOps(CatalogCore):
         def work(session: Session) -> list[PartitionError]:
             table = self._table(session, database, name)
             keys, document = self._keys(session, table)
+            if is_iceberg(document.get("parameters", {})):
+                raise InvalidInputException(
+                    f"table {database}.{name} is a managed (Iceberg) table: it partitions its own data by its "
+                    "partition keys, so it takes no Glue partitions; write rows with AppendTableData instead")
             wanted = {values_hash(p.values) for p in inputs}
             taken = set(session.scalars(select(PartitionRow.values_hash).where(
                 PartitionRow.table_id == table.table_id, PartitionRow.values_hash.in_(wanted))))

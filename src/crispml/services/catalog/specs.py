@@ -5,13 +5,17 @@ PascalCase JSON unchanged (``{"Name": ..., "StorageDescriptor": {...}}``) and
 are checked here, once: names lower-cased, locations normalised to
 ``lake://``, column types known, one format among csv/json/parquet (a table
 without a ``classification`` parameter gets the one its SerDe names), CSV
-SerDe options well-formed. Only ``EXTERNAL_TABLE`` is a table type so far.
+SerDe options well-formed. Only ``EXTERNAL_TABLE`` is a table type, as in
+Glue; a managed (Apache Iceberg) table is an ``EXTERNAL_TABLE`` whose
+``Parameters`` say ``table_type=ICEBERG`` (CreateTable with
+``OpenTableFormatInput`` sets it), needs a location and columns but no format.
+The data operations on managed tables are in ``managed_specs.py``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
@@ -23,6 +27,7 @@ from crispml.services.catalog.entities import (
     StorageDescriptor,
     Table,
     TableVersion,
+    is_iceberg,
 )
 from crispml.services.catalog.errors import InvalidInputException
 from crispml.services.catalog.rules import (
@@ -119,6 +124,8 @@ class TableInput(Shape):
             )
         sd = self.storage_descriptor
         _check_columns(sd.columns, self.partition_keys)
+        if self.is_iceberg:
+            return self._check_iceberg()
         if not sd.location:
             raise InvalidInputException(
                 f"table {self.name!r}: an external table needs StorageDescriptor.Location, "
@@ -137,6 +144,24 @@ class TableInput(Shape):
         self.parameters = {**self.parameters, "classification": found}
         if found == "csv" and serde is not None:
             check_csv_serde(serde.parameters)
+        return self
+
+    @property
+    def is_iceberg(self) -> bool:
+        return is_iceberg(self.parameters)
+
+    def _check_iceberg(self) -> TableInput:
+        """A managed table: columns and a location for its data and metadata; Iceberg chooses the format."""
+        sd = self.storage_descriptor
+        if not sd.location:
+            raise InvalidInputException(
+                f"table {self.name!r}: an Iceberg table needs StorageDescriptor.Location, the lake prefix for "
+                "its data and metadata files (e.g. 'lake://bucket/prefix/')"
+            )
+        sd.location = check_location(sd.location)
+        if not sd.columns:
+            raise InvalidInputException(f"table {self.name!r}: an Iceberg table needs at least one column")
+        self.parameters = {**self.parameters, "table_type": "ICEBERG"}
         return self
 
 
@@ -164,9 +189,51 @@ def _column_name(name: str, kind: str) -> str:
     return name.lower()
 
 
+class IcebergInput(Shape):
+    metadata_operation: Literal["CREATE"] = Field(description="CREATE: make new Iceberg metadata.")
+    version: Literal["1", "2"] = Field("2", description="The Iceberg format version (1 or 2).")
+
+
+class OpenTableFormatInput(Shape):
+    iceberg_input: IcebergInput
+
+
 class CreateTableRequest(Request):
     database_name: DatabaseName
     table_input: TableInput = Field(description="The table in Glue's TableInput shape (file://table.json works).")
+    open_table_format_input: OpenTableFormatInput | None = Field(
+        None, description='{"IcebergInput": {"MetadataOperation": "CREATE", "Version": "2"}}: a managed '
+                          "(Apache Iceberg) table.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mark_iceberg(cls, data: Any) -> Any:
+        """With OpenTableFormatInput the table is an Iceberg one: Glue marks it ``table_type=ICEBERG``."""
+        if not isinstance(data, dict):
+            return data
+        key = "table_input" if "table_input" in data else "TableInput"
+        given = data.get(key)
+        if data.get("open_table_format_input", data.get("OpenTableFormatInput")) is None or not isinstance(
+                given, dict):
+            return data
+        parameters_key = "parameters" if "parameters" in given else "Parameters"
+        parameters = {**(given.get(parameters_key) or {}), "table_type": "ICEBERG"}
+        return {**data, key: {**given, parameters_key: parameters}}
+
+    @model_validator(mode="after")
+    def _iceberg_needs_its_input(self) -> CreateTableRequest:
+        if self.table_input.is_iceberg and self.open_table_format_input is None:
+            raise InvalidInputException(
+                f"table {self.table_input.name!r} says table_type=ICEBERG: to create an Iceberg table pass "
+                'OpenTableFormatInput={"IcebergInput": {"MetadataOperation": "CREATE", "Version": "2"}} '
+                "(registering existing Iceberg metadata is not supported)"
+            )
+        if self.open_table_format_input is not None and not self.table_input.is_iceberg:
+            raise InvalidInputException(
+                f"table {self.table_input.name!r}: with OpenTableFormatInput, TableInput.Parameters must hold "
+                "table_type=ICEBERG"
+            )
+        return self
 
 
 class TableRequest(Request):

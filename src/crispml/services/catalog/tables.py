@@ -1,5 +1,9 @@
 """Table operations: create, get, list (by name pattern), update (keeping the old version), delete.
 
+External tables are handled here; a managed (Iceberg) table — CreateTable with
+``OpenTableFormatInput``, or UpdateTable/DeleteTable of one — is handed to
+``managed.py``, which keeps its Glue row and its Iceberg entry in step.
+
 Every definition a table has had is a row of ``catalog_table_versions``:
 CreateTable writes version 0 and UpdateTable the next, so the previous schema
 stays readable with GetTableVersion(s) (``versions.py``). ``SkipArchive``
@@ -16,13 +20,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crispml.core.context import CallContext
-from crispml.services.catalog.core import CatalogCore, decode_token, dumps, encode_token, loads, table_crn
+from crispml.services.catalog.core import decode_token, dumps, encode_token, loads, table_crn
 from crispml.services.catalog.entities import Table
 from crispml.services.catalog.errors import (
     AlreadyExistsException,
-    ConcurrentModificationException,
     InvalidInputException,
 )
+from crispml.services.catalog.managed import ManagedTables
 from crispml.services.catalog.specs import (
     CreateTableRequest,
     EmptyResponse,
@@ -62,14 +66,18 @@ def _document(table_input: TableInput) -> str:
     return dumps(table_input.model_dump(mode="json"))
 
 
-class TableOps(CatalogCore):
+class TableOps(ManagedTables):
     @operation("CreateTable", resource=lambda r: table_crn(r.database_name, r.table_input.name))
     def create_table(self, ctx: CallContext, request: CreateTableRequest) -> EmptyResponse:
-        """Create an external table over files in the lake (csv, json lines or parquet)."""
+        """Create an external table over files in the lake (csv, json lines or parquet), or a managed
+        (Apache Iceberg) table with OpenTableFormatInput."""
         given = request.table_input
         exists = AlreadyExistsException(f"table {request.database_name}.{given.name} already exists; "
                                         "change it with 'crispml catalog update-table'")
         self._check_buckets(ctx, [given.storage_descriptor.location])
+        if given.is_iceberg:
+            self._create_iceberg(ctx, request)
+            return EmptyResponse()
 
         def work(session: Session) -> None:
             self._database(session, request.database_name)
@@ -127,29 +135,20 @@ class TableOps(CatalogCore):
 
     @operation("UpdateTable", resource=lambda r: table_crn(r.database_name, r.table_input.name))
     def update_table(self, ctx: CallContext, request: UpdateTableRequest) -> UpdateTableResponse:
-        """Replace a table's definition; the previous one stays as a version (unless SkipArchive)."""
+        """Replace a table's definition; the previous one stays as a version (unless SkipArchive).
+
+        On a managed (Iceberg) table, changed columns evolve its Iceberg schema (add, drop, widen)."""
         given = request.table_input
         self._check_buckets(ctx, [given.storage_descriptor.location])
+        managed = self._update_iceberg(ctx, request)
+        if managed is not None:
+            return managed
 
         def work(session: Session) -> int:
             row = self._table(session, request.database_name, given.name)
-            if request.version_id is not None and request.version_id != str(row.version_id):
-                raise ConcurrentModificationException(
-                    f"table {row.database}.{row.name} is at version {row.version_id}, not "
-                    f"{request.version_id}; read it again and repeat the update"
-                )
+            self._check_version(row, request.version_id)
             self._check_partition_keys(session, row, given)
-            previous = row.version_id
-            newest = session.scalars(select(TableVersionRow.version_id).where(
-                TableVersionRow.table_id == row.table_id
-            ).order_by(TableVersionRow.version_id.desc()).limit(1)).first()
-            row.version_id = (newest if newest is not None else previous) + 1
-            session.add(TableVersionRow(table_id=row.table_id, version_id=row.version_id,
-                                        document=_document(given), updated_at=self.clock.now()))
-            if request.skip_archive:
-                session.execute(delete(TableVersionRow).where(
-                    TableVersionRow.table_id == row.table_id, TableVersionRow.version_id == previous))
-            return row.version_id
+            return self._add_version(session, row, _document(given), skip_archive=request.skip_archive)
 
         return UpdateTableResponse(version_id=str(self._writing(work)))
 
@@ -166,9 +165,10 @@ class TableOps(CatalogCore):
 
     @operation("DeleteTable", resource=lambda r: table_crn(r.database_name, r.name))
     def delete_table(self, ctx: CallContext, request: TableRequest) -> EmptyResponse:
-        """Delete a table, its versions and its partitions (the files in the lake stay)."""
+        """Delete a table, its versions and its partitions (the files in the lake stay, Iceberg tables' too)."""
         def work(session: Session) -> None:
             row = self._table(session, request.database_name, request.name)
+            self._forget_iceberg(ctx, session, request.database_name, request.name)
             session.execute(delete(PartitionRow).where(PartitionRow.table_id == row.table_id))
             session.execute(delete(TableVersionRow).where(TableVersionRow.table_id == row.table_id))
             session.delete(row)
