@@ -1,0 +1,137 @@
+"""How DuckDB reaches lake files, each read authorized as the caller first (DESIGN.md §6).
+
+For every file a statement reads, the caller's ``GetObject`` is authorized and
+audited once — all of a statement's files in one step, through the lake's
+``readable_paths``. Then, on a ``file://`` lake, the lake service hands out the
+object's real path and DuckDB reads it
+natively (``read_parquet`` on local files); otherwise (an ``s3://`` lake, or an
+object the lake will not hand out) DuckDB reads ``lake://bucket/key`` through
+a :class:`~crispml.services.lake.fs.LakeFileSystem` registered on the
+connection, acting as the caller — no DuckDB extension is downloaded. Every
+real path is remembered with its ``lake://`` URI so that messages never show
+blob paths.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from typing import Any
+from urllib.parse import quote
+
+import duckdb
+from crispml.core.errors import CrispmlError, NotFound
+from crispml.services.query.engines.base import QueryFailed
+from crispml.services.query.engines.duckdb.errors import error_type
+from crispml.services.query.engines.duckdb.scan import DataFile, Scan
+
+
+def lake_service(caller: Any) -> Any:
+    """The lake service behind a caller (``spine.Caller`` or an embedded client), for its ``local_path``."""
+    runtime = getattr(caller, "runtime", None) or getattr(caller, "platform", None)
+    if runtime is None:
+        return None
+    try:
+        return runtime.service("lake")
+    except (KeyError, AttributeError):
+        return None
+
+
+class LakeAccess:
+    """The readable path of each lake file for one execution."""
+
+    def __init__(self, caller: Any) -> None:
+        self._caller = caller
+        self._lake = lake_service(caller)
+        #: Whether some file is read through ``lake://`` (the connection needs the filesystem registered).
+        self.needs_filesystem = False
+        #: real path (or lake URI) DuckDB opened → the lake URI to show
+        self.paths: dict[str, str] = {}
+        self._local: set[str] = set()
+        self._folder: str | None = None
+
+    def paths_of(self, scans: list[Scan]) -> list[list[list[str]]]:
+        """Authorize a read of every file of every scan as the caller; where DuckDB reads each
+        (scan → partition → file). All files are authorized in one step (one GetObject event each in the
+        audit log, see the lake's ``readable_paths``); a file that cannot be read fails the query naming it."""
+        files = [(f, scan.ref.qualified) for scan in scans for part in scan.parts for f in part.files]
+        found = iter(self._readable(files))
+        return [[[next(found) for _ in part.files] for part in scan.parts] for scan in scans]
+
+    def _readable(self, files: list[tuple[DataFile, str]]) -> list[str]:
+        if not files:
+            return []
+        if self._lake is not None:
+            found = self._lake.readable_paths(self._caller.context(), [(f.bucket, f.key) for f, _ in files])
+        else:  # a caller with no platform behind it: one GetObject per file
+            found = [self._get(f) for f, _ in files]
+        for (file, table), local in zip(files, found, strict=True):
+            if isinstance(local, CrispmlError):
+                raise _unreadable(file, table, local) from local
+        return [self._where(f, local) for (f, _), local in zip(files, found, strict=True)]
+
+    def _get(self, file: DataFile) -> CrispmlError | None:
+        try:
+            self._caller.lake.get_object(bucket=file.bucket, key=file.key).body.close()
+        except CrispmlError as exc:
+            return exc
+        return None
+
+    def _where(self, file: DataFile, local: str | None) -> str:
+        if local is not None and os.access(local, os.R_OK):
+            self.paths[local] = file.uri
+            self._local.add(local)
+            return str(local)
+        self.needs_filesystem = True
+        self.paths[file.uri] = file.uri
+        return file.uri
+
+    def register(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Make ``lake://`` readable on ``con`` as the caller (a connection of its own database: DuckDB
+        registers filesystems per database, and another caller's query must not read through this one)."""
+        from crispml.services.lake.fs import LakeFileSystem
+
+        con.register_filesystem(LakeFileSystem(client=self._caller, skip_instance_cache=True))
+
+    def is_local(self, path: str) -> bool:
+        return path in self._local
+
+    def link(self, name: str, keys: list[str], parts: list[tuple[list[str], list[tuple[str, str]]]]) -> list[str]:
+        """Symlinks to local files laid out as Hive folders (``key=value/``) under a scratch folder.
+
+        ``parts`` holds each partition's values and its (real path, lake key) pairs. The links keep the lake
+        key's file name, so DuckDB still sees ``.gz``/``.zst`` and reads compressed files; the folders carry
+        the partition values, so one ``read_parquet(..., hive_partitioning=true)`` reads every partition (and
+        ``count(*)`` keeps DuckDB's metadata shortcut, which a ``UNION ALL`` per partition loses).
+        """
+        if self._folder is None:
+            self._folder = tempfile.mkdtemp(prefix="crispml-query-")
+        links: list[str] = []
+        for values, files in parts:
+            folder = os.path.join(self._folder, name, *(f"{k}={quote(v, safe='')}" for k, v in zip(keys, values,
+                                                                                                   strict=True)))
+            os.makedirs(folder, exist_ok=True)
+            for real, key in files:
+                base = key.rsplit("/", 1)[-1]
+                link = os.path.join(folder, f"{len(links):06d}-{base}")
+                os.symlink(real, link)
+                self.paths[link] = self.paths.get(real, real)
+                links.append(link)
+        return links
+
+    def close(self) -> None:
+        """Remove the scratch folder of links (on a helper thread: removing folders is slow on some
+        filesystems, and nothing waits for it)."""
+        if self._folder is not None:
+            threading.Thread(target=shutil.rmtree, args=(self._folder, True), daemon=True,
+                             name="query-links-cleanup").start()
+            self._folder = None
+
+
+def _unreadable(file: DataFile, table: str, exc: CrispmlError) -> QueryFailed:
+    if isinstance(exc, NotFound):
+        return QueryFailed(f"data file {file.uri} of table {table} no longer exists (it was deleted after the "
+                           f"query was planned, or by another writer): {exc.message}", "NotFound")
+    return QueryFailed(f"data file {file.uri} of table {table} cannot be read: {exc.message}", error_type(exc))

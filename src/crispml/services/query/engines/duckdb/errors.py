@@ -1,0 +1,61 @@
+"""DuckDB's exceptions → the engine contract's :class:`QueryFailed` / :class:`QueryCancelled`.
+
+DuckDB names the files it failed on by the paths it opened — blob paths on a
+``file://`` lake — and quotes the SQL it ran, which is the rewritten statement,
+not the user's. Messages keep DuckDB's first paragraph (``Binder Error: …``)
+with every blob path put back as ``lake://bucket/key``; the quoted SQL is
+dropped. The ``error_type`` is the :mod:`crispml.core.errors` class a
+synchronous caller raises.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import duckdb
+from crispml.core.errors import CrispmlError
+from crispml.services.query.engines.base import QueryCancelled, QueryFailed
+
+_NOT_FOUND = re.compile(r"no files found|no such file|not found: |does not exist|cannot open file", re.IGNORECASE)
+_CORE_NAMES = ("InvalidArgument", "NotFound", "AlreadyExists", "Conflict", "PermissionDenied", "Unauthenticated",
+               "LimitExceeded", "Unavailable", "Internal")
+
+
+def lake_message(text: str, paths: Mapping[str, str]) -> str:
+    """``text`` with every real path in ``paths`` shown as its ``lake://`` URI (longest paths first)."""
+    for real in sorted(paths, key=len, reverse=True):
+        if real in text:
+            text = text.replace(real, paths[real])
+    return text
+
+
+def error_type(exc: CrispmlError) -> str:
+    """The name a synchronous caller raises for a platform error met while running (its core family)."""
+    for cls in type(exc).__mro__:
+        if cls.__name__ == "InvalidObjectState" or cls.__name__ in _CORE_NAMES:
+            return cls.__name__
+    return "Internal"
+
+
+def translate(exc: BaseException, paths: Mapping[str, str]) -> QueryFailed | QueryCancelled:
+    """What a DuckDB (or platform) exception means to the caller of ``execute``."""
+    if isinstance(exc, QueryFailed | QueryCancelled):
+        return exc
+    if isinstance(exc, duckdb.InterruptException | KeyboardInterrupt):
+        return QueryCancelled("the query was cancelled")
+    if isinstance(exc, CrispmlError):
+        return QueryFailed(lake_message(exc.message, paths), error_type(exc))
+    text = str(exc).split("\n\nLINE ", 1)[0].strip()
+    text = lake_message(text, paths)
+    if isinstance(exc, duckdb.IOException) and _NOT_FOUND.search(text):
+        return QueryFailed(f"{text}; the file was deleted after the query was planned — run it again",
+                           "NotFound")
+    if isinstance(exc, duckdb.BinderException | duckdb.CatalogException | duckdb.ParserException
+                  | duckdb.ConversionException | duckdb.InvalidInputException | duckdb.NotImplementedException
+                  | duckdb.OutOfRangeException | duckdb.ConstraintException | duckdb.TypeMismatchException
+                  | duckdb.IOException | duckdb.SyntaxException):
+        return QueryFailed(text, "InvalidArgument")
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return QueryFailed(f"{text}; the query needs more memory than the engine may use", "LimitExceeded")
+    return QueryFailed(f"the SQL engine failed: {text}", "Internal")

@@ -1,0 +1,151 @@
+"""DuckDB SQL that reads one table's files as the catalog describes them (schema-on-read).
+
+- Parquet: columns by name, cast to the catalog's types (DuckDB drops a cast
+  to the type a column already has, so filters still reach the row groups).
+- CSV: every field read as text with the SerDe's delimiter, quote, escape and
+  header lines, then ``TRY_CAST`` to the catalog's type — an unparseable field
+  is NULL, as Hive's text SerDes read it — and the null tokens the crawler
+  treats as missing (``''``, ``NA``, ``NaN``, ``null``, ``\\N`` …) are NULL.
+  Fields are matched by position; missing trailing fields are NULL.
+- JSON lines: keys matched to catalog columns case-insensitively (Hive's JSON
+  SerDe does; DuckDB's reader is case-sensitive, so the real key spelling is
+  learned from a sample first).
+
+Partition key columns are added as constants per partition, and partitions
+are combined with ``UNION ALL``: the lake stores files at opaque blob paths,
+so DuckDB's ``hive_partitioning`` has no ``key=value`` folders to read them
+from. Deliberately not here: which files to read (``scan.py``) and how they
+are reached (``access.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+from crispml.services.catalog.infer import NULL_TOKENS
+from crispml.services.query.engines.duckdb.resolve import Column
+from crispml.services.query.engines.duckdb.types import duckdb_type
+
+#: Field texts read as NULL in CSV tables (the crawler's null tokens, and the empty field).
+CSV_NULLS = ("", *sorted(NULL_TOKENS))
+_TEXT_TYPES = ("VARCHAR", "TEXT", "STRING")
+#: The partition value Hive (and DuckDB's partitioned writes) use for NULL.
+HIVE_DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def path_list(paths: Sequence[str]) -> str:
+    return "[" + ", ".join(quote_str(p) for p in paths) + "]"
+
+
+def _struct(pairs: Sequence[tuple[str, str]]) -> str:
+    return "{" + ", ".join(f"{quote_str(k)}: {quote_str(v)}" for k, v in pairs) + "}"
+
+
+def constant(value: str | None, hive: str) -> str:
+    """A partition value as a typed DuckDB constant (a value that does not parse is NULL)."""
+    if value is None or value == HIVE_DEFAULT_PARTITION:
+        return f"CAST(NULL AS {duckdb_type(hive)})"
+    target = duckdb_type(hive)
+    if target.upper() in _TEXT_TYPES:
+        return quote_str(value)
+    return f"TRY_CAST({quote_str(value)} AS {target})"
+
+
+def serde_options(table: Any) -> dict[str, str]:
+    """The CSV options of a table: SerDe parameters first, then the table's own parameters."""
+    sd = table.storage_descriptor
+    serde = dict(sd.serde_info.parameters) if sd.serde_info is not None else {}
+    merged = {**dict(table.parameters or {}), **dict(sd.parameters or {}), **serde}
+    delimiter = merged.get("field.delim") or merged.get("separatorChar") or merged.get("delimiter") or ","
+    options = {
+        "delim": "\t" if delimiter in ("\\t", "\t") else delimiter,
+        "quote": merged.get("quoteChar", '"'),
+        "skip": merged.get("skip.header.line.count", "0"),
+    }
+    if merged.get("escapeChar"):
+        options["escape"] = merged["escapeChar"]
+    return options
+
+
+def hive_options(keys: Sequence[Column] | None) -> str:
+    """Reader arguments: partition keys from ``key=value`` folders of the paths, typed as the catalog says."""
+    if not keys:
+        return "hive_partitioning=false"
+    return f"hive_partitioning=true, hive_types={_struct([(k.name, duckdb_type(k.hive_type)) for k in keys])}"
+
+
+def _key_projection(keys: Sequence[Column] | None) -> str:
+    return "".join(f", {quote_ident(k.name)}" for k in keys or [])
+
+
+def read_parquet(paths: Sequence[str], columns: Sequence[Column], keys: Sequence[Column] | None = None) -> str:
+    """Parquet files; ``keys`` are read from the paths' ``key=value`` folders."""
+    projection = ", ".join(f"CAST({quote_ident(c.name)} AS {duckdb_type(c.hive_type)}) AS {quote_ident(c.name)}"
+                           for c in columns)
+    return (f"SELECT {projection}{_key_projection(keys)} FROM read_parquet({path_list(paths)}, "
+            f"{hive_options(keys)})")
+
+
+def read_csv(paths: Sequence[str], columns: Sequence[Column], options: dict[str, str],
+             keys: Sequence[Column] | None = None) -> str:
+    """CSV files read as text, then cast; ``keys`` are read from the paths' ``key=value`` folders."""
+    text = [(c.name, "VARCHAR") for c in columns]
+    extra = f", escape={quote_str(options['escape'])}" if options.get("escape") else ""
+    source = (f"read_csv({path_list(paths)}, columns={_struct(text)}, header=false, auto_detect=false, "
+              f"skip={int(options['skip'])}, delim={quote_str(options['delim'])}, quote={quote_str(options['quote'])}"
+              f"{extra}, nullstr={path_list(CSV_NULLS)}, null_padding=true, strict_mode=false, {hive_options(keys)})")
+    projection = ", ".join(_from_text(c) for c in columns)
+    return f"SELECT {projection}{_key_projection(keys)} FROM {source}"
+
+
+def _from_text(column: Column) -> str:
+    target = duckdb_type(column.hive_type)
+    name = quote_ident(column.name)
+    if target.upper() in _TEXT_TYPES:
+        return name
+    # NULLIF changes nothing (empty fields are NULL already) but keeps DuckDB's type_pushdown from turning
+    # the TRY_CAST into a strict cast inside the CSV reader, which fails on one unparseable field.
+    return f"TRY_CAST(NULLIF({name}, '') AS {target}) AS {name}"
+
+
+def json_keys(con: duckdb.DuckDBPyConnection, paths: Sequence[str]) -> list[str]:
+    """The keys JSON records spell (as written), from DuckDB's sample of the files."""
+    rel = con.sql(f"SELECT * FROM read_json({path_list(paths)}, format='newline_delimited', "
+                  "maximum_sample_files=8, sample_size=1000, hive_partitioning=false) LIMIT 0")
+    return list(rel.columns)
+
+
+def read_json(paths: Sequence[str], columns: Sequence[Column], spelled: Sequence[str],
+              keys: Sequence[Column] | None = None) -> str:
+    """JSON lines, keys matched case-insensitively; ``keys`` are read from the paths' ``key=value`` folders."""
+    by_lower = {k.lower(): k for k in spelled}
+    wanted = [(by_lower.get(c.name.lower(), c.name), duckdb_type(c.hive_type)) for c in columns]
+    projection = ", ".join(f"{quote_ident(key)} AS {quote_ident(c.name)}"
+                           for (key, _), c in zip(wanted, columns, strict=True))
+    return (f"SELECT {projection}{_key_projection(keys)} FROM read_json({path_list(paths)}, "
+            f"format='newline_delimited', columns={_struct(wanted)}, {hive_options(keys)})")
+
+
+def with_keys(select: str, keys: Sequence[Column], values: Sequence[str | None]) -> str:
+    """A part's SELECT with its partition key columns appended as constants."""
+    if not keys:
+        return select
+    added = ", ".join(f"{constant(v, k.hive_type)} AS {quote_ident(k.name)}" for k, v in zip(keys, values,
+                                                                                             strict=True))
+    return f"SELECT *, {added} FROM ({select})"
+
+
+def empty(columns: Sequence[Column]) -> str:
+    """No rows, with the table's columns and types (a partitioned table with no partitions left)."""
+    projection = ", ".join(f"CAST(NULL AS {duckdb_type(c.hive_type)}) AS {quote_ident(c.name)}" for c in columns)
+    return f"SELECT {projection} WHERE false"

@@ -1,0 +1,31 @@
+"""The query service (Athena): SQL over the catalog's tables, run in the background, results in the lake.
+
+One class combining the operation groups: workgroups (``workgroups.py``),
+query executions (``executions.py``, run by ``runner.py``) and their results
+(``results.py``, in Athena's CSV: ``results_csv.py``). The service owns
+executions, their states, workgroups, the bytes-scanned cutoff and the results
+files; the SQL itself — parsing, resolving catalog tables, reading lake files,
+CTAS and INSERT — belongs to the engine (``engines/``, DuckDB), behind the
+contract in ``engines/base.py``. Queries run on worker threads of the process
+that started them; their state lives in the metadata DB, so any process can
+read or stop them.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from crispml.services.query.engines.base import QueryEngine
+from crispml.services.query.results import ResultOps
+from crispml.services.query.runner import Run
+from crispml.spine.operations import Runtime, Service
+
+
+class QueryService(Service, ResultOps):
+    name = "query"
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime)
+        self._engine_instance: QueryEngine | None = None
+        self._runs: dict[str, Run] = {}
+        self._runs_lock = threading.Lock()

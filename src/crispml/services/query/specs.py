@@ -1,0 +1,264 @@
+"""Query requests and responses: Athena's operations and fields, in snake_case.
+
+Checked here, once, with Athena's limits: workgroup names are 1-128 of
+``[a-zA-Z0-9._-]``; descriptions up to 1,024 characters; at most 50 tags;
+``BytesScannedCutoffPerQuery`` at least 10,000,000 bytes (10 MB, Athena's
+minimum); query strings 1-262,144 bytes; ``ClientRequestToken`` 32-128
+characters; output locations are lake prefixes (``s3://`` is accepted as the
+same lake) normalised to ``lake://bucket/prefix/``; ``MaxResults`` 1-50 for
+lists and 1-1,000 for result pages.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, ClassVar
+
+from pydantic import AfterValidator, Field, model_validator
+
+from crispml.services.query.entities import (
+    QueryExecution,
+    ResultSet,
+    Tag,
+    UnprocessedQueryExecutionId,
+    WorkGroup,
+    WorkGroupConfiguration,
+    WorkGroupState,
+    WorkGroupSummary,
+)
+from crispml.services.query.errors import InvalidRequestException
+from crispml.spine.models import Request, Response, Shape
+
+PRIMARY = "primary"
+MIN_CUTOFF = 10_000_000
+MAX_QUERY_BYTES = 262_144
+_WORKGROUP = re.compile(r"^[a-zA-Z0-9._-]{1,128}$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_QUERY_ID = re.compile(r"^[a-zA-Z0-9-]{1,128}$")
+
+
+def check_workgroup(name: str) -> str:
+    if not _WORKGROUP.match(name):
+        raise InvalidRequestException(
+            f"workgroup name {name!r} must be 1-128 letters, digits, '.', '_' or '-'")
+    return name
+
+
+def check_output_location(location: str) -> str:
+    """A lake prefix as ``lake://bucket/prefix/`` (``s3://`` is the same lake)."""
+    text = location.strip()
+    for scheme in ("lake://", "s3://", "s3a://"):
+        if text.startswith(scheme):
+            rest = text[len(scheme):]
+            break
+    else:
+        raise InvalidRequestException(
+            f"output location {location!r} must be a lake prefix such as 'lake://bucket/results/' "
+            "(or 's3://bucket/results/')")
+    bucket, _, prefix = rest.partition("/")
+    if not _BUCKET.match(bucket):
+        raise InvalidRequestException(f"output location {location!r} does not name a valid bucket ({bucket!r})")
+    segments = [s for s in prefix.split("/") if s]
+    if any(s in (".", "..") for s in segments) or "//" in prefix:
+        raise InvalidRequestException(f"output location {location!r} must not hold empty, '.' or '..' segments")
+    path = "/".join(segments)
+    return f"lake://{bucket}/{path}/" if path else f"lake://{bucket}/"
+
+
+def _cutoff(value: int | None) -> int | None:
+    if value is not None and value < MIN_CUTOFF:
+        raise InvalidRequestException(
+            f"BytesScannedCutoffPerQuery must be at least {MIN_CUTOFF} bytes (10 MB), not {value}")
+    return value
+
+
+def _tags(tags: list[Tag]) -> list[Tag]:
+    if len(tags) > 50:
+        raise InvalidRequestException(f"a workgroup holds at most 50 tags, not {len(tags)}")
+    keys = [t.key for t in tags]
+    if len(set(keys)) != len(keys):
+        raise InvalidRequestException("tag keys must be unique")
+    return tags
+
+
+def _query_id(value: str) -> str:
+    if not _QUERY_ID.match(value):
+        raise InvalidRequestException(f"{value!r} is not a query execution id")
+    return value
+
+
+def _query_string(sql: str) -> str:
+    if not sql.strip():
+        raise InvalidRequestException("QueryString is empty; pass the SQL statement to run")
+    if len(sql.encode("utf-8")) > MAX_QUERY_BYTES:
+        raise InvalidRequestException(f"QueryString is longer than Athena's limit of {MAX_QUERY_BYTES} bytes")
+    return sql
+
+
+WorkGroupName = Annotated[str, AfterValidator(check_workgroup), Field(description="Workgroup name.")]
+OutputLocation = Annotated[str, AfterValidator(check_output_location),
+                           Field(description="Where results go: 'lake://bucket/prefix/'.")]
+Cutoff = Annotated[int | None, AfterValidator(_cutoff),
+                   Field(description="Fail queries that would scan more bytes than this (at least 10000000).")]
+QueryExecutionId = Annotated[str, AfterValidator(_query_id), Field(description="The query execution id.")]
+NextToken = Annotated[str | None, Field(None, description="Token from the previous page.")]
+
+
+class EmptyResponse(Response):
+    """A query operation that returns nothing but success."""
+
+
+# -- workgroups ---------------------------------------------------------------------------
+
+
+class ResultConfigurationInput(Shape):
+    output_location: OutputLocation | None = None
+
+
+class WorkGroupConfigurationInput(Shape):
+    result_configuration: ResultConfigurationInput = Field(default_factory=ResultConfigurationInput)
+    enforce_work_group_configuration: bool = True
+    publish_cloud_watch_metrics_enabled: bool = Field(
+        False, description="Kept as Athena does; crispml has no CloudWatch metric store yet, so nothing is "
+                           "published (each query's time and bytes are in GetQueryExecution's Statistics).")
+    bytes_scanned_cutoff_per_query: Cutoff = None
+
+    def stored(self) -> WorkGroupConfiguration:
+        return WorkGroupConfiguration.model_validate(self.model_dump())
+
+
+class CreateWorkGroupRequest(Request):
+    name: WorkGroupName
+    configuration: WorkGroupConfigurationInput = Field(
+        default_factory=WorkGroupConfigurationInput,
+        description='{"ResultConfiguration": {"OutputLocation": "lake://bucket/results/"}, '
+                    '"BytesScannedCutoffPerQuery": 10000000}.')
+    description: str | None = Field(None, max_length=1024)
+    tags: Annotated[list[Tag], AfterValidator(_tags)] = Field(
+        default_factory=list, description='[{"Key": "team", "Value": "ml"}].')
+
+
+class WorkGroupRequest(Request):
+    work_group: WorkGroupName
+
+
+class GetWorkGroupResponse(Response):
+    work_group: WorkGroup
+
+
+class ListWorkGroupsRequest(Request):
+    max_results: int = Field(50, ge=1, le=50, description="Workgroups per page (1-50).")
+    next_token: NextToken = None
+
+
+class ListWorkGroupsResponse(Response):
+    work_groups: list[WorkGroupSummary]
+    next_token: str | None = None
+
+
+class ResultConfigurationUpdates(Shape):
+    output_location: OutputLocation | None = None
+    remove_output_location: bool = False
+
+
+class WorkGroupConfigurationUpdates(Shape):
+    """Fields left out keep their value."""
+
+    enforce_work_group_configuration: bool | None = None
+    result_configuration_updates: ResultConfigurationUpdates | None = None
+    publish_cloud_watch_metrics_enabled: bool | None = None
+    bytes_scanned_cutoff_per_query: Cutoff = None
+    remove_bytes_scanned_cutoff_per_query: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> WorkGroupConfigurationUpdates:
+        if self.bytes_scanned_cutoff_per_query is not None and self.remove_bytes_scanned_cutoff_per_query:
+            raise InvalidRequestException(
+                "give BytesScannedCutoffPerQuery or RemoveBytesScannedCutoffPerQuery, not both")
+        results = self.result_configuration_updates
+        if results is not None and results.output_location and results.remove_output_location:
+            raise InvalidRequestException("give OutputLocation or RemoveOutputLocation, not both")
+        return self
+
+
+class UpdateWorkGroupRequest(Request):
+    """Fields left out keep their value."""
+
+    work_group: WorkGroupName
+    description: str | None = Field(None, max_length=1024)
+    configuration_updates: WorkGroupConfigurationUpdates | None = Field(
+        None, description='{"BytesScannedCutoffPerQuery": 20000000, "PublishCloudWatchMetricsEnabled": true}.')
+    state: WorkGroupState | None = None
+
+
+class DeleteWorkGroupRequest(Request):
+    work_group: WorkGroupName
+    recursive_delete_option: bool = Field(
+        False, description="Also delete the workgroup's query history (its result files stay in the lake).")
+
+
+# -- query executions ------------------------------------------------------------------
+
+
+class QueryExecutionContextInput(Shape):
+    database: str | None = Field(None, min_length=1, max_length=255)
+    catalog: str | None = Field(None, min_length=1, max_length=256)
+
+
+class StartQueryExecutionRequest(Request):
+    query_string: Annotated[str, AfterValidator(_query_string)] = Field(
+        description="The SQL statement (Athena/Trino dialect).")
+    query_execution_context: QueryExecutionContextInput | None = Field(
+        None, description='{"Database": "sales"}: where unqualified table names are looked up.')
+    work_group: WorkGroupName = Field(PRIMARY, description="The workgroup (default primary).")
+    result_configuration: ResultConfigurationInput | None = Field(
+        None, description='{"OutputLocation": "lake://bucket/results/"} (ignored if the workgroup enforces its own).')
+    client_request_token: str | None = Field(
+        None, min_length=32, max_length=128,
+        description="Makes the call idempotent: the same token starts the query once.")
+
+
+class StartQueryExecutionResponse(Response):
+    query_execution_id: str
+
+
+class QueryExecutionRequest(Request):
+    query_execution_id: QueryExecutionId
+
+
+class GetQueryExecutionResponse(Response):
+    query_execution: QueryExecution
+
+
+class BatchGetQueryExecutionRequest(Request):
+    query_execution_ids: list[QueryExecutionId] = Field(min_length=1, max_length=50,
+                                                        description="1-50 query execution ids.")
+
+
+class BatchGetQueryExecutionResponse(Response):
+    table_columns: ClassVar[dict[str, list[str]]] = {"query_executions": ["query_execution_id", "status"]}
+    query_executions: list[QueryExecution]
+    unprocessed_query_execution_ids: list[UnprocessedQueryExecutionId] = Field(default_factory=list)
+
+
+class ListQueryExecutionsRequest(Request):
+    work_group: WorkGroupName = Field(PRIMARY, description="The workgroup (default primary).")
+    max_results: int = Field(50, ge=1, le=50, description="Ids per page (1-50).")
+    next_token: NextToken = None
+
+
+class ListQueryExecutionsResponse(Response):
+    query_execution_ids: list[str]
+    next_token: str | None = None
+
+
+class GetQueryResultsRequest(Request):
+    query_execution_id: QueryExecutionId
+    max_results: int = Field(1000, ge=1, le=1000, description="Rows per page (1-1000; the header counts).")
+    next_token: NextToken = None
+
+
+class GetQueryResultsResponse(Response):
+    update_count: int = 0
+    result_set: ResultSet
+    next_token: str | None = None

@@ -1,0 +1,92 @@
+"""Athena's result CSV: values printed as Athena prints them, and read back record by record from any
+byte offset (the page tokens of GetQueryResults), NULL told apart from the empty string."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+
+from crispml.services.query.results_csv import batch_bytes, header_bytes, java_double, parse_records
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (0.0, "0.0"), (1.5, "1.5"), (100.0, "100.0"), (-2.25, "-2.25"), (1e7, "1.0E7"), (12345678.9, "1.23456789E7"),
+    (0.001, "0.001"), (0.0001, "1.0E-4"), (-2.5e-7, "-2.5E-7"), (1e20, "1.0E20"),
+    (math.nan, "NaN"), (math.inf, "Infinity"), (-math.inf, "-Infinity"),
+])
+def test_doubles_print_as_java_prints_them(value: float, text: str) -> None:
+    assert java_double(value) == text
+
+
+def test_every_type_prints_as_athena_prints_it() -> None:
+    batch = pa.RecordBatch.from_pydict({
+        "i": pa.array([1, None], pa.int64()),
+        "d": pa.array([100.0, None], pa.float64()),
+        "b": pa.array([True, None]),
+        "s": pa.array(['a "b"\nc', None]),
+        "e": pa.array(["", None]),
+        "day": pa.array([date(2024, 1, 2), None]),
+        "ts": pa.array([datetime(2024, 1, 2, 3, 4, 5, 678901), None], pa.timestamp("us")),
+        "tz": pa.array([datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC), None], pa.timestamp("ms", tz="UTC")),
+        "dec": pa.array([Decimal("1.50"), None], pa.decimal128(5, 2)),
+        "arr": pa.array([[1, 2], None], pa.list_(pa.int64())),
+        "row": pa.array([{"x": 1, "y": "a"}, None], pa.struct([("x", pa.int64()), ("y", pa.string())])),
+        "map": pa.array([[("k", 1.5)], None], pa.map_(pa.string(), pa.float64())),
+        "bin": pa.array([b"hi", None], pa.binary()),
+        "nothing": pa.nulls(2),
+    })
+    text = batch_bytes(batch).decode()
+    assert text == (
+        '"1","100.0","true","a ""b""\nc","","2024-01-02","2024-01-02 03:04:05.678","2024-01-02 03:04:05.000 UTC",'
+        '"1.50","[1, 2]","{x=1, y=a}","{k=1.5}","68 69",\n'
+        ",,,,,,,,,,,,,\n")
+    records, end = parse_records(text.encode(), 10, final=True)
+    assert end == len(text.encode())
+    assert records[1] == [None] * 14
+    assert records[0][3:5] == ['a "b"\nc', ""]
+
+
+def test_a_header_quotes_every_name() -> None:
+    assert header_bytes(["a", 'b"c']) == b'"a","b""c"\n'
+    assert header_bytes([]) == b""
+
+
+ROWS: list[list[str | None]] = [
+    ["n", "text"], ["1", 'say "hi"'], ["2", None], ["3", ""], ["4", "two\nlines, with comma"], ["5", "ünïcödé ✓"],
+    [None, "x"]]
+
+
+def _csv(rows: list[list[str | None]]) -> bytes:
+    out = ""
+    for row in rows:
+        out += ",".join("" if v is None else '"' + v.replace('"', '""') + '"' for v in row) + "\n"
+    return out.encode()
+
+
+def test_records_are_read_back_from_any_cut_of_the_file() -> None:
+    data = _csv(ROWS)
+    assert parse_records(data, 100, final=True) == (ROWS, len(data))
+    for cut in range(len(data) + 1):
+        records, end = parse_records(data[:cut], 100, final=cut == len(data))
+        assert end <= cut
+        assert records == ROWS[:len(records)], f"cut at {cut}"
+        rest, _ = parse_records(data[end:], 100, final=True)  # the next page starts where this one ended
+        assert records + rest == ROWS, f"cut at {cut}"
+
+
+def test_a_limit_stops_at_whole_records() -> None:
+    data = _csv(ROWS)
+    first, end = parse_records(data, 3, final=True)
+    assert first == ROWS[:3]
+    second, more = parse_records(data[end:], 3, final=True)
+    assert second == ROWS[3:6]
+    assert parse_records(data[end + more:], 3, final=True)[0] == ROWS[6:]
+
+
+def test_crlf_line_ends_and_a_single_null_column() -> None:
+    assert parse_records(b'"a","b"\r\n"1",\r\n', 10, final=True)[0] == [["a", "b"], ["1", None]]
+    assert parse_records(b'"v"\n\n"x"\n', 10, final=True)[0] == [["v"], [None], ["x"]]
