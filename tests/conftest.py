@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -18,6 +18,9 @@ from crispml.core.clock import FixedClock
 from crispml.sdk.client import Client
 
 pytest_plugins = ["tests.fixtures.servers"]
+
+if TYPE_CHECKING:
+    from tests.cli.support import Result, Run
 
 
 @pytest.fixture(autouse=True)
@@ -83,3 +86,22 @@ def db_client(home: Path, clock: FixedClock, db_url: str) -> Iterator[Client]:
     c = _open(home, clock, db_url=db_url)
     yield c
     c.close()
+
+
+@pytest.fixture
+def run(home: Path, capsysbinary: pytest.CaptureFixture[bytes], monkeypatch: pytest.MonkeyPatch) -> Run:
+    """``crispml --home HOME ARGS`` in this process (a wide, colourless terminal): exit code and output."""
+    from crispml.cli.main import main  # imported here: the CLI module builds every command on import
+    from tests.cli.support import WIDE, Result, plain  # after pytest_plugins, so the fixtures are rewritten
+
+    for name, value in WIDE.items():
+        monkeypatch.setenv(name, value)
+
+    def call(*args: str) -> Result:
+        capsysbinary.readouterr()
+        code = main(["--home", str(home), *args])
+        captured = capsysbinary.readouterr()
+        return Result(code, plain(captured.out.decode("utf-8", "replace")),
+                      plain(captured.err.decode("utf-8", "replace")), captured.out)
+
+    return call

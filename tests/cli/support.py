@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,10 @@ class Result:
     @property
     def error_lines(self) -> list[str]:
         return [line for line in self.err.splitlines() if line.strip()]
+
+
+#: A fixture that runs ``crispml`` in this process on the test's home (tests/conftest.py's ``run``).
+Run = Callable[..., Result]
 
 
 def assert_refused(result: Result, code: str, *mentions: str) -> str:

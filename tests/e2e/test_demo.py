@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import crispml
+from crispml.sdk.queries import run_query
 from tests.cli.support import Result, run_cli, s3_env
 from tests.fixtures.servers import S3Lake
 
@@ -36,6 +37,12 @@ def _check_summary(result: Result, home: Path) -> dict[str, Any]:
     html = report.read_text(encoding="utf-8")
     assert "demo-raw" in html and "Audit" in html and RAW_KEY in html
     assert summary["table"] == "demo.penguins" and "demo.penguins" in html
+    # SQL phase: the CTAS kept the rows with no missing value (344 - 11 without sex)
+    assert (summary["clean_table"], summary["clean_rows"]) == ("demo.penguins_clean", 333)
+    assert "CREATE TABLE demo.penguins_clean" in html and "Penguins per species and island" in html
+    # streaming phase: every event put into the stream reached the lake once and was counted by SQL
+    assert (summary["events_delivered"], summary["events_counted"]) == (1000, 1000)
+    assert "Sightings per species" in html
     return summary
 
 
@@ -49,11 +56,21 @@ def _check_home(home: Path, runs: int, **settings: Any) -> None:
         events = client.audit.list_events(action="lake:PutObject", max_results=100).events
         table = client.catalog.get_table(database_name="demo", name="penguins").table
         crawls = client.catalog.list_crawls(crawler_name="demo-raw-crawler").crawls
+        clean = client.catalog.get_table(database_name="demo", name="penguins_clean").table
+        partitions = client.catalog.get_partitions(database_name="demo", table_name="penguins_clean").partitions
+        counts = run_query(client, "SELECT species, count(*) AS n, count(sex) AS sexed FROM demo.penguins_clean "
+                                   "GROUP BY species ORDER BY species").records()
+        parquet = [o.key for o in client.lake.list_objects_v2(bucket="demo-curated").contents]
     # the crawler typed the measurements although the raw file writes missing values as "NA"
     types = {c.name: c.type for c in table.storage_descriptor.columns}
     assert types["body_mass_g"] == "bigint" and types["bill_length_mm"] == "double"
     assert types["species"] == "string" and table.storage_descriptor.location == "lake://demo-raw/penguins/"
     assert len(crawls) == runs and all(c.state == "COMPLETED" for c in crawls)
+    assert clean.parameters["classification"] == "parquet" and [k.name for k in clean.partition_keys] == ["species"]
+    assert sorted(p.values[0] for p in partitions) == ["Adelie", "Chinstrap", "Gentoo"]
+    assert counts == [{"species": "Adelie", "n": 146, "sexed": 146}, {"species": "Chinstrap", "n": 68, "sexed": 68},
+                      {"species": "Gentoo", "n": 119, "sexed": 119}]
+    assert len(parquet) == 3 and all(k.endswith(".parquet") for k in parquet)  # a re-run replaced the files
     puts = [e for e in events if e.resource == RESOURCE]
     assert len(puts) == runs
     assert all((e.outcome, e.source, e.principal) == ("Success", "cli", "root") for e in puts)

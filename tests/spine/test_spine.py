@@ -20,10 +20,12 @@ import os
 import shutil
 import socket
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pyarrow as pa
 import pytest
 from sqlalchemy import select
 
@@ -38,6 +40,9 @@ from crispml.services.audit.store import AuditEventRow
 from crispml.services.catalog.crawler_store import CrawlerRow
 from crispml.services.iam.service import ALWAYS_ALLOWED
 from crispml.services.iam.store import PrincipalRow
+from crispml.services.ingest.store import JobRunRow
+from crispml.services.query.service import QueryService
+from crispml.services.query.store import QueryExecutionRow
 from crispml.spine import REGISTRY, OperationSpec
 
 BUCKET = "spine-data"
@@ -49,6 +54,19 @@ EVENTS_TABLE: dict[str, Any] = {
     "StorageDescriptor": {"Columns": [{"Name": "id", "Type": "bigint"}], "Location": f"lake://{BUCKET}/events/"},
     "Parameters": {"classification": "json"},
 }
+#: A managed (Iceberg) table with one row, for the data operations.
+LEDGER = {"database_name": DB, "table_name": "ledger"}
+LEDGER_TABLE: dict[str, Any] = {
+    "Name": "ledger", "PartitionKeys": [{"Name": "day", "Type": "string"}],
+    "StorageDescriptor": {"Columns": [{"Name": "id", "Type": "bigint"}], "Location": f"lake://{BUCKET}/ledger/"},
+}
+STREAM = "spine-stream"
+#: A delivery stream with one record buffered (due only after 300 s).
+DELIVERY = "spine-delivery"
+#: A load job (the CSV files under loads/ into the ledger, each file once), run once; and one marked running.
+LOAD_JOB: dict[str, Any] = {
+    "source": {"FileSource": {"Paths": [f"s3://{BUCKET}/loads/"], "Format": "csv"}},
+    "target": {"DatabaseName": DB, "TableName": "ledger"}, "job_bookmark_option": "job-bookmark-enable"}
 _ENV = ("CRISPML_HOME", "CRISPML_DB_URL", "CRISPML_LAKE_URL", "CRISPML_CONFIG",
         "CRISPML_PRINCIPAL", "CRISPML_S3_ENDPOINT_URL")
 
@@ -94,8 +112,63 @@ EXAMPLES: dict[str, Example] = {
     "catalog:UpdateCrawler": lambda h: {"name": "spine_crawler", "description": "changed"},
     "catalog:UpdateTable": lambda h: {
         "database_name": DB, "table_input": {**EVENTS_TABLE, "Description": "changed"}},
+    "catalog:AppendTableData": lambda h: {**LEDGER, "body": pa.table({"id": [2], "day": ["2024-01-02"]})},
+    "catalog:DeleteTableData": lambda h: {**LEDGER, "row_filter": "id = 1"},
+    "catalog:GetTableSnapshots": lambda h: LEDGER,
+    "catalog:OverwriteTableData": lambda h: {**LEDGER, "body": pa.table({"id": [3]}), "row_filter": "id = 1"},
     "iam:GetCallerIdentity": lambda h: {},
+    "ingest:BatchStopJobRun": lambda h: {"job_name": "spine_running", "job_run_ids": [h["running_job_run_id"]]},
+    "ingest:CreateJob": lambda h: {"name": "spine_new", **LOAD_JOB},
+    "ingest:DeleteJob": lambda h: {"job_name": "spine_load"},
+    "ingest:GetJob": lambda h: {"job_name": "spine_load"},
+    "ingest:GetJobBookmark": lambda h: {"job_name": "spine_load"},
+    "ingest:GetJobRun": lambda h: {"job_name": "spine_load", "run_id": h["job_run_id"]},
+    "ingest:GetJobRuns": lambda h: {"job_name": "spine_load"},
+    "ingest:ListJobs": lambda h: {},
+    "ingest:ResetJobBookmark": lambda h: {"job_name": "spine_load"},
+    "ingest:StartJobRun": lambda h: {"job_name": "spine_load"},  # its one file is loaded already: a cheap run
+    "ingest:UpdateJob": lambda h: {"job_name": "spine_load", "job_update": {**LOAD_JOB, "description": "changed"}},
     "monitoring:GetCallMetrics": lambda h: {"action": "lake:*"},
+    "query:BatchGetQueryExecution": lambda h: {"query_execution_ids": [h["query_id"], h["running_query_id"]]},
+    "query:CreateWorkGroup": lambda h: {"name": "spine-new", "configuration": {"BytesScannedCutoffPerQuery": 10**8}},
+    "query:DeleteWorkGroup": lambda h: {"work_group": "spine-wg"},
+    "query:GetQueryExecution": lambda h: {"query_execution_id": h["query_id"]},
+    "query:GetQueryResults": lambda h: {"query_execution_id": h["query_id"], "max_results": 1},
+    "query:GetWorkGroup": lambda h: {"work_group": "primary"},
+    "query:ListQueryExecutions": lambda h: {"max_results": 1},
+    "query:ListWorkGroups": lambda h: {},
+    # fails while planning (the events table has no files), so its worker writes nothing to the lake
+    "query:StartQueryExecution": lambda h: {
+        "query_string": "SELECT id FROM events", "query_execution_context": {"Database": DB}},
+    "query:StopQueryExecution": lambda h: {"query_execution_id": h["running_query_id"]},
+    "query:UpdateWorkGroup": lambda h: {"work_group": "spine-wg", "state": "DISABLED"},
+    "streams:CreateStream": lambda h: {"stream_name": "spine-new", "shard_count": 1},
+    "streams:DecreaseStreamRetentionPeriod": lambda h: {"stream_name": STREAM, "retention_period_hours": 24},
+    "streams:DeleteStream": lambda h: {"stream_name": STREAM},
+    "streams:DescribeStream": lambda h: {"stream_name": STREAM},
+    "streams:DescribeStreamSummary": lambda h: {"stream_name": STREAM},
+    "streams:GetRecords": lambda h: {"shard_iterator": h["shard_iterator"]},
+    "streams:GetShardIterator": lambda h: {
+        "stream_name": STREAM, "shard_id": "shardId-000000000000", "shard_iterator_type": "TRIM_HORIZON"},
+    "streams:IncreaseStreamRetentionPeriod": lambda h: {"stream_name": STREAM, "retention_period_hours": 72},
+    "streams:ListShards": lambda h: {"stream_name": STREAM},
+    "streams:ListStreams": lambda h: {},
+    "streams:MergeShards": lambda h: {
+        "stream_name": STREAM, "shard_to_merge": "shardId-000000000000",
+        "adjacent_shard_to_merge": "shardId-000000000001"},
+    "streams:PutRecord": lambda h: {"stream_name": STREAM, "data": b"event", "partition_key": "user-1"},
+    "streams:PutRecords": lambda h: {"stream_name": STREAM, "records": [{"Data": b"e", "PartitionKey": "u"}]},
+    "streams:SplitShard": lambda h: {
+        "stream_name": STREAM, "shard_to_split": "shardId-000000000000", "new_starting_hash_key": str(2**126)},
+    "streams:UpdateShardCount": lambda h: {"stream_name": STREAM, "target_shard_count": 4},
+    "firehose:CreateDeliveryStream": lambda h: {
+        "delivery_stream_name": "spine-new", "extended_s3_destination_configuration": {"BucketARN": f"lake://{BUCKET}"}},
+    "firehose:DeleteDeliveryStream": lambda h: {"delivery_stream_name": DELIVERY},  # delivers its record, then goes
+    "firehose:DescribeDeliveryStream": lambda h: {"delivery_stream_name": DELIVERY},
+    "firehose:FlushDeliveryStream": lambda h: {"delivery_stream_name": DELIVERY, "force": True},
+    "firehose:ListDeliveryStreams": lambda h: {},
+    "firehose:PutRecord": lambda h: {"delivery_stream_name": DELIVERY, "record": {"Data": b"event"}},
+    "firehose:PutRecordBatch": lambda h: {"delivery_stream_name": DELIVERY, "records": [{"Data": b"e"}]},
     "lake:AbortMultipartUpload": lambda h: {
         "bucket": BUCKET, "key": "big.bin", "upload_id": h["upload_id"]},
     "lake:ApplyLifecycle": lambda h: {"bucket": BUCKET},
@@ -171,14 +244,42 @@ def _prepare(home: Path) -> dict[str, str]:
         catalog.update_table(database_name=DB, table_input={**EVENTS_TABLE, "Description": "v1"})
         catalog.batch_create_partition(**TABLE, partition_input_list=[
             {"Values": ["2024-01-01"]}, {"Values": ["2024-01-02"]}])
+        catalog.create_table(database_name=DB, table_input=LEDGER_TABLE,
+                             open_table_format_input={"IcebergInput": {"MetadataOperation": "CREATE"}})
+        catalog.append_table_data(**LEDGER, body=pa.table({"id": [1], "day": ["2024-01-01"]}))
         catalog.create_classifier(csv_classifier={"Name": "spine_csv", "Delimiter": "|"})
         for crawler in ("spine_crawler", "spine_running"):
             catalog.create_crawler(name=crawler, role="crawler-role", database_name=DB, classifiers=["spine_csv"],
                                    targets={"S3Targets": [{"Path": f"s3://{BUCKET}/crawl/"}]})
         mark_running(client, "spine_running")
+        client.query.create_work_group(name="spine-wg")
+        done, running = (client.query.start_query_execution(query_string=f"SELECT {n} AS n").query_execution_id
+                         for n in (1, 2))
+        query = client.platform.services["query"]
+        assert isinstance(query, QueryService)
+        for query_id in (done, running):
+            assert query.join(query_id, 60)
+        mark_query_running(client, running)
+        client.streams.create_stream(stream_name=STREAM, shard_count=2)
+        client.streams.increase_stream_retention_period(stream_name=STREAM, retention_period_hours=48)
+        client.streams.put_record(stream_name=STREAM, data=b"first", partition_key="user-1")
+        client.firehose.create_delivery_stream(delivery_stream_name=DELIVERY, extended_s3_destination_configuration={
+            "BucketARN": f"lake://{BUCKET}", "Prefix": "firehose/"})
+        client.firehose.put_record(delivery_stream_name=DELIVERY, record={"Data": b"buffered"})
+        # an iterator lives 5 minutes on the platform clock: issue it a day ahead, so it outlives this module
+        with crispml.connect(home=str(home), clock=FixedClock(datetime.now(UTC) + timedelta(days=1))) as ahead:
+            shard_iterator = ahead.streams.get_shard_iterator(
+                stream_name=STREAM, shard_id="shardId-000000000000", shard_iterator_type="TRIM_HORIZON").shard_iterator
+        lake.put_object(bucket=BUCKET, key="loads/l1.csv", body=b"id,day\n5,2024-01-05\n")
+        for job in ("spine_load", "spine_running"):
+            client.ingest.create_job(name=job, **LOAD_JOB)
+        job_run, running_job_run = (client.ingest.start_job_run(job_name=job).job_run_id
+                                    for job in ("spine_load", "spine_running"))
+        mark_job_run_running(client, running_job_run)
         add_principal(client, "ivan", kind="User", status="Inactive")
         add_principal(client, "uma", kind="User", status="Active")
-        return {"upload_id": upload.upload_id, "part_etag": part.etag}
+        return {"upload_id": upload.upload_id, "part_etag": part.etag, "query_id": done, "running_query_id": running,
+                "shard_iterator": shard_iterator, "job_run_id": job_run, "running_job_run_id": running_job_run}
 
 
 def add_principal(client: Client, name: str, *, kind: str, status: str) -> None:
@@ -189,6 +290,20 @@ def add_principal(client: Client, name: str, *, kind: str, status: str) -> None:
             account_id=client.platform.root.account_id, status=status,
             created_at=client.platform.clock.now(),
         ))
+
+
+def mark_query_running(client: Client, query_id: str) -> None:
+    """Show a query as RUNNING in this (live) test process, so StopQueryExecution has something to stop."""
+    with client.platform.db.write() as session:
+        row = session.scalars(select(QueryExecutionRow).where(QueryExecutionRow.query_execution_id == query_id)).one()
+        row.state, row.completed_at, row.owner = "RUNNING", None, f"{socket.gethostname()}:{os.getpid()}"
+
+
+def mark_job_run_running(client: Client, run_id: str) -> None:
+    """Show a load job's run as RUNNING in this (live) test process, so BatchStopJobRun has something to stop."""
+    with client.platform.db.write() as session:
+        row = session.scalars(select(JobRunRow).where(JobRunRow.run_id == run_id)).one()
+        row.state, row.completed_at, row.owner = "RUNNING", None, f"{socket.gethostname()}:{os.getpid()}"
 
 
 def mark_running(client: Client, crawler: str) -> None:

@@ -52,7 +52,10 @@ def demo(
     console.print(table_of(audit_rows, title=f"audit events caused by this run ({len(audit_rows)})"))
     summary = {"home": str(home), "phases": len(PHASES), "rows": demo_state.facts.get("rows"),
                "columns": demo_state.facts.get("columns"), "missing_values": demo_state.facts.get("missing"),
-               "table": demo_state.facts.get("table"),
+               "table": demo_state.facts.get("table"), "clean_table": demo_state.facts.get("clean_table"),
+               "clean_rows": demo_state.facts.get("clean_rows"),
+               "events_delivered": demo_state.facts.get("events_delivered"),
+               "events_counted": demo_state.facts.get("events_counted"),
                "audit_events": len(audit_rows), "report": str(report), "seconds": round(elapsed, 2)}
     if quiet:
         render(summary, "json")

@@ -19,7 +19,7 @@ import typer
 from rich.markup import escape
 
 from crispml import __version__
-from crispml.cli.generated import add_operations
+from crispml.cli.generated import add_operations, make_command
 from crispml.cli.render import error_console
 from crispml.cli.state import state_of
 from crispml.core.errors import CrispmlError
@@ -30,7 +30,14 @@ SERVICE_HELP = {
     "iam": "IAM: principals and who you are.",
     "audit": "CloudTrail: the record of every operation.",
     "monitoring": "CloudWatch: call metrics (alarms and Model Monitor later).",
+    "query": "Athena: SQL over the catalog's tables, workgroups, query history, results in the lake.",
+    "streams": "Kinesis Data Streams: streams, shards, records, iterators, resharding.",
+    "firehose": "Firehose: delivery streams that buffer records into the lake (JSON lines, GZIP, Parquet).",
+    "ingest": "Glue/DMS batch loads: files and SQL databases into catalog tables, full or incremental.",
 }
+
+#: Short names for commands people type often: (service, alias) → operation (method) name.
+ALIASES = {("firehose", "flush"): "flush_delivery_stream"}
 
 app = typer.Typer(
     name="crispml", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -63,17 +70,23 @@ def _root(
 
 def _build() -> None:
     import crispml.platform as platform
-    from crispml.cli import db, demo, lakecmds
+    from crispml.cli import db, demo, lakecmds, sqlcmd
     from crispml.spine.operations import REGISTRY
 
     for cls in platform._service_classes():
         group = typer.Typer(help=SERVICE_HELP.get(cls.name, cls.__doc__ or ""), no_args_is_help=True)
         add_operations(group, REGISTRY.for_service(cls.name))
+        for (service, alias), method in ALIASES.items():
+            if service == cls.name:
+                spec = cls.operations[method]
+                group.command(alias, help=f"Same as '{spec.cli_name}'. {spec.doc}\n\nOperation: {spec.action}.",
+                              short_help=f"Same as {spec.cli_name}: {spec.summary}")(make_command(spec))
         if cls.name == "lake":
             lakecmds.register(group)
         app.add_typer(group, name=cls.name)
     app.add_typer(db.app, name="db")
     app.command("demo")(demo.demo)
+    app.command("sql")(sqlcmd.sql)
 
 
 _build()

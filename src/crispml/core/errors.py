@@ -96,6 +96,22 @@ class Internal(CrispmlError, RuntimeError):
     family = "Internal"
 
 
+# -- exception names several AWS services share (Kinesis, Firehose, Athena): one class per code,
+# so that a code read back from a remote server rebuilds a class every service's error is an instance of
+
+
+class InvalidArgumentException(InvalidArgument):
+    code = "InvalidArgumentException"
+
+
+class ResourceNotFoundException(NotFound):
+    code = "ResourceNotFoundException"
+
+
+class ResourceInUseException(Conflict):
+    code = "ResourceInUseException"
+
+
 #: The one table from error family to HTTP status.
 HTTP_STATUS: dict[str, int] = {
     "InvalidArgument": 400,

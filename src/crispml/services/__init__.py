@@ -13,6 +13,11 @@ MODEL_MODULES = (
     "crispml.services.lake.store",
     "crispml.services.catalog.store",
     "crispml.services.catalog.crawler_store",
+    "crispml.services.catalog.iceberg_store",
+    "crispml.services.query.store",
+    "crispml.services.streams.store",
+    "crispml.services.firehose.store",
+    "crispml.services.ingest.store",
 )
 
 

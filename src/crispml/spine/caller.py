@@ -30,6 +30,11 @@ class Caller:
     def principal(self) -> str:
         return self._ctx.principal
 
+    @property
+    def runtime(self) -> Runtime:
+        """The platform the calls run on, for trusted in-process helpers (the lake's ``local_path``)."""
+        return self._runtime
+
     def context(self) -> CallContext:
         """A fresh context (new request id) for the same principal and source."""
         return CallContext(principal=self._ctx.principal, source=self._ctx.source)

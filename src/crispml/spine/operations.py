@@ -103,6 +103,12 @@ class Runtime(Protocol):
         """Validate, authorize, run ``body``, audit and measure."""
         ...
 
+    def run_each(self, spec: OperationSpec, ctx: CallContext, requests: list[Any],
+                 body: Callable[[list[Request]], list[Any]]) -> list[Any]:
+        """:meth:`run` for several requests of one operation in one step (one audit event each); one
+        result per request, a value or the error of that request."""
+        ...
+
 
 class Registry:
     """Every operation of every service, by action name."""
@@ -193,6 +199,10 @@ class Service(RuntimeAccess):
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+
+    def close(self) -> None:
+        """Release what the service holds open (connections, engines); the platform calls it on close."""
+        return None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -393,3 +393,28 @@ def test_copy_errors(lake: Any, bucket: str) -> None:
     with pytest.raises(InvalidKey):
         lake.copy_object(bucket=bucket, key="dst", copy_source=f"{bucket}/a/../src")
     assert keys(lake, bucket) == ["src"]
+
+
+# -- many reads in one step (the query engine's files) ------------------------------------------
+
+
+def test_readable_paths_authorizes_and_audits_each_object_in_one_step(client: Any, lake: Any, bucket: str) -> None:
+    from crispml.services.lake.errors import InvalidObjectState
+
+    lake.put_object(bucket=bucket, key="t/a.csv", body=b"a\n1\n")
+    lake.put_object(bucket=bucket, key="t/old.csv", body=b"a\n2\n", storage_class="GLACIER")
+    service = client.platform.services["lake"]
+    found = service.readable_paths(client.context(), [(bucket, "t/a.csv"), (bucket, "t/gone.csv"),
+                                                      (bucket, "t/old.csv"), ("Bad_Bucket", "x")])
+    local, gone, archived, invalid = found
+    if client.settings.lake_url.startswith("file"):
+        assert Path(str(local)).read_bytes() == b"a\n1\n"  # the real file behind the object
+    else:
+        assert local is None  # an s3:// lake has no local file to hand out
+    assert isinstance(gone, NoSuchKey) and isinstance(archived, InvalidObjectState)
+    assert isinstance(invalid, InvalidArgument)
+    reads = client.audit.list_events(action="lake:GetObject", max_results=10).events
+    outcomes = sorted((e.resource.rsplit("/", 1)[-1], e.outcome) for e in reads)
+    assert outcomes == [("a.csv", "Success"), ("crn:crispml:lake:::*", "Failure"),  # the invalid bucket name
+                        ("gone.csv", "Failure"), ("old.csv", "Failure")]
+    assert len({e.request_id for e in reads}) == 1  # one step, one request

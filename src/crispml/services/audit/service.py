@@ -72,6 +72,23 @@ class AuditService(Service):
             })
         return event_id
 
+    def record_many(self, ctx: CallContext, action: str,
+                    events: list[tuple[str, CrispmlError | None, dict[str, Any] | None]], *,
+                    duration_ms: float) -> None:
+        """Append one event per (resource, error, parameters), all in one write transaction: the calls
+        of one :meth:`~crispml.platform.Platform.run_each` step."""
+        now = self.clock.now()
+        rows = [{
+            "event_id": new_id("evt"), "event_time": now, "principal": ctx.principal, "action": action,
+            "resource": resource, "request_id": ctx.request_id, "source": ctx.source,
+            "outcome": "Failure" if error else "Success", "error_code": error.code if error else None,
+            "error_message": error.message[:2000] if error else None, "duration_ms": round(duration_ms, 3),
+            "request_parameters": summarize(parameters),
+        } for resource, error, parameters in events]
+        if rows:
+            with self.db.begin() as conn:
+                conn.execute(_INSERT_EVENT, rows)
+
     def call_statistics(
         self, action: str | None, start: datetime | None, end: datetime | None
     ) -> list[tuple[str, int, int, float, float]]:

@@ -15,6 +15,7 @@ from sqlalchemy import Row, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from crispml.core.context import CallContext
+from crispml.core.errors import CrispmlError
 from crispml.core.ids import new_id
 from crispml.core.names import crn
 from crispml.services.iam.entities import Principal
@@ -98,6 +99,18 @@ class IamService(Service):
             f"{found.arn} is not authorized to perform {action} on {resource}: "
             "no policy allows it"
         )
+
+    def authorize_each(self, ctx: CallContext, action: str, resources: list[str]) -> list[CrispmlError | None]:
+        """:meth:`authorize` for several resources of one action, the principal read once: per resource,
+        None if allowed or the error refusing it."""
+        try:
+            found = self.authorize(ctx, action, resources[0] if resources else "*")
+        except CrispmlError as exc:
+            return [exc for _ in resources]
+        if found.kind == "Root" or action in ALWAYS_ALLOWED:
+            return [None for _ in resources]
+        return [AccessDenied(f"{found.arn} is not authorized to perform {action} on {r}: no policy allows it")
+                for r in resources]
 
     def list_principals(self) -> list[Principal]:
         with self.db.read() as session:

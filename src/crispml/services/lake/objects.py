@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, unquote
 from sqlalchemy.orm import Session
 
 from crispml.core.context import CallContext
-from crispml.core.errors import InvalidArgument
+from crispml.core.errors import CrispmlError, InvalidArgument
 from crispml.core.storage.base import BlobInfo
 from crispml.services.lake.core import (
     LakeCore,
@@ -107,11 +107,7 @@ class ObjectOps(LakeCore):
                 fields = self._head_fields(row)
                 blob_key, size = row.blob_key, row.size
                 if row.storage_class in ARCHIVED and not is_restored(row, self.clock.now()):
-                    raise InvalidObjectState(
-                        f"object {request.key!r} in {request.bucket!r} is in {row.storage_class} and cannot "
-                        f"be read until restored; restore a copy for a day with: crispml lake restore-object "
-                        f"--bucket {request.bucket} --key {request.key} --restore-request '{{\"Days\": 1}}'"
-                    )
+                    raise _archived(request.bucket, request.key, row.storage_class)
             start, end = parse_range(request.range, size) if request.range else (0, size)
             assert blob_key is not None
             try:
@@ -128,14 +124,34 @@ class ObjectOps(LakeCore):
                                      content_range=content_range)
         raise AssertionError("unreachable")
 
-    def local_path(self, bucket: str, key: str, version_id: str | None = None) -> str | None:
-        """The real file behind a readable local object, for trusted fast readers (not an operation:
-        callers must have passed GetObject for it first)."""
-        with self._reading() as session:
-            row = self._version(session, bucket, key, version_id)
-            if row.storage_class in ARCHIVED and not is_restored(row, self.clock.now()):
-                return None
-            return self.blobs.local_path(row.blob_key) if row.blob_key else None
+    def readable_paths(self, ctx: CallContext, objects: list[tuple[str, str]]) -> list[str | CrispmlError | None]:
+        """Authorize and audit a ``GetObject`` of each (bucket, key) as ``ctx``'s caller, in one step, and
+        return per object the real file behind it (None where there is none: an s3:// lake), or the
+        error reading it would meet (NoSuchKey, InvalidObjectState for archived objects, AccessDenied).
+
+        Not an operation: the query engine calls it for a table's files (DESIGN.md §6, the trusted fast
+        path), so each file is still a GetObject call in the audit log, at a fraction of the cost of one
+        round trip per file.
+        """
+        spec = type(self).operations["get_object"]  # type: ignore[attr-defined]
+        requests = [{"bucket": bucket, "key": key} for bucket, key in objects]
+
+        def body(validated: list[Any]) -> list[Any]:
+            found: list[Any] = []
+            with self._reading() as session:
+                for request in validated:
+                    try:
+                        row = self._version(session, request.bucket, request.key, None)
+                    except CrispmlError as exc:
+                        found.append(exc)
+                        continue
+                    if row.storage_class in ARCHIVED and not is_restored(row, self.clock.now()):
+                        found.append(_archived(request.bucket, request.key, row.storage_class))
+                    else:
+                        found.append(self.blobs.local_path(row.blob_key) if row.blob_key else None)
+            return found
+
+        return self.runtime.run_each(spec, ctx, requests, body)
 
     # -- copy ----------------------------------------------------------------
 
@@ -276,6 +292,14 @@ class ObjectOps(LakeCore):
             return RestoreObjectResponse(restore=header)
 
         return self._writing(work)
+
+
+def _archived(bucket: str, key: str, storage_class: str) -> InvalidObjectState:
+    return InvalidObjectState(
+        f"object {key!r} in {bucket!r} is in {storage_class} and cannot be read until restored; restore a "
+        f"copy for a day with: crispml lake restore-object --bucket {bucket} --key {key} "
+        f"--restore-request '{{\"Days\": 1}}'"
+    )
 
 
 def _parse_copy_source(source: str) -> tuple[str, str, str | None]:
