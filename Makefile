@@ -14,7 +14,7 @@ DEV_STAMP     := $(VENV)/.stamp-dev
 help:
 	@echo "make demo   - set up .venv and run 'crispml demo' (the CRISP-DM tour)"
 	@echo "make test   - set up .venv with the dev tools and run the test suite"
-	@echo "make bench  - run the benchmarks in benchmarks/"
+	@echo "make bench  - run every benchmark in benchmarks/ (or: python benchmarks/NAME.py [--quick])"
 	@echo "make lint   - ruff and mypy --strict on src/"
 	@echo "make lock   - re-pin requirements/*.lock from pyproject.toml"
 
@@ -39,7 +39,7 @@ test: $(DEV_STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(DEV_STAMP)
-	$(BIN)/python benchmarks/lake_io.py
+	@for bench in benchmarks/*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests benchmarks
