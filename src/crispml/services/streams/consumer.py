@@ -49,18 +49,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from crispml.core.errors import CrispmlError, Unavailable
+from crispml.core.errors import Conflict, Unavailable
 from crispml.services.streams.core import to_ms
 from crispml.services.streams.entities import Record
 from crispml.services.streams.errors import ExpiredIteratorException, ResourceNotFoundException
 from crispml.services.streams.leases import LATEST, SHARD_END, TRIM_HORIZON, Lease, LeaseTable, ShardLine
 
 
-class LeaseLost(CrispmlError):
+class LeaseLost(Conflict):
     """The worker no longer holds the shard's lease; another worker took it (KCL's ShutdownException)."""
 
     code = "LeaseLostException"
-    family = "Conflict"
 
 
 class Checkpointer:
