@@ -24,6 +24,7 @@ batch's first bad value without saying which record held it.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -146,10 +147,8 @@ def _floating(value: Any, where: str) -> float:
     if isinstance(value, int | float):
         return float(value)
     if isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):  # not a number: the failure below says so
             return float(value)
-        except ValueError:
-            pass
     raise _fail(value, "a number", where)
 
 
@@ -190,10 +189,8 @@ def _binary(value: Any, where: str) -> bytes:
 
 def _date(value: Any, where: str) -> date:
     if isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):  # not a date: the failure below says so
             return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
     raise _fail(value, "a date 'YYYY-MM-DD'", where)
 
 
