@@ -353,3 +353,12 @@ def test_a_managed_table_takes_no_glue_partitions(home_client: Client) -> None:
             database_name="sales", table_name="orders",
             partition_input_list=[{"Values": ["2024-01-01"]}])
     assert home_client.catalog.get_partitions(database_name="sales", table_name="orders").partitions == []
+
+
+def test_pyiceberg_s_own_create_table_is_refused_for_the_glue_operation(home_client: Client) -> None:
+    from crispml.services.catalog.iceberg_catalog import LakeCatalog
+
+    catalog = LakeCatalog(home_client.platform.db, Caller(home_client.platform, home_client.context()),
+                          lambda *_: None)
+    with pytest.raises(InvalidInputException, match="CreateTable operation"):
+        catalog.create_table(("sales", "orders"), schema=None)

@@ -12,13 +12,14 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pytest
 
+from crispml.core.owners import owner_alive
 from crispml.services.firehose.buffer import Totals, is_due
 from crispml.services.firehose.convert import ConversionError, RecordConverter, arrow_schema, arrow_type
 from crispml.services.firehose.errors import InvalidArgumentException
 from crispml.services.firehose.partitioning import PartitionError, parse_query
 from crispml.services.firehose.prefixes import format_time, key_plan, parse
 from crispml.services.firehose.processor import Input, chunks
-from crispml.services.firehose.rules import bucket_of, owner_alive, stream_of
+from crispml.services.firehose.rules import bucket_of, stream_of
 
 WHEN = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 

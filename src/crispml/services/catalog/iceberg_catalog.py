@@ -49,6 +49,7 @@ from sqlalchemy import delete, insert, update
 from sqlalchemy.orm import Session
 
 from crispml.core.metadb.engine import Database
+from crispml.services.catalog.errors import InvalidInputException
 
 if TYPE_CHECKING:
     from crispml.spine.caller import Caller
@@ -149,7 +150,10 @@ class LakeCatalog(SqlCatalog):
     def create_table(self, identifier: str | Identifier, schema: Any, location: str | None = None,
                      partition_spec: Any = None, sort_order: Any = None, properties: Properties = EMPTY_DICT,
                      ) -> Table:
-        raise NotImplementedError("crispml creates Iceberg tables with the catalog's CreateTable operation")
+        """Refused: a table made here would have no Glue table row; :meth:`create` makes both at once."""
+        raise InvalidInputException(
+            f"Iceberg table {identifier!r} must be created with the catalog's CreateTable operation "
+            '(OpenTableFormatInput {"IcebergInput": {"MetadataOperation": "CREATE"}}), which registers it in Glue too')
 
     def close(self) -> None:
         """Nothing to release: the engine is the platform's."""

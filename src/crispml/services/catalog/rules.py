@@ -16,6 +16,7 @@ import re
 from datetime import date
 from urllib.parse import quote
 
+from crispml.core.errors import CrispmlError
 from crispml.services.catalog.errors import InvalidInputException
 
 MAX_NAME = 255
@@ -57,23 +58,24 @@ def check_name(name: str, what: str = "name") -> str:
     return lowered
 
 
-def check_location(location: str) -> str:
-    """A lake prefix as ``lake://bucket/prefix/``; ``s3://`` is accepted as the same lake."""
+def check_location(location: str, *, what: str = "location", example: str = "lake://bucket/prefix/",
+                   error: type[CrispmlError] = InvalidInputException) -> str:
+    """A lake prefix as ``lake://bucket/prefix/``; ``s3://`` is accepted as the same lake. ``what``,
+    ``example`` and ``error`` let another service (Athena's output location) refuse in its own words."""
     text = location.strip()
     for scheme in ("lake://", "s3://", "s3a://"):
         if text.startswith(scheme):
             rest = text[len(scheme):]
             break
     else:
-        raise InvalidInputException(
-            f"location {location!r} must be a lake prefix, e.g. 'lake://bucket/prefix/' (or 's3://bucket/prefix/')"
-        )
+        raise error(f"{what} {location!r} must be a lake prefix, e.g. '{example}' "
+                    f"(or '{example.replace('lake://', 's3://')}')")
     bucket, _, prefix = rest.partition("/")
     if not _BUCKET.match(bucket):
-        raise InvalidInputException(f"location {location!r} does not name a valid bucket ({bucket!r})")
+        raise error(f"{what} {location!r} does not name a valid bucket ({bucket!r})")
     segments = [s for s in prefix.split("/") if s]
     if any(s in (".", "..") for s in segments) or "//" in prefix:
-        raise InvalidInputException(f"location {location!r} must not hold empty, '.' or '..' segments")
+        raise error(f"{what} {location!r} must not hold empty, '.' or '..' segments")
     path = "/".join(segments)
     return f"lake://{bucket}/{path}/" if path else f"lake://{bucket}/"
 

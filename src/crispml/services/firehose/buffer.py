@@ -27,12 +27,13 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from crispml.core.metadb.engine import Database
+from crispml.core.owners import owner_alive
 from crispml.services.firehose.errors import (
     InvalidArgumentException,
     ResourceInUseException,
     ResourceNotFoundException,
 )
-from crispml.services.firehose.rules import DELIVERY_LEASE_MS, owner_alive
+from crispml.services.firehose.rules import DELIVERY_LEASE_MS
 from crispml.services.firehose.store import DELIVERY_STREAMS, RECORDS
 
 _IDS_PER_STATEMENT = 1_000

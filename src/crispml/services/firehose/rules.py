@@ -22,7 +22,6 @@ import re
 import uuid
 
 from crispml.core.names import crn
-from crispml.core.owners import owner_alive as process_alive
 from crispml.core.owners import process_owner
 from crispml.services.firehose.errors import InvalidArgumentException
 
@@ -106,9 +105,3 @@ def check_handler(value: str) -> str:
 def new_owner() -> str:
     """A fresh owner name for one delivery run: ``host:pid:token``."""
     return process_owner(uuid.uuid4().hex[:12])
-
-
-def owner_alive(owner: str) -> bool:
-    """Whether the process in ``owner`` may still run: by pid on this host; elsewhere assumed so (the
-    delivery lease decides)."""
-    return process_alive(owner)

@@ -82,6 +82,23 @@ class IamService(Service):
 
     def authorize(self, ctx: CallContext, action: str, resource: str) -> Principal:
         """Allow or refuse ``ctx.principal`` calling ``action`` on ``resource``."""
+        found = self._active_caller(ctx)
+        refusal = _refusal(found, action, resource)
+        if refusal is not None:
+            raise refusal
+        return found
+
+    def authorize_each(self, ctx: CallContext, action: str, resources: list[str]) -> list[CrispmlError | None]:
+        """:meth:`authorize` for several resources of one action, the principal read once: per resource,
+        None if allowed or the error refusing it."""
+        try:
+            found = self._active_caller(ctx)
+        except CrispmlError as exc:
+            return [exc for _ in resources]
+        return [_refusal(found, action, r) for r in resources]
+
+    def _active_caller(self, ctx: CallContext) -> Principal:
+        """The calling principal, if it exists and is active."""
         found = self.principal(ctx.principal)
         if found is None:
             raise UnknownPrincipal(
@@ -93,24 +110,7 @@ class IamService(Service):
                 f"principal {ctx.principal!r} is {found.status.lower()}; "
                 "an administrator must activate it before it can call anything"
             )
-        if found.kind == "Root" or action in ALWAYS_ALLOWED:
-            return found
-        raise AccessDenied(
-            f"{found.arn} is not authorized to perform {action} on {resource}: "
-            "no policy allows it"
-        )
-
-    def authorize_each(self, ctx: CallContext, action: str, resources: list[str]) -> list[CrispmlError | None]:
-        """:meth:`authorize` for several resources of one action, the principal read once: per resource,
-        None if allowed or the error refusing it."""
-        try:
-            found = self.authorize(ctx, action, resources[0] if resources else "*")
-        except CrispmlError as exc:
-            return [exc for _ in resources]
-        if found.kind == "Root" or action in ALWAYS_ALLOWED:
-            return [None for _ in resources]
-        return [AccessDenied(f"{found.arn} is not authorized to perform {action} on {r}: no policy allows it")
-                for r in resources]
+        return found
 
     def list_principals(self) -> list[Principal]:
         with self.db.read() as session:
@@ -122,3 +122,10 @@ class IamService(Service):
         found = self.principal(ctx.principal)
         assert found is not None  # authorize() already refused unknown principals
         return GetCallerIdentityResponse(user_id=found.principal_id, account=found.account_id, arn=found.arn)
+
+
+def _refusal(found: Principal, action: str, resource: str) -> AccessDenied | None:
+    """Why ``found`` may not call ``action`` on ``resource``, or None if it may."""
+    if found.kind == "Root" or action in ALWAYS_ALLOWED:
+        return None
+    return AccessDenied(f"{found.arn} is not authorized to perform {action} on {resource}: no policy allows it")

@@ -16,6 +16,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, Field, model_validator
 
+from crispml.services.catalog.rules import check_location
 from crispml.services.query.entities import (
     QueryExecution,
     ResultSet,
@@ -33,7 +34,6 @@ PRIMARY = "primary"
 MIN_CUTOFF = 10_000_000
 MAX_QUERY_BYTES = 262_144
 _WORKGROUP = re.compile(r"^[a-zA-Z0-9._-]{1,128}$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _QUERY_ID = re.compile(r"^[a-zA-Z0-9-]{1,128}$")
 
 
@@ -45,24 +45,9 @@ def check_workgroup(name: str) -> str:
 
 
 def check_output_location(location: str) -> str:
-    """A lake prefix as ``lake://bucket/prefix/`` (``s3://`` is the same lake)."""
-    text = location.strip()
-    for scheme in ("lake://", "s3://", "s3a://"):
-        if text.startswith(scheme):
-            rest = text[len(scheme):]
-            break
-    else:
-        raise InvalidRequestException(
-            f"output location {location!r} must be a lake prefix such as 'lake://bucket/results/' "
-            "(or 's3://bucket/results/')")
-    bucket, _, prefix = rest.partition("/")
-    if not _BUCKET.match(bucket):
-        raise InvalidRequestException(f"output location {location!r} does not name a valid bucket ({bucket!r})")
-    segments = [s for s in prefix.split("/") if s]
-    if any(s in (".", "..") for s in segments) or "//" in prefix:
-        raise InvalidRequestException(f"output location {location!r} must not hold empty, '.' or '..' segments")
-    path = "/".join(segments)
-    return f"lake://{bucket}/{path}/" if path else f"lake://{bucket}/"
+    """A lake prefix as ``lake://bucket/prefix/`` (``s3://`` is the same lake), as the catalog checks one."""
+    return check_location(location, what="output location", example="lake://bucket/results/",
+                          error=InvalidRequestException)
 
 
 def _cutoff(value: int | None) -> int | None:
