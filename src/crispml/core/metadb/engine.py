@@ -67,8 +67,14 @@ class Database:
             kwargs["pool_pre_ping"] = True
             kwargs["connect_args"] = {"connect_timeout": 5}
         self.engine: Engine = create_engine(self.url, **kwargs)
+        #: The engine of the Core connections (:meth:`connect`, :meth:`begin`). On SQLite it is a second
+        #: engine with no "begin" listener: such a listener makes SQLAlchemy dispatch events around every
+        #: statement on its engine (a third of a one-row read), so these connections issue BEGIN themselves.
+        self._core: Engine = self.engine
         if self.dialect == "sqlite":
             _install_sqlite_hooks(self.engine)
+            self._core = create_engine(self.url, **kwargs)
+            _install_sqlite_pragmas(self._core)
         self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
         self._writes = sessionmaker(bind=self._write_engine, expire_on_commit=False)
@@ -92,15 +98,35 @@ class Database:
     @contextmanager
     def connect(self) -> Iterator[Connection]:
         """A Core connection for a quick read; its transaction is rolled back at the end."""
-        with self._translate(), self.engine.connect() as conn:
-            yield conn
+        if self._core is self.engine:
+            with self._translate(), self.engine.connect() as conn:
+                yield conn
+            return
+        with self._translate(), self._core.connect() as conn:
+            driver: Any = conn.connection.driver_connection
+            driver.execute("BEGIN DEFERRED")
+            try:
+                yield conn
+            finally:
+                driver.rollback()
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """A Core connection whose statements commit together at the end, or not at all
         (taking the write lock at BEGIN on SQLite, as :meth:`write` does)."""
-        with self._translate(), self._write_engine.begin() as conn:
-            yield conn
+        if self._core is self.engine:
+            with self._translate(), self._write_engine.begin() as conn:
+                yield conn
+            return
+        with self._translate(), self._core.connect() as conn:
+            driver: Any = conn.connection.driver_connection
+            driver.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                driver.rollback()
+                raise
+            driver.commit()
 
     def transact(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in a write transaction, again when a concurrent writer won a race.
@@ -202,6 +228,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._core is not self.engine:
+            self._core.dispose()
 
 
 def _alembic_config(connection: Any) -> Any:
@@ -221,10 +249,10 @@ def _is_connection_error(exc: OperationalError) -> bool:
     )
 
 
-def _install_sqlite_hooks(engine: Engine) -> None:
+def _install_sqlite_pragmas(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # We issue BEGIN ourselves (below), so the driver must not.
+        # We issue BEGIN ourselves (below, or in Database.connect/begin), so the driver must not.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -232,6 +260,10 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    _install_sqlite_pragmas(engine)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:

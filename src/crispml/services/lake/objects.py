@@ -137,18 +137,27 @@ class ObjectOps(LakeCore):
         requests = [{"bucket": bucket, "key": key} for bucket, key in objects]
 
         def body(validated: list[Any]) -> list[Any]:
-            found: list[Any] = []
+            rows: dict[tuple[str, str], VersionRow | CrispmlError] = {}
             with self._reading() as session:
-                for request in validated:
+                for bucket in dict.fromkeys(r.bucket for r in validated):
+                    keys = [r.key for r in validated if r.bucket == bucket]
                     try:
-                        row = self._version(session, request.bucket, request.key, None)
+                        self._bucket(session, bucket)
                     except CrispmlError as exc:
-                        found.append(exc)
+                        rows.update(((bucket, key), exc) for key in keys)
                         continue
-                    if row.storage_class in ARCHIVED and not is_restored(row, self.clock.now()):
-                        found.append(_archived(request.bucket, request.key, row.storage_class))
-                    else:
-                        found.append(self.blobs.local_path(row.blob_key) if row.blob_key else None)
+                    rows.update(((bucket, key), row) for key, row in self._currents(session, bucket, keys).items())
+            found: list[Any] = []
+            for request in validated:
+                row = rows.get((request.bucket, request.key))
+                if row is None:
+                    found.append(NoSuchKey(f"key {request.key!r} does not exist in bucket {request.bucket!r}"))
+                elif isinstance(row, CrispmlError):
+                    found.append(row)
+                elif row.storage_class in ARCHIVED and not is_restored(row, self.clock.now()):
+                    found.append(_archived(request.bucket, request.key, row.storage_class))
+                else:
+                    found.append(self.blobs.local_path(row.blob_key) if row.blob_key else None)
             return found
 
         return self.runtime.run_each(spec, ctx, requests, body)

@@ -61,6 +61,7 @@ from crispml.services.query.errors import (
 )
 from crispml.services.query.runner import Run, Timings, owner_alive
 from crispml.services.query.specs import (
+    PRIMARY,
     BatchGetQueryExecutionRequest,
     BatchGetQueryExecutionResponse,
     EmptyResponse,
@@ -77,6 +78,8 @@ from crispml.spine.caller import Caller
 from crispml.spine.operations import operation
 
 _TABLE = cast(Table, QueryExecutionRow.__table__)
+#: How long a start trusts that an output bucket it found still exists.
+BUCKET_SEEN_SECONDS = 60.0
 
 
 def execution_crn(query_execution_id: str) -> str:
@@ -106,13 +109,13 @@ class ExecutionOps(WorkGroupOps):
     _engine_instance: QueryEngine | None
     _runs: dict[str, Run]
     _runs_lock: threading.Lock
+    _buckets_seen: dict[tuple[str, str], float]  # (principal, output bucket) → when HeadBucket found it
 
     @operation("StartQueryExecution", resource=lambda r: workgroup_crn(r.work_group))
     def start_query_execution(self, ctx: CallContext,
                               request: StartQueryExecutionRequest) -> StartQueryExecutionResponse:
         """Check a SQL statement and start running it; returns its id at once (poll GetQueryExecution)."""
         submitted = time.perf_counter()
-        self._ensure_primary()
         context = request.query_execution_context
         database = context.database.lower() if context and context.database else None
         catalog = context.catalog if context and context.catalog else DEFAULT_CATALOG
@@ -125,9 +128,7 @@ class ExecutionOps(WorkGroupOps):
                 earlier = self._by_token(session, token, digest)
             if earlier is not None:
                 return StartQueryExecutionResponse(query_execution_id=earlier)
-        with self._reading() as session:
-            group = self._workgroup(session, request.work_group)
-            state, config = group.state, configuration_of(group)
+        state, config = self._workgroup_settings(request.work_group)
         if state != "ENABLED":
             raise InvalidRequestException(
                 f"workgroup {request.work_group!r} is disabled; enable it with 'crispml query update-work-group "
@@ -175,10 +176,7 @@ class ExecutionOps(WorkGroupOps):
     @operation("GetQueryExecution", resource=lambda r: execution_crn(r.query_execution_id), mutating=False)
     def get_query_execution(self, ctx: CallContext, request: QueryExecutionRequest) -> GetQueryExecutionResponse:
         """Show a query execution: its state, statistics, error and where its results are."""
-        self._settle(ids=[request.query_execution_id])
-        with self._reading() as session:
-            return GetQueryExecutionResponse(
-                query_execution=execution_entity(self._execution(session, request.query_execution_id)))
+        return GetQueryExecutionResponse(query_execution=execution_entity(self._current(request.query_execution_id)))
 
     @operation("BatchGetQueryExecution", resource=lambda r: execution_crn("*"), mutating=False)
     def batch_get_query_execution(self, ctx: CallContext,
@@ -272,10 +270,33 @@ class ExecutionOps(WorkGroupOps):
         with self._lock():
             self._runs.pop(run.query_execution_id, None)
 
+    def _workgroup_settings(self, name: str) -> tuple[str, WorkGroupConfiguration]:
+        """A workgroup's state and configuration (the primary one made on first use)."""
+        for attempt in range(2):
+            try:
+                with self._reading() as session:
+                    group = self._workgroup(session, name)
+                    return group.state, configuration_of(group)
+            except ResourceNotFoundException:
+                if name != PRIMARY or attempt:
+                    raise
+                self._ensure_primary()
+        raise AssertionError("unreachable")
+
     def _check_output_bucket(self, caller: Caller, output: str) -> None:
+        """Refuse a start whose results could not be written: the output bucket must exist (the primary
+        workgroup's default one is made). A bucket this caller saw within :data:`BUCKET_SEEN_SECONDS` is
+        not asked again — a query that then finds it deleted fails writing its results, naming it."""
         bucket = output[len("lake://"):].split("/", 1)[0]
+        seen = (caller.context().principal, bucket)
+        now = time.monotonic()
+        with self._lock():
+            if now - self._buckets_seen.get(seen, -BUCKET_SEEN_SECONDS) < BUCKET_SEEN_SECONDS:
+                return
         try:
             caller.lake.head_bucket(bucket=bucket)
+            with self._lock():
+                self._buckets_seen[seen] = now
         except NotFound:
             if output != DEFAULT_OUTPUT:
                 raise InvalidRequestException(
@@ -303,6 +324,16 @@ class ExecutionOps(WorkGroupOps):
             raise ResourceNotFoundException(
                 f"query execution {query_execution_id!r} does not exist; list them with "
                 "'crispml query list-query-executions'")
+        return row
+
+    def _current(self, query_execution_id: str) -> QueryExecutionRow:
+        """An execution's row as it is now (closed first if its process died while it ran)."""
+        with self._reading() as session:
+            row = self._execution(session, query_execution_id)
+        if row.state in ACTIVE_STATES and not owner_alive(row.owner, row.heartbeat_at, self.clock.now()):
+            self._settle(ids=[query_execution_id])
+            with self._reading() as session:
+                row = self._execution(session, query_execution_id)
         return row
 
     def _settle(self, *, ids: list[str] | None = None, workgroup: str | None = None) -> None:

@@ -34,9 +34,7 @@ class ResultOps(ExecutionOps):
     @operation("GetQueryResults", resource=lambda r: execution_crn(r.query_execution_id), mutating=False)
     def get_query_results(self, ctx: CallContext, request: GetQueryResultsRequest) -> GetQueryResultsResponse:
         """Read a finished query's rows, a page at a time (the header is the first row of the first page)."""
-        self._settle(ids=[request.query_execution_id])
-        with self._reading() as session:
-            row = self._execution(session, request.query_execution_id)
+        row = self._current(request.query_execution_id)
         if row.state != "SUCCEEDED":
             if row.state in ("QUEUED", "RUNNING"):
                 raise InvalidRequestException(

@@ -103,8 +103,9 @@ class Timings:
     processing_ms: int = 0
     started: float = 0.0
 
-    def statistics(self, *, finished: bool) -> dict[str, int]:
-        total = int((time.perf_counter() - self.submitted) * 1000) if finished else 0
+    def statistics(self) -> dict[str, int]:
+        """The figures of a finished run (Athena's ``QueryExecutionStatistics``)."""
+        total = int((time.perf_counter() - self.submitted) * 1000)
         return {
             "engine_execution_time_in_millis": self.engine_ms,
             "total_execution_time_in_millis": total,
@@ -183,8 +184,7 @@ class Run:
         began = time.perf_counter()
         plan = self.prepared.plan()
         timings.planning_ms = int((time.perf_counter() - began) * 1000)
-        self.scanned = plan.data_scanned_bytes
-        self._update(data_scanned_bytes=self.scanned, statistics=json.dumps(timings.statistics(finished=False)))
+        self.scanned = plan.data_scanned_bytes  # recorded with the end state, in its one write
         if self.cutoff is not None and plan.data_scanned_bytes > self.cutoff:
             raise LimitExceeded(
                 f"the query would scan {plan.data_scanned_bytes} bytes, over workgroup {self.workgroup!r}'s "
@@ -240,7 +240,7 @@ class Run:
         """Write the end state (if the execution is still active); the state it has now."""
         values: dict[str, Any] = {
             "state": state, "completed_at": self.core.clock.now(), "data_scanned_bytes": self.scanned,
-            "statistics": json.dumps(self.timings.statistics(finished=True)), "owner": None, "heartbeat_at": None,
+            "statistics": json.dumps(self.timings.statistics()), "owner": None, "heartbeat_at": None,
         }
         if error is not None:
             values.update(error_type=error_type_of(error), error_message=message_of(error),

@@ -29,3 +29,4 @@ class QueryService(Service, ResultOps):
         self._engine_instance: QueryEngine | None = None
         self._runs: dict[str, Run] = {}
         self._runs_lock = threading.Lock()
+        self._buckets_seen: dict[tuple[str, str], float] = {}

@@ -64,6 +64,7 @@ class DuckDBEngine:
             self.config["memory_limit"] = memory_limit
         self.batch_rows = batch_rows
         self._database: duckdb.DuckDBPyConnection | None = None
+        self._parser: duckdb.DuckDBPyConnection | None = None  # a database of its own, only for parsing
         self._lock = threading.Lock()
 
     def connection(self, *, isolated: bool = False) -> duckdb.DuckDBPyConnection:
@@ -85,11 +86,19 @@ class DuckDBEngine:
         con.execute("SET integer_division = true")  # Trino's 5 / 2 is 2; DuckDB's is 2.5 by default
         return con
 
+    def parse_check(self, sql: str) -> None:
+        """Parse ``sql`` with DuckDB's parser (raises ``duckdb.ParserException``); runs nothing."""
+        with self._lock:
+            if self._parser is None:
+                self._parser = duckdb.connect(config=dict(self.config))
+            self._parser.extract_statements(sql)
+
     def close(self) -> None:
         """Close the shared database (executions still streaming rows fail; new ones open it again)."""
         with self._lock:
-            database, self._database = self._database, None
-        if database is not None:
+            databases = [d for d in (self._database, self._parser) if d is not None]
+            self._database = self._parser = None
+        for database in databases:
             database.close()
 
     def prepare(self, caller: Any, sql: str, database: str | None, *, output_location: str | None,
@@ -154,6 +163,7 @@ class DuckDBQuery:
         self.write: Any = None  # writes.Write for CTAS / INSERT / DELETE
         self.scans: list[Scan] | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._rendered: tuple[tuple[int, tuple[str, ...]], str] | None = None
         self._interrupted = threading.Event()
 
     def check_syntax(self, sql: str) -> None:
@@ -161,26 +171,31 @@ class DuckDBQuery:
         tree = self.write.source_tree() if self.write is not None else self.statement.tree
         if tree is None:
             return
-        rendered = render(tree, self.refs, [f"__scan_{i}" for i in range(len(self.refs))],
-                          outermost=self.write is None)
-        con = self.engine.connection()
+        rendered = self._render(tree, [_view(i) for i in range(len(self.refs))])
         try:
-            con.extract_statements(rendered)
+            self.engine.parse_check(rendered)
         except duckdb.ParserException as exc:
             raise engine_syntax_error(str(exc), sql) from None
-        finally:
-            con.close()
+
+    def _render(self, tree: Any, views: list[str]) -> str:
+        """The statement over ``views``; rendered once (a check and the run render the same thing)."""
+        key = (id(tree), tuple(views))
+        if self._rendered is None or self._rendered[0] != key:
+            self._rendered = (key, render(tree, self.refs, views, outermost=self.write is None))
+        return self._rendered[1]
 
     # -- plan --------------------------------------------------------------------
 
     def plan(self) -> ExecutionPlan:
         """List the files every table reference reads, after partition pruning; read none of them."""
-        con = self.engine.connection()
+        # DuckDB evaluates the partition predicates; a statement with none needs no connection
+        con = self.engine.connection() if any(ref.prune for ref in self.refs) else None
         try:
             scans = [iceberg.plan(self.caller, ref, con) if ref.is_iceberg else plan_external(self.caller, ref, con)
                      for ref in self.refs]
         finally:
-            con.close()
+            if con is not None:
+                con.close()
         self.scans = scans
         tables = list(dict.fromkeys(s.ref.qualified for s in scans))
         return ExecutionPlan(data_scanned_bytes=sum(s.bytes for s in scans),
@@ -227,7 +242,7 @@ class DuckDBQuery:
         assert self.scans is not None
         views: list[str] = []
         for position, (scan, scan_paths) in enumerate(zip(self.scans, paths, strict=True)):
-            view = f"__scan_{position}"
+            view = _view(position)
             if scan.iceberg is not None:
                 iceberg.define_view(con, scan, [p for part in scan_paths for p in part], view)
             else:
@@ -237,7 +252,7 @@ class DuckDBQuery:
         tree = self.write.source_tree() if self.write is not None else self.statement.tree
         if tree is None:
             return ""
-        return render(tree, self.refs, views, outermost=self.write is None)
+        return self._render(tree, views)
 
     def _scan_sql(self, con: duckdb.DuckDBPyConnection, access: LakeAccess, position: int, scan: Scan,
                   paths: list[list[str]]) -> str:
@@ -306,6 +321,11 @@ class DuckDBQuery:
                 con.interrupt()
             except duckdb.Error:
                 return  # the connection is closed: nothing is running
+
+
+def _view(position: int) -> str:
+    """The view of a statement's ``position``-th table reference."""
+    return f"__scan_{position}"
 
 
 def _close(con: duckdb.DuckDBPyConnection, stop: threading.Event, access: LakeAccess) -> None:

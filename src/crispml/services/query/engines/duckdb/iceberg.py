@@ -53,7 +53,7 @@ def plan_scan(caller: Any, database: str, name: str, *, snapshot_id: int | None 
     return catalog_iceberg.plan_scan(caller, database, name, snapshot_id=snapshot_id, as_of=as_of)
 
 
-def plan(caller: Any, ref: TableRef, con: duckdb.DuckDBPyConnection) -> Scan:
+def plan(caller: Any, ref: TableRef, con: duckdb.DuckDBPyConnection | None) -> Scan:
     """The data files of the snapshot a reference reads."""
     snapshot_id: int | None = None
     as_of: datetime | None = None
@@ -83,7 +83,8 @@ class _Values:
     values: list[str | None]
 
 
-def _pruned(ref: TableRef, refs: list[Any], files: list[DataFile], con: duckdb.DuckDBPyConnection) -> list[DataFile]:
+def _pruned(ref: TableRef, refs: list[Any], files: list[DataFile],
+            con: duckdb.DuckDBPyConnection | None) -> list[DataFile]:
     """The data files whose partition values can satisfy the statement's conjuncts on partition keys
     (files of a partition spec that does not hold every key as itself are always kept)."""
     keys = [k.name for k in ref.keys]

@@ -106,10 +106,12 @@ def partitions(caller: Any, ref: TableRef) -> list[Any]:
             return found
 
 
-def prune(ref: TableRef, candidates: list[Any], con: duckdb.DuckDBPyConnection) -> list[Any]:
-    """The partitions whose key values can satisfy the statement's conjuncts on partition keys."""
+def prune(ref: TableRef, candidates: list[Any], con: duckdb.DuckDBPyConnection | None) -> list[Any]:
+    """The partitions whose key values can satisfy the statement's conjuncts on partition keys (``con``
+    evaluates them: it may be None only for a reference with none)."""
     if not ref.prune or not candidates:
         return candidates
+    assert con is not None, "a reference with partition predicates is planned with a DuckDB connection"
     keys = ref.keys
     data = {"__i": pa.array(range(len(candidates)), pa.int64())}
     for position in range(len(keys)):
@@ -148,7 +150,7 @@ def _assign(files: list[DataFile], parts: list[Part]) -> None:
             end = uri.rfind("/", 0, end)
 
 
-def plan_external(caller: Any, ref: TableRef, con: duckdb.DuckDBPyConnection) -> Scan:
+def plan_external(caller: Any, ref: TableRef, con: duckdb.DuckDBPyConnection | None) -> Scan:
     """The files an external table reference reads, after partition pruning."""
     location = ref.table.storage_descriptor.location or ""
     try:
