@@ -16,7 +16,7 @@ import mimetypes
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from crispml.core import paging
@@ -147,15 +147,15 @@ class LakeCore(RuntimeAccess):
         versioned = bucket.versioning == "Enabled"
         version_id = ulid() if versioned else NULL_VERSION
         if not versioned:
-            old = session.scalars(select(VersionRow).where(
+            # statements, not ORM objects: every put runs this, and a unit-of-work flush costs more than it
+            old = session.execute(select(VersionRow.seq, VersionRow.blob_key).where(
                 VersionRow.bucket == bucket.name, VersionRow.key == key, VersionRow.version_id == NULL_VERSION
             )).first()
             if old is not None:
                 if old.blob_key:
                     unreachable.append(old.blob_key)
                 session.execute(delete(CurrentRow).where(CurrentRow.seq == old.seq))
-                session.delete(old)
-                session.flush()
+                session.execute(delete(VersionRow).where(VersionRow.seq == old.seq))
         fields.setdefault("last_modified", self.clock.now())
         row = VersionRow(bucket=bucket.name, key=key, version_id=version_id, **fields)
         session.add(row)
@@ -183,15 +183,11 @@ class LakeCore(RuntimeAccess):
 
     @staticmethod
     def _point_current(session: Session, bucket: str, key: str, seq: int | None) -> None:
-        pointer = session.get(CurrentRow, (bucket, key))
+        where = (CurrentRow.bucket == bucket, CurrentRow.key == key)
         if seq is None:
-            if pointer is not None:
-                session.delete(pointer)
-        elif pointer is None:
-            session.add(CurrentRow(bucket=bucket, key=key, seq=seq))
-        else:
-            pointer.seq = seq
-        session.flush()
+            session.execute(delete(CurrentRow).where(*where))
+        elif not session.execute(update(CurrentRow).where(*where).values(seq=seq)).rowcount:  # type: ignore[attr-defined]
+            session.execute(insert(CurrentRow).values(bucket=bucket, key=key, seq=seq))
 
     def _remove_version(self, session: Session, row: VersionRow) -> list[str]:
         """Delete one version for good and repoint the key's current version."""
