@@ -8,6 +8,7 @@ import itertools
 
 import pytest
 
+from crispml.services.streams.backends.base import Batch, route
 from crispml.services.streams.errors import ExpiredIteratorException, InvalidArgumentException
 from crispml.services.streams.rules import (
     HASH_KEY_SPACE,
@@ -19,6 +20,7 @@ from crispml.services.streams.rules import (
     parse_hash_key,
     parse_sequence_number,
     sequence_number,
+    sequence_numbers,
     shard_id,
     shard_number,
     uniform_ranges,
@@ -29,6 +31,27 @@ def test_hash_key_is_the_md5_of_the_partition_key_as_a_128_bit_number() -> None:
     assert hash_key_of("user-1") == int(hashlib.md5(b"user-1").hexdigest(), 16)
     assert hash_key_of("é") == int(hashlib.md5("é".encode()).hexdigest(), 16)  # UTF-8, not Latin-1
     assert 0 <= hash_key_of("x") < HASH_KEY_SPACE
+
+
+def test_routing_by_partition_key_puts_each_record_in_the_shard_holding_its_md5() -> None:
+    keys = [f"user-{i}" for i in range(2000)] + ["é", "日本"]
+    # uneven ranges, one starting exactly at a key's hash (the range holds its first key)
+    starts = sorted({0, hash_key_of("user-7"), 2**126, 2**127 + 12345, 3 * 2**126})
+    groups = route(starts, Batch(keys, [b""] * len(keys)), list(range(len(keys))))
+    expected: list[list[int]] = [[] for _ in starts]
+    for i, key in enumerate(keys):
+        expected[max(n for n, start in enumerate(starts) if start <= hash_key_of(key))].append(i)
+    assert groups == expected
+    explicit = [hash_key_of(k) for k in keys]
+    assert route(starts, Batch(keys, [b""] * len(keys), explicit), list(range(len(keys)))) == expected
+    assert keys.index("user-7") in groups[starts.index(hash_key_of("user-7"))]
+
+
+@pytest.mark.parametrize("first", [0, 1, 998, 10**12 - 3, 10**32 - 2])
+def test_sequence_numbers_of_a_run_are_those_of_each_counter(first: int) -> None:
+    numbers = sequence_numbers(123_456_789, 7, first, 5)
+    assert numbers == [sequence_number(123_456_789, 7, c) for c in range(first, first + 5)]
+    assert all(len(n) == 56 for n in numbers) and numbers == sorted(numbers)
 
 
 @pytest.mark.parametrize("count", [1, 2, 3, 4, 7])

@@ -10,7 +10,10 @@ removed yet.
 
 from __future__ import annotations
 
+import gc
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, select, update
@@ -34,6 +37,25 @@ from crispml.spine.operations import RuntimeAccess
 
 #: How often (platform time) a stream's expired records are looked for.
 TRIM_INTERVAL_MS = 60_000
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector held off while a call builds many objects that all outlive it.
+
+    A GetRecords page is up to 10,000 records, each a row, a dict and a model: the collections their
+    allocations set off find nothing to free, and every so often one walks the whole heap (measured:
+    a quarter of a page's time). Reference counting frees as usual meanwhile. The collector is turned
+    back on only if it was on; a thread overlapping the pause just runs with it on again sooner.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def stream_crn(name: str | None) -> str:

@@ -15,7 +15,8 @@ shard's children so the reader can go on.
 
 from __future__ import annotations
 
-from hashlib import md5
+from itertools import repeat
+from operator import contains
 
 from sqlalchemy import or_, select
 
@@ -29,7 +30,7 @@ from crispml.services.streams.backends.base import (
     not_found,
     shard_info,
 )
-from crispml.services.streams.core import StreamsCore, stream_crn, to_ms
+from crispml.services.streams.core import StreamsCore, collector_paused, stream_crn, to_ms
 from crispml.services.streams.entities import ChildShard, HashKeyRange
 from crispml.services.streams.errors import (
     InvalidArgumentException,
@@ -52,6 +53,7 @@ from crispml.services.streams.rules import (
     parse_hash_key,
     parse_sequence_number,
     sequence_number,
+    sequence_numbers,
     shard_id,
 )
 from crispml.services.streams.specs import (
@@ -113,36 +115,46 @@ class RecordOps(StreamsCore):
         keys = [r["partition_key"] for r in records]
         datas = [r["data"] for r in records]
         where = list(range(len(records)))
-        if (all(r.get("explicit_hash_key") is None for r in records)
-                and all(0 < len(k) <= MAX_PARTITION_KEY and len(d) + 4 * len(k) <= MAX_RECORD_BYTES
-                        for k, d in zip(keys, datas, strict=True))):
-            # the common case, checked with lengths only (a character is at most 4 bytes in UTF-8)
-            batch = Batch(keys, datas, [int.from_bytes(md5(k.encode("utf-8")).digest(), "big") for k in keys])
+        # The common case, checked with lengths only (a character is at most 4 bytes in UTF-8), by the
+        # longest key and data: a record over a limit, or one with an ExplicitHashKey (even None), takes
+        # the path below, which checks each record.
+        longest_key = max(map(len, keys))
+        if (not any(map(contains, records, repeat("explicit_hash_key"))) and min(map(len, keys)) > 0
+                and longest_key <= MAX_PARTITION_KEY and max(map(len, datas)) + 4 * longest_key <= MAX_RECORD_BYTES):
+            batch = Batch(keys, datas)  # hash keys: the keys' MD5, computed only if there is more than one shard
         else:
-            batch, where = Batch([], [], []), []
+            hash_keys: list[int] = []
+            batch, where = Batch([], [], hash_keys), []
             for i, record in enumerate(records):
                 try:
-                    batch.hash_keys.append(_hash_key(datas[i], keys[i], record.get("explicit_hash_key")))
+                    hash_keys.append(_hash_key(datas[i], keys[i], record.get("explicit_hash_key")))
                 except InvalidArgumentException as exc:
                     results[i] = {"error_code": InvalidArgumentException.code, "error_message": exc.message}
                     continue
                 batch.partition_keys.append(keys[i])
                 batch.data.append(datas[i])
                 where.append(i)
+        stored = 0
         if not where:
             self._stream(request.stream_name)  # an unknown stream is an error even if every record was bad
         else:
             outcome = self._put(request.stream_name, batch)
+            tag = outcome.stream.tag
             for run in outcome.appended:
                 shard = shard_id(run.shard_number)
-                prefix = sequence_number(outcome.stream.tag, run.shard_number, 0)[:-33]
-                for counter, i in enumerate(run.indexes, run.first):
-                    results[where[i]] = {"sequence_number": f"{prefix}{counter:033d}", "shard_id": shard}
+                entries = [{"sequence_number": number, "shard_id": shard}
+                           for number in sequence_numbers(tag, run.shard_number, run.first, len(run.indexes))]
+                if len(entries) == len(results):  # every record, in order, in one shard
+                    results[:] = entries
+                else:
+                    for i, entry in zip(run.indexes, entries, strict=True):
+                        results[where[i]] = entry
+                stored += len(entries)
             for failure in outcome.rejected:
                 for i in failure.indexes:
                     results[where[i]] = {"error_code": failure.code, "error_message": failure.message}
-        failed = sum(1 for r in results if r is None or "error_code" in r)
-        return PutRecordsResponse.model_validate({"failed_record_count": failed, "records": results})
+        # Validated from plain dicts in one call, as GetRecords does: 500 entries, each a model.
+        return PutRecordsResponse.model_validate({"failed_record_count": len(records) - stored, "records": results})
 
     @operation("GetShardIterator", resource=lambda r: stream_crn(r.stream_name), mutating=False)
     def get_shard_iterator(self, ctx: CallContext, request: GetShardIteratorRequest) -> GetShardIteratorResponse:
@@ -178,6 +190,10 @@ class RecordOps(StreamsCore):
         position = decode_iterator(request.shard_iterator)
         now = self._now_ms()
         check_not_expired(position, now)
+        with collector_paused():  # up to 10,000 records, each a row, a dict and a model that all live on
+            return self._read_page(position, request.limit, now)
+
+    def _read_page(self, position: IteratorPosition, limit: int, now: int) -> GetRecordsResponse:
         with self.db.connect() as conn:
             stream = load_stream(conn, position.stream)
             if stream.stream_id != position.stream_id:
@@ -192,7 +208,7 @@ class RecordOps(StreamsCore):
             shard = shard_info(row)
             ending = self._ending_counter(stream, shard)
             batch = self._store(stream.record_store).read(
-                stream, shard, position.after, limit=request.limit, max_bytes=MAX_GET_RECORDS_BYTES,
+                stream, shard, position.after, limit=limit, max_bytes=MAX_GET_RECORDS_BYTES,
                 min_arrival_ms=now - stream.retention_ms, until=ending)
             at_end = ending is not None and batch.next_arrival_ms is None
             children = conn.execute(select(SHARDS).where(
@@ -200,13 +216,13 @@ class RecordOps(StreamsCore):
                 or_(SHARDS.c.parent_number == shard.number, SHARDS.c.adjacent_parent_number == shard.number),
             ).order_by(SHARDS.c.shard_number)).all() if at_end else []
         number = shard.number
-        prefix = sequence_number(stream.tag, number, 0)[:-33]
+        base = int(sequence_number(stream.tag, number, 0))  # plus a counter: its sequence number (rules.py)
         last = batch.records[-1][0] if batch.records else position.after
         following = IteratorPosition(stream.name, stream.stream_id, number, last, now)
         # Validated from plain dicts in one call (pydantic's core reads epoch milliseconds as UTC times):
         # 10,000 records come back at most, and building models one by one took five times as long.
         return GetRecordsResponse.model_validate({
-            "records": [{"sequence_number": f"{prefix}{counter:033d}", "approximate_arrival_timestamp": arrival,
+            "records": [{"sequence_number": str(base + counter), "approximate_arrival_timestamp": arrival,
                          "data": data, "partition_key": key} for counter, arrival, key, data in batch.records],
             "next_shard_iterator": None if at_end else encode_iterator(following),
             "millis_behind_latest": max(0, now - batch.next_arrival_ms) if batch.next_arrival_ms is not None else 0,

@@ -14,6 +14,7 @@ data as bytes, base64-encoded in JSON output as on Kinesis's wire.
 from __future__ import annotations
 
 from datetime import datetime
+from operator import itemgetter
 from typing import Annotated, Any, ClassVar, Literal, NotRequired
 
 from pydantic import AfterValidator, AliasGenerator, BeforeValidator, ConfigDict, Field, model_validator, with_config
@@ -239,9 +240,9 @@ class PutRecordsRequest(Request):
 
     @model_validator(mode="after")
     def _check_total(self) -> PutRecordsRequest:
-        total = 0
-        for record in self.records:
-            total += len(record["data"]) + len(record["partition_key"])
+        records = self.records  # 500 in every call: summed without a Python loop
+        total = (sum(map(len, map(itemgetter("data"), records)))
+                 + sum(map(len, map(itemgetter("partition_key"), records))))
         if total > MAX_PUT_RECORDS_BYTES:  # keys may hold multi-byte characters: count their bytes
             total = sum(record_size(r["data"], r["partition_key"]) for r in self.records)
         if total > MAX_PUT_RECORDS_BYTES:

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from crispml.core.clock import as_utc
 from crispml.core.metadb.engine import Database
 from crispml.services.streams.errors import ResourceInUseException, ResourceNotFoundException
-from crispml.services.streams.rules import stream_tag
+from crispml.services.streams.rules import hash_key_bytes, md5, stream_tag
 from crispml.services.streams.store import SHARDS, STREAMS
 
 
@@ -71,11 +71,15 @@ class ShardInfo:
 
 @dataclass
 class Batch:
-    """Records to append, as parallel lists (a put handles 500 at a time: no object per record)."""
+    """Records to append, as parallel lists (a put handles 500 at a time: no object per record).
+
+    ``hash_keys`` is None when every record's hash key is its partition key's MD5: :func:`route`
+    then hashes the keys only if the stream has more than one open shard.
+    """
 
     partition_keys: list[str]
     data: list[bytes]
-    hash_keys: list[int]
+    hash_keys: list[int] | None = None
 
     def __len__(self) -> int:
         return len(self.partition_keys)
@@ -172,16 +176,22 @@ def check_readable(stream: StreamInfo) -> None:
         raise ResourceInUseException(f"Stream {stream.name} is {stream.status}, not ACTIVE; try again shortly")
 
 
-def route(open_shards: list[ShardInfo], hash_keys: list[int], indexes: list[int]) -> dict[int, list[int]]:
-    """The records (by position) each open shard takes; ``open_shards`` sorted by hash-key start."""
-    if len(open_shards) == 1:
-        return {open_shards[0].number: list(indexes)}
-    starts = [s.start for s in open_shards]
-    numbers = [s.number for s in open_shards]
-    groups: dict[int, list[int]] = {n: [] for n in numbers}
-    for i in indexes:
-        groups[numbers[bisect.bisect_right(starts, hash_keys[i]) - 1]].append(i)
-    return {n: found for n, found in groups.items() if found}
+def route(starts: list[int], batch: Batch, indexes: list[int]) -> list[list[int]]:
+    """The records (by position in ``batch``) each open shard takes, given the open shards' first
+    hash keys in ascending order: one list per shard, in that order."""
+    if len(starts) == 1:
+        return [indexes]
+    groups: list[list[int]] = [[] for _ in starts]
+    if batch.hash_keys is None:
+        # The digests themselves are compared with the shards' first keys as bytes: no integer per record.
+        firsts, keys = [hash_key_bytes(s) for s in starts], batch.partition_keys
+        for i in indexes:
+            groups[bisect.bisect_right(firsts, md5(keys[i].encode("utf-8")).digest()) - 1].append(i)
+    else:
+        hash_keys = batch.hash_keys
+        for i in indexes:
+            groups[bisect.bisect_right(starts, hash_keys[i]) - 1].append(i)
+    return groups
 
 
 class StoreChanged(Exception):

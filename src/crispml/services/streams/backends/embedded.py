@@ -3,9 +3,13 @@
 A PutRecords call is one write transaction: it reads the stream's open shards,
 advances each touched shard's counter with one ``UPDATE … RETURNING`` (which
 takes the shard row's lock, so concurrent producers and a closing reshard queue
-on it), and inserts the batch with one executemany of plain Core inserts — no
-ORM unit of work on the hot path. Committed batches are durable as the metadata
-DB is (SQLite's WAL on disk, or PostgreSQL).
+on it), and inserts the batch with multi-row ``INSERT … VALUES`` statements.
+These few statements run on the transaction's own DB-API cursor, in SQL that
+SQLite and PostgreSQL read alike: through Core, each cost ten times what the
+statement itself does (measured: reading the stream and 4 shards, 0.7 ms against
+0.03 ms), and 500 rows in one statement insert a third faster than the same rows
+with executemany. Committed batches are durable as the metadata DB is (SQLite's
+WAL on disk, or PostgreSQL).
 
 On PostgreSQL a reshard may commit between reading the shard map and advancing a
 shard; the ``UPDATE`` then finds the shard closed, and the whole batch is routed
@@ -16,9 +20,21 @@ deletes a counter range.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, case, delete, func, select, update
-from sqlalchemy.engine import Connection
+import bisect
+import functools
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from itertools import accumulate, chain, repeat
+from operator import itemgetter
+from typing import Any, NamedTuple
 
+from sqlalchemy import bindparam, delete, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from crispml.core.metadb.engine import Database
 from crispml.services.streams.backends.base import (
     Appended,
     Batch,
@@ -29,8 +45,8 @@ from crispml.services.streams.backends.base import (
     StoredRecord,
     StreamInfo,
     check_readable,
-    load_shards,
     load_stream,
+    not_found,
     route,
 )
 from crispml.services.streams.errors import ResourceInUseException
@@ -38,34 +54,62 @@ from crispml.services.streams.store import RECORDS, SHARDS
 
 _REROUTES = 8
 
-_ADVANCE = (
-    update(SHARDS)
-    .where(SHARDS.c.shard_key == bindparam("k"), SHARDS.c.closed_at.is_(None))
-    .values(
-        last_counter=SHARDS.c.last_counter + bindparam("n"),
-        last_arrival_ms=case((SHARDS.c.last_arrival_ms > bindparam("now"), SHARDS.c.last_arrival_ms),
-                             else_=bindparam("now")),
-    )
-    .returning(SHARDS.c.last_counter, SHARDS.c.last_arrival_ms)
-)
-#: The hot path's insert: a DB-API executemany on the transaction's own connection (measured:
-#: Core's ``insert()`` with 500 dicts took twice as long as the same rows this way).
-_INSERT = ("INSERT INTO streams_records (shard_key, counter, arrival_ms, partition_key, data) "
-           "VALUES ({0}, {0}, {0}, {0}, {0})")
-_SIZES = (
-    select(RECORDS.c.counter, RECORDS.c.arrival_ms,
-           func.length(RECORDS.c.data) + func.length(RECORDS.c.partition_key))
-    .where(RECORDS.c.shard_key == bindparam("k"), RECORDS.c.counter > bindparam("after"),
-           RECORDS.c.counter <= bindparam("until"), RECORDS.c.arrival_ms >= bindparam("cutoff"))
-    .order_by(RECORDS.c.counter)
-    .limit(bindparam("n"))
-)
-_RANGE = (
-    select(RECORDS.c.counter, RECORDS.c.arrival_ms, RECORDS.c.partition_key, RECORDS.c.data)
-    .where(RECORDS.c.shard_key == bindparam("k"), RECORDS.c.counter > bindparam("after"),
-           RECORDS.c.counter <= bindparam("until"), RECORDS.c.arrival_ms >= bindparam("cutoff"))
-    .order_by(RECORDS.c.counter)
-)
+#: Values a statement may bind on PostgreSQL (SQLite's limit is read from the build).
+_PG_MAX_PARAMS = 65_535
+
+
+class _PutSql(NamedTuple):
+    """The put path's statements for one driver placeholder (``?`` for sqlite3, ``%s`` for psycopg)."""
+
+    stream: str
+    open_shards: str
+    advance: str
+    row: str
+
+    @classmethod
+    @functools.cache
+    def of(cls, mark: str) -> _PutSql:
+        return cls(
+            stream=("SELECT stream_id, status, stream_mode, retention_hours, record_store, next_shard_number, "
+                    f"trimmed_at_ms FROM streams_streams WHERE name = {mark}"),
+            open_shards=("SELECT shard_key, shard_number, hash_key_start FROM streams_shards "
+                         f"WHERE stream_name = {mark} AND closed_at IS NULL"),
+            advance=(f"UPDATE streams_shards SET last_counter = last_counter + {mark}, last_arrival_ms = "
+                     f"CASE WHEN last_arrival_ms > {mark} THEN last_arrival_ms ELSE {mark} END "
+                     f"WHERE shard_key = {mark} AND closed_at IS NULL RETURNING last_counter, last_arrival_ms"),
+            row=f"({mark}, {mark}, {mark}, {mark}, {mark})",
+        )
+
+    @functools.cache  # noqa: B019  # a handful of instances, kept for the process anyway
+    def insert(self, rows: int) -> str:
+        """``INSERT`` of ``rows`` records (one text per size, so the driver's statement cache keeps it)."""
+        return ("INSERT INTO streams_records (shard_key, counter, arrival_ms, partition_key, data) VALUES "
+                + ", ".join(repeat(self.row, rows)))
+
+
+#: Values of one stored record (shard key, counter, arrival, partition key, data).
+_ROW_PARAMS = 5
+
+
+class _ReadSql(NamedTuple):
+    """GetRecords' statements for one driver placeholder, on a plain cursor as the put path's are (through
+    Core, turning 10,000 rows into Row objects took longer than the query)."""
+
+    sizes: str
+    range: str
+
+    @classmethod
+    @functools.cache
+    def of(cls, mark: str) -> _ReadSql:
+        where = (f"WHERE shard_key = {mark} AND counter > {mark} AND counter <= {mark} AND arrival_ms >= {mark} "
+                 "ORDER BY counter")
+        return cls(
+            sizes=f"SELECT counter, arrival_ms, length(data) + length(partition_key) FROM streams_records {where} "
+                  f"LIMIT {mark}",
+            range=f"SELECT counter, arrival_ms, partition_key, data FROM streams_records {where}",
+        )
+
+
 _FIRST_AT = (
     select(RECORDS.c.counter)
     .where(RECORDS.c.shard_key == bindparam("k"), RECORDS.c.arrival_ms >= bindparam("ts"))
@@ -81,6 +125,25 @@ class _ShardsChanged(Exception):
     """A shard closed between reading the shard map and advancing it: route the batch again."""
 
 
+def _mark(conn: Connection) -> str:
+    """The driver's placeholder: ``?`` for sqlite3, ``%s`` for psycopg."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+@contextmanager
+def _cursor(conn: Connection) -> Iterator[Any]:
+    """The connection's DB-API cursor; a driver error comes out as SQLAlchemy's, as from a Core
+    statement (so the metadata DB's translation of lost connections still applies)."""
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    cursor = conn.connection.cursor()
+    try:
+        yield cursor
+    except dbapi_error as exc:
+        raise DBAPIError.instance(None, None, exc, dbapi_error, dialect=conn.dialect) from exc
+    finally:
+        cursor.close()
+
+
 class EmbeddedRecordStore(RecordStore):
     """Records in the metadata DB."""
 
@@ -90,64 +153,99 @@ class EmbeddedRecordStore(RecordStore):
     def close(self) -> None:
         """Nothing to release: the metadata DB's connections belong to the platform."""
 
+    def __init__(self, url: str, db: Database) -> None:
+        super().__init__(url, db)
+        #: Each stream's id and creation time by name: the one column the put path does not read
+        #: (it never changes while the id stays; a stream deleted and created again gets a new id).
+        self._created: dict[str, tuple[str, datetime]] = {}
+        self._max_params: int | None = None
+
     def put(self, stream_name: str, batch: Batch, now_ms: int) -> PutOutcome:
         for _ in range(_REROUTES):
             try:
-                with self.db.begin() as conn:
-                    return self._put(conn, stream_name, batch, now_ms)
+                with self.db.begin() as conn, _cursor(conn) as cursor:
+                    return self._put(conn, cursor, stream_name, batch, now_ms)
             except _ShardsChanged:
                 continue
         raise ResourceInUseException(
             f"the shards of stream {stream_name} kept changing while records were put; send them again"
         )
 
-    def _put(self, conn: Connection, stream_name: str, batch: Batch, now_ms: int) -> PutOutcome:
-        stream = load_stream(conn, stream_name)
+    def _put(self, conn: Connection, cursor: Any, stream_name: str, batch: Batch, now_ms: int) -> PutOutcome:
+        sql = _PutSql.of(_mark(conn))
+        stream = self._load_stream(conn, cursor, sql, stream_name)
         check_readable(stream)
         self.check_store(stream)
-        shards = {s.number: s for s in load_shards(conn, stream_name, open_only=True)}
-        appended: list[Appended] = []
-        groups = route(list(shards.values()), batch.hash_keys, list(range(len(batch))))
+        cursor.execute(sql.open_shards, (stream_name,))
+        shards = sorted((int(start), number, key) for key, number, start in cursor.fetchall())
+        groups = route([start for start, _, _ in shards], batch, list(range(len(batch))))
         # Shard rows are locked in key order, by producers and reshards alike: no deadlock on PostgreSQL.
-        for number, indexes in sorted(groups.items(), key=lambda group: shards[group[0]].shard_key):
-            advanced = conn.execute(_ADVANCE, {"k": shards[number].shard_key, "n": len(indexes),
-                                               "now": now_ms}).first()
-            if advanced is None:
+        runs = sorted((key, number, indexes) for (_, number, key), indexes in zip(shards, groups, strict=True)
+                      if indexes)
+        appended: list[Appended] = []
+        for key, number, indexes in runs:
+            cursor.execute(sql.advance, (len(indexes), now_ms, now_ms, key))
+            advanced = cursor.fetchall()
+            if not advanced:
                 raise _ShardsChanged
-            last, arrival = advanced
+            last, arrival = advanced[0]
             appended.append(Appended(number, last - len(indexes) + 1, arrival, indexes))
         keys, data = batch.partition_keys, batch.data
-        placeholder = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        cursor = conn.connection.cursor()
-        try:
-            for run in appended:
-                shard_key = shards[run.shard_number].shard_key
-                # rows made one at a time and dropped at once: no 500 tuples alive for the collector
-                rows = ((shard_key, counter, run.arrival_ms, keys[i], data[i])
-                        for counter, i in enumerate(run.indexes, run.first))
-                cursor.executemany(_INSERT.format(placeholder), rows)  # type: ignore[arg-type]  # any iterable
-        finally:
-            cursor.close()
+        params: list[Any] = []
+        for (key, _, indexes), run in zip(runs, appended, strict=True):
+            whole = len(indexes) == len(keys)  # every record, in order
+            params += chain.from_iterable(zip(
+                repeat(key), range(run.first, run.first + len(indexes)), repeat(run.arrival_ms),
+                keys if whole else [keys[i] for i in indexes], data if whole else [data[i] for i in indexes]))
+        step = self._params_per_insert(conn)
+        for start in range(0, len(params), step):
+            chunk = params if len(params) <= step else params[start:start + step]
+            cursor.execute(sql.insert(len(chunk) // _ROW_PARAMS), chunk)
         return PutOutcome(stream, appended, [])
+
+    def _load_stream(self, conn: Connection, cursor: Any, sql: _PutSql, name: str) -> StreamInfo:
+        """The stream, read with one plain SELECT (its creation time from the first read of its id)."""
+        cursor.execute(sql.stream, (name,))
+        found = cursor.fetchone()
+        if found is None:
+            raise not_found(name)
+        stream_id, status, stream_mode, retention_hours, record_store, next_shard_number, trimmed_at_ms = found
+        known = self._created.get(name)
+        if known is None or known[0] != stream_id:
+            known = self._created[name] = (stream_id, load_stream(conn, name).created_at)
+        return StreamInfo(name=name, stream_id=stream_id, status=status, stream_mode=stream_mode,
+                          retention_hours=retention_hours, record_store=record_store,
+                          next_shard_number=next_shard_number, trimmed_at_ms=trimmed_at_ms, created_at=known[1])
+
+    def _params_per_insert(self, conn: Connection) -> int:
+        """Values one INSERT binds at most, in whole records: SQLite's build limit (999 before 3.32,
+        32,766 since), or PostgreSQL's."""
+        if self._max_params is None:
+            dbapi = conn.connection.dbapi_connection
+            limit = (dbapi.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+                     if isinstance(dbapi, sqlite3.Connection) else _PG_MAX_PARAMS)
+            self._max_params = limit - limit % _ROW_PARAMS
+        return self._max_params
 
     def read(self, stream: StreamInfo, shard: ShardInfo, after: int, *, limit: int, max_bytes: int,
              min_arrival_ms: int, until: int | None) -> ReadBatch:
-        params = {"k": shard.shard_key, "after": after, "until": _NO_END if until is None else until,
-                  "cutoff": min_arrival_ms}
-        with self.db.connect() as conn:
+        bounds = (shard.shard_key, after, _NO_END if until is None else until, min_arrival_ms)
+        with self.db.connect() as conn, _cursor(conn) as cursor:
+            sql = _ReadSql.of(_mark(conn))
             # Sizes first, then only the records that fit: a shard of 1 MiB records must not be
             # read 10,000 at a time to return ten of them.
-            sizes = conn.execute(_SIZES, {**params, "n": limit + 1}).all()
-            taken, total = 0, 0
-            for _, _, size in sizes[:limit]:
-                if taken and total + size > max_bytes:
-                    break
-                taken, total = taken + 1, total + int(size)
-            if not taken:
+            cursor.execute(sql.sizes, (*bounds, limit + 1))
+            sizes = cursor.fetchall()
+            if not sizes:
                 return ReadBatch([], None)
-            last = sizes[taken - 1][0]
-            rows = conn.execute(_RANGE, {**params, "until": last}).all()
-        records: list[StoredRecord] = [(c, a, k, d if type(d) is bytes else bytes(d)) for c, a, k, d in rows]
+            # Sizes are not negative, so the running totals rise: those within the budget are a prefix
+            # (and the first record is returned whatever its size).
+            totals = list(accumulate(map(itemgetter(2), sizes[:limit])))
+            taken = max(1, bisect.bisect_right(totals, max_bytes))
+            cursor.execute(sql.range, (*bounds[:2], sizes[taken - 1][0], min_arrival_ms))
+            records: list[StoredRecord] = cursor.fetchall()
+        if records and type(records[0][3]) is not bytes:  # sqlite3 and psycopg give bytes, another driver may not
+            records = [(c, a, k, bytes(d)) for c, a, k, d in records]
         return ReadBatch(records, sizes[taken][1] if len(sizes) > taken else None)
 
     def first_counter_at(self, stream: StreamInfo, shard: ShardInfo, ts_ms: int) -> int | None:

@@ -154,7 +154,10 @@ class RedisRecordStore(RecordStore):
                 self.check_store(stream)
                 shards = load_shards(conn, stream_name, open_only=True)
             refused: list[int] = []
-            for number, indexes in route(shards, batch.hash_keys, pending).items():
+            for shard, indexes in zip(shards, route([s.start for s in shards], batch, pending), strict=True):
+                if not indexes:
+                    continue
+                number = shard.number
                 args: list[Any] = [now_ms]
                 for i in indexes:
                     args += (batch.partition_keys[i], batch.data[i])
