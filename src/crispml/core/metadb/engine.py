@@ -101,14 +101,9 @@ class Database:
         if self._core is self.engine:
             with self._translate(), self.engine.connect() as conn:
                 yield conn
-            return
-        with self._translate(), self._core.connect() as conn:
-            driver: Any = conn.connection.driver_connection
-            driver.execute("BEGIN DEFERRED")
-            try:
+        else:
+            with self._sqlite_transaction("DEFERRED", commit=False) as conn:
                 yield conn
-            finally:
-                driver.rollback()
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -117,16 +112,26 @@ class Database:
         if self._core is self.engine:
             with self._translate(), self._write_engine.begin() as conn:
                 yield conn
-            return
+        else:
+            with self._sqlite_transaction("IMMEDIATE", commit=True) as conn:
+                yield conn
+
+    @contextmanager
+    def _sqlite_transaction(self, mode: str, *, commit: bool) -> Iterator[Connection]:
+        """A connection of the Core engine in a transaction begun (and ended) on the driver itself:
+        committed at the end if ``commit`` and nothing failed, else rolled back."""
         with self._translate(), self._core.connect() as conn:
             driver: Any = conn.connection.driver_connection
-            driver.execute("BEGIN IMMEDIATE")
+            driver.execute(f"BEGIN {mode}")
             try:
                 yield conn
             except BaseException:
                 driver.rollback()
                 raise
-            driver.commit()
+            if commit:
+                driver.commit()
+            else:
+                driver.rollback()
 
     def transact(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in a write transaction, again when a concurrent writer won a race.

@@ -272,16 +272,18 @@ class ExecutionOps(WorkGroupOps):
 
     def _workgroup_settings(self, name: str) -> tuple[str, WorkGroupConfiguration]:
         """A workgroup's state and configuration (the primary one made on first use)."""
-        for attempt in range(2):
-            try:
-                with self._reading() as session:
-                    group = self._workgroup(session, name)
-                    return group.state, configuration_of(group)
-            except ResourceNotFoundException:
-                if name != PRIMARY or attempt:
-                    raise
-                self._ensure_primary()
-        raise AssertionError("unreachable")
+        try:
+            return self._read_settings(name)
+        except ResourceNotFoundException:
+            if name != PRIMARY:
+                raise
+        self._ensure_primary()
+        return self._read_settings(name)
+
+    def _read_settings(self, name: str) -> tuple[str, WorkGroupConfiguration]:
+        with self._reading() as session:
+            group = self._workgroup(session, name)
+            return group.state, configuration_of(group)
 
     def _check_output_bucket(self, caller: Caller, output: str) -> None:
         """Refuse a start whose results could not be written: the output bucket must exist (the primary
