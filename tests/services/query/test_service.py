@@ -238,6 +238,10 @@ def test_stop_from_another_thread_cancels_the_running_query(client: Client) -> N
     stopper.join()
     # the query would run for hours: its worker ending is the proof that the engine was interrupted
     assert joined(client, query_id, timeout=60)
+    # and its watchers ended with it: a daemon thread left inside DuckDB when the interpreter shuts
+    # down aborts the process ("FATAL: exception not rethrown")
+    left = [t.name for t in threading.enumerate() if query_id in t.name]
+    assert left == []
     execution = wait(client, query_id)
     assert execution.status.state == "CANCELLED"
     assert "StopQueryExecution" in (execution.status.state_change_reason or "")

@@ -19,6 +19,8 @@ the worker ends, since an interrupt that arrives between two engine
 statements would otherwise be lost. The watcher also beats
 the heartbeat that lets another host tell a live run from a dead one
 (:func:`owner_alive`), as crawls do; on this host the owner's pid decides.
+The worker waits for its watcher before it ends: a daemon thread still
+inside the engine when the interpreter shuts down would abort the process.
 
 The worker reads and writes the lake as the principal who started the query
 (a :class:`~crispml.spine.caller.Caller`), so its results are authorized and
@@ -172,6 +174,11 @@ class Run:
                     self._end("FAILED", error=exc)
         finally:
             self._done.set()
+            # The watcher is a daemon; if it were still inside the engine's interrupt() (C++) when the
+            # interpreter finalizes, the thread would be torn down there and abort the process. The
+            # worker is not a daemon, so waiting for the watcher here makes exit wait for both.
+            if self._watcher.ident is not None:
+                self._watcher.join()
             self.on_end(self)
 
     def _run(self) -> None:

@@ -216,10 +216,7 @@ class DuckDBQuery:
         if access.needs_filesystem:
             access.register(con)
         self._con = con
-        stop = threading.Event()
-        watcher = threading.Thread(target=self._watch, args=(cancelled, stop), daemon=True,
-                                   name=f"query-cancel-{self.query_execution_id}")
-        watcher.start()
+        stop = _CancelWatch(cancelled, self.interrupt, name=f"query-cancel-{self.query_execution_id}")
         try:
             if self._interrupted.is_set():
                 raise QueryCancelled("the query was cancelled")
@@ -283,7 +280,7 @@ class DuckDBQuery:
         raise QueryFailed(f"table {ref.qualified} has format {fmt!r}, which the engine cannot read "
                           "(formats: csv, json, parquet)", "InvalidArgument")
 
-    def _stream(self, reader: Any, con: duckdb.DuckDBPyConnection, stop: threading.Event,
+    def _stream(self, reader: Any, con: duckdb.DuckDBPyConnection, stop: _CancelWatch,
                 access: LakeAccess) -> Iterator[pa.RecordBatch]:
         try:
             while True:
@@ -302,16 +299,6 @@ class DuckDBQuery:
             return QueryCancelled("the query was cancelled")
         return translate(exc, access.paths)
 
-    def _watch(self, cancelled: Callable[[], bool], stop: threading.Event) -> None:
-        while not stop.wait(POLL_SECONDS):
-            try:
-                wanted = cancelled()
-            except Exception:  # a failing callback must not kill the query's watcher silently
-                wanted = False
-            if wanted:
-                self.interrupt()
-                return
-
     def interrupt(self) -> None:
         """Stop a running ``execute`` (or the streaming of its rows) from another thread."""
         self._interrupted.set()
@@ -328,8 +315,38 @@ def _view(position: int) -> str:
     return f"__scan_{position}"
 
 
-def _close(con: duckdb.DuckDBPyConnection, stop: threading.Event, access: LakeAccess) -> None:
-    stop.set()
+class _CancelWatch:
+    """A daemon thread that interrupts the engine once ``cancelled()`` says so.
+
+    ``end()`` waits for it: left running, it could be inside DuckDB's ``interrupt()`` (C++) when the
+    interpreter shuts down, and a thread torn down there aborts the whole process.
+    """
+
+    def __init__(self, cancelled: Callable[[], bool], interrupt: Callable[[], None], *, name: str) -> None:
+        self._cancelled = cancelled
+        self._interrupt = interrupt
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True, name=name)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(POLL_SECONDS):
+            try:
+                wanted = self._cancelled()
+            except Exception:  # a failing callback must not kill the query's watcher silently
+                wanted = False
+            if wanted:
+                self._interrupt()
+                return
+
+    def end(self) -> None:
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+
+
+def _close(con: duckdb.DuckDBPyConnection, stop: _CancelWatch, access: LakeAccess) -> None:
+    stop.end()
     with contextlib.suppress(duckdb.Error):  # closed already
         con.close()
     access.close()
