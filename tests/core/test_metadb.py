@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 
 import crispml
 from crispml.core.errors import InvalidArgument, Unavailable
@@ -151,6 +153,15 @@ def test_sqlite_write_sessions_take_the_write_lock_at_begin(home: Path) -> None:
             conn.execute(text("SELECT count(*) FROM iam_principals"))
             with pytest.raises(sqlite3.OperationalError, match="locked"):
                 other.execute("BEGIN IMMEDIATE")
+        # and for the driver's own cursor
+        with db.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM iam_principals")
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+        with db.cursor(write=True) as cursor:
+            cursor.execute("SELECT count(*) FROM iam_principals")
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
     finally:
         other.close()
         db.dispose()
@@ -175,6 +186,40 @@ def test_a_write_session_commits_all_or_nothing(db: Database) -> None:
     with db.read() as session:
         names = session.scalars(text("SELECT name FROM iam_principals ORDER BY name"))
         assert list(names) == ["fourth", "second"]
+
+
+def test_a_driver_cursor_commits_all_or_nothing_and_reports_errors_as_sqlalchemy_does(db: Database) -> None:
+    db.ensure_upgraded()
+    insert = ("INSERT INTO iam_principals (name, principal_id, kind, account_id, status, created_at) "
+              f"VALUES ({db.mark}, {db.mark}, 'User', '000000000001', 'Active', {db.mark})")
+    created = db.to_driver(PrincipalRow.__table__.c.created_at)
+    moment = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
+    with pytest.raises(RuntimeError), db.cursor(write=True) as cursor:
+        cursor.execute(insert, ("first", "AID-1", created(moment)))
+        raise RuntimeError("stop halfway")
+    with db.cursor() as cursor:  # a read-only cursor's transaction is rolled back
+        cursor.execute(insert, ("second", "AID-2", created(moment)))
+    with db.cursor(write=True) as cursor:
+        cursor.execute(insert, ("third", "AID-3", created(moment)))
+    # a driver error is SQLAlchemy's, as from a Core statement, and the transaction is rolled back
+    with pytest.raises(IntegrityError), db.cursor(write=True) as cursor:
+        cursor.execute(insert, ("fourth", "AID-4", created(moment)))
+        cursor.execute(insert, ("third", "AID-5", created(moment)))
+    with db.read() as session:
+        rows = session.execute(select(PrincipalRow.name, PrincipalRow.created_at)
+                               .where(PrincipalRow.kind == "User").order_by(PrincipalRow.name)).all()
+    assert [tuple(r) for r in rows] == [("third", moment)]  # stored as Core stores it
+    with db.cursor() as cursor:
+        cursor.execute(f"SELECT created_at FROM iam_principals WHERE name = {db.mark}", ("third",))
+        (raw,) = cursor.fetchone()
+    assert db.from_driver(PrincipalRow.__table__.c.created_at)(raw) == moment  # and read back as Core reads it
+
+
+def test_a_driver_cursor_on_an_unreachable_server_is_unavailable() -> None:
+    db = Database("postgresql://crispml:pg-secret-pw@127.0.0.1:1/meta")
+    with pytest.raises(Unavailable) as info, db.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    assert "127.0.0.1" in str(info.value) and "pg-secret-pw" not in str(info.value)
 
 
 _CHILD = textwrap.dedent("""

@@ -12,11 +12,12 @@ skips an event, even while new ones arrive.
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, or_, select
+from sqlalchemy import and_, case, func, or_, select
 
 from crispml.core import paging
 from crispml.core.context import CallContext
@@ -29,7 +30,10 @@ from crispml.services.audit.store import AuditEventRow
 from crispml.spine.operations import Service, operation
 
 _MAX_PARAMS = 4096
-_INSERT_EVENT = insert(AuditEventRow)
+_EVENTS = AuditEventRow.__table__
+#: The columns :meth:`AuditService.record` writes, in its plain INSERT's order.
+_COLUMNS = ("event_id", "event_time", "principal", "action", "resource", "request_id", "source", "outcome",
+            "error_code", "error_message", "duration_ms", "request_parameters")
 
 
 def _entity(row: AuditEventRow) -> AuditEvent:
@@ -50,6 +54,13 @@ def summarize(parameters: dict[str, Any] | None) -> str | None:
     return text if len(text) <= _MAX_PARAMS else json.dumps({"truncated": text[:_MAX_PARAMS]})
 
 
+@functools.cache
+def _insert_sql(mark: str) -> str:
+    """One event's INSERT for the driver's placeholder ``mark``."""
+    marks = ", ".join([mark] * len(_COLUMNS))
+    return f"INSERT INTO {AuditEventRow.__tablename__} ({', '.join(_COLUMNS)}) VALUES ({marks})"
+
+
 class AuditService(Service):
     name = "audit"
 
@@ -58,19 +69,12 @@ class AuditService(Service):
         duration_ms: float, parameters: dict[str, Any] | None = None,
     ) -> str:
         """Append one event; return its id."""
-        event_id = new_id("evt")
-        # A Core insert in its own write transaction: every call pays for this,
-        # and an ORM session (unit of work, flush) costs more than the insert.
-        with self.db.begin() as conn:
-            conn.execute(_INSERT_EVENT, {
-                "event_id": event_id, "event_time": self.clock.now(), "principal": ctx.principal,
-                "action": action, "resource": resource, "request_id": ctx.request_id, "source": ctx.source,
-                "outcome": "Failure" if error else "Success",
-                "error_code": error.code if error else None,
-                "error_message": error.message[:2000] if error else None,
-                "duration_ms": round(duration_ms, 3), "request_parameters": summarize(parameters),
-            })
-        return event_id
+        # Every call pays for this insert, so it is plain SQL on the driver's cursor (Database.cursor),
+        # in its own write transaction.
+        row = self._row(ctx, action, resource, error, duration_ms, parameters, self.clock.now())
+        with self.db.cursor(write=True) as cursor:
+            cursor.execute(_insert_sql(self.db.mark), row)
+        return str(row[0])
 
     def record_many(self, ctx: CallContext, action: str,
                     events: list[tuple[str, CrispmlError | None, dict[str, Any] | None]], *,
@@ -78,16 +82,20 @@ class AuditService(Service):
         """Append one event per (resource, error, parameters), all in one write transaction: the calls
         of one :meth:`~crispml.platform.Platform.run_each` step."""
         now = self.clock.now()
-        rows = [{
-            "event_id": new_id("evt"), "event_time": now, "principal": ctx.principal, "action": action,
-            "resource": resource, "request_id": ctx.request_id, "source": ctx.source,
-            "outcome": "Failure" if error else "Success", "error_code": error.code if error else None,
-            "error_message": error.message[:2000] if error else None, "duration_ms": round(duration_ms, 3),
-            "request_parameters": summarize(parameters),
-        } for resource, error, parameters in events]
+        rows = [self._row(ctx, action, resource, error, duration_ms, parameters, now)
+                for resource, error, parameters in events]
         if rows:
-            with self.db.begin() as conn:
-                conn.execute(_INSERT_EVENT, rows)
+            with self.db.cursor(write=True) as cursor:
+                cursor.executemany(_insert_sql(self.db.mark), rows)
+
+    def _row(self, ctx: CallContext, action: str, resource: str, error: CrispmlError | None, duration_ms: float,
+             parameters: dict[str, Any] | None, now: datetime) -> tuple[Any, ...]:
+        """One event's values, in :data:`_COLUMNS` order, as the driver takes them."""
+        return (
+            new_id("evt"), self.db.to_driver(_EVENTS.c.event_time)(now), ctx.principal, action, resource,
+            ctx.request_id, ctx.source, "Failure" if error else "Success", error.code if error else None,
+            error.message[:2000] if error else None, round(duration_ms, 3), summarize(parameters),
+        )
 
     def call_statistics(
         self, action: str | None, start: datetime | None, end: datetime | None

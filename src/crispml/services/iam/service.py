@@ -8,10 +8,10 @@ other principal is refused until policies exist (implicit deny).
 
 from __future__ import annotations
 
+import functools
 import secrets
-from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from crispml.core.context import CallContext
@@ -29,20 +29,26 @@ ROOT = "root"
 ALWAYS_ALLOWED = frozenset({"iam:GetCallerIdentity"})
 
 
-#: The caller lookup every operation runs, as one Core statement (see IamService.principal).
-_SELECT_PRINCIPAL = select(PrincipalRow.__table__).where(PrincipalRow.__table__.c.name == bindparam("name"))
+_PRINCIPALS = PrincipalRow.__table__
 
 
-def principal_arn(row: PrincipalRow | Row[Any]) -> str:
-    if row.kind == "Root":
-        return crn("iam", "root", account=row.account_id)
-    return crn("iam", f"{row.kind.lower()}/{row.name}", account=row.account_id)
+@functools.cache
+def _select_principal(mark: str) -> str:
+    """The caller lookup every operation runs, as plain SQL for the driver's placeholder ``mark``."""
+    return (f"SELECT name, principal_id, kind, account_id, status, created_at FROM {PrincipalRow.__tablename__} "
+            f"WHERE name = {mark}")
 
 
-def _entity(row: PrincipalRow | Row[Any]) -> Principal:
+def principal_arn(kind: str, name: str, account_id: str) -> str:
+    if kind == "Root":
+        return crn("iam", "root", account=account_id)
+    return crn("iam", f"{kind.lower()}/{name}", account=account_id)
+
+
+def _entity(row: PrincipalRow) -> Principal:
     return Principal(
         name=row.name, principal_id=row.principal_id, kind=row.kind, account_id=row.account_id,
-        arn=principal_arn(row), status=row.status, created_at=row.created_at,
+        arn=principal_arn(row.kind, row.name, row.account_id), status=row.status, created_at=row.created_at,
     )
 
 
@@ -73,12 +79,17 @@ class IamService(Service):
 
     def principal(self, name: str) -> Principal | None:
         """The principal called ``name`` as the database has it now, or None."""
-        # Read on every call by authorize(), so never cached (a principal disabled
-        # by another process must be refused at once), but read with a Core
-        # statement: an ORM session's set-up and identity map cost more than the query.
-        with self.db.connect() as conn:
-            row = conn.execute(_SELECT_PRINCIPAL, {"name": name}).first()
-        return _entity(row) if row is not None else None
+        # Read on every call by authorize(), so never cached (a principal disabled by another process
+        # must be refused at once), but read as plain SQL on the driver's cursor (Database.cursor).
+        with self.db.cursor() as cursor:
+            cursor.execute(_select_principal(self.db.mark), (name,))
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        name, principal_id, kind, account_id, status, created_at = row
+        return Principal(name=name, principal_id=principal_id, kind=kind, account_id=account_id,
+                         arn=principal_arn(kind, name, account_id), status=status,
+                         created_at=self.db.from_driver(_PRINCIPALS.c.created_at)(created_at))
 
     def authorize(self, ctx: CallContext, action: str, resource: str) -> Principal:
         """Allow or refuse ``ctx.principal`` calling ``action`` on ``resource``."""
