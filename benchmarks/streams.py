@@ -4,7 +4,9 @@
 ``PutRecords`` on streams of 1 and 4 shards — embedded (records in the home's
 SQLite metadata DB) and on Redis Streams (``--redis``, default
 redis://127.0.0.1:6379/0; skipped with a note if unreachable) — then reads them
-all back with ``GetRecords`` (Limit 10,000). In the same run it measures the
+all back with ``GetRecords`` (Limit 10,000), and measures Firehose's delivery
+latency with a 1 s buffering interval (``benchmarks/firehose.py``'s measurement:
+PutRecord to the object listable in the lake). In the same run it measures the
 floor: the same rows inserted with Python's ``sqlite3`` ``executemany``, 500
 per transaction, into a table of the same shape in a SQLite file on the same
 disk with the metadata DB's pragmas (WAL, synchronous=NORMAL). It prints each
@@ -20,14 +22,14 @@ moment on the machine hits all alike.
 ``--quick`` runs a small version in about 20 s. ``--output json`` prints the
 figures as JSON on stdout (progress goes to stderr). Everything is written under
 a fresh folder in ``--workdir`` (default ``/tmp``), removed at the end. It does
-not measure PostgreSQL, concurrent producers, or delivery latency through
-Firehose (that comes with the firehose service); it asserts nothing: it reports.
+not measure PostgreSQL or concurrent producers; it asserts nothing: it reports.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import shutil
@@ -195,6 +197,16 @@ class Bench:
             raise SystemExit(f"read {found:,} records from {name}, wrote {self.written[name]:,}; the figures are void")
 
 
+def delivery_latency(work: Path, records: int, err: Console) -> dict[str, Any]:
+    """Firehose's delivery latency at a 1 s interval, as ``benchmarks/firehose.py`` measures it."""
+    spec = importlib.util.spec_from_file_location("bench_firehose", Path(__file__).with_name("firehose.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    figures: dict[str, Any] = module.measure(work, records, 0.02, 0.1, err)
+    return figures
+
+
 def redis_reachable(url: str) -> str | None:
     """None if Redis answers at ``url``, else why not."""
     try:
@@ -258,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
             notes.append(f"Redis skipped: {redis_problem}")
         bench.writes(targets)
         bench.reads(targets)
+        err.log("delivery: Firehose PutRecord → object in the lake, IntervalInSeconds 1")
+        delivery = delivery_latency(work / "delivery", 60 if args.quick else 300, err)
     finally:
         for name in list(bench.written):
             with contextlib.suppress(CrispmlError):  # frees the Redis keys
@@ -271,14 +285,19 @@ def main(argv: list[str] | None = None) -> int:
     notes.append(f"per call: raw insert of {BATCH} rows {costs['raw_batch_ms']:.2f} ms; fastest PutRecords of {BATCH} "
                  f"{costs['put_records_ms']:.2f} ms; a call that does almost nothing (ListStreams) "
                  f"{costs['spine_call_ms']:.2f} ms — the validation, authorization and audit record every call pays")
-    notes.append("delivery latency through Firehose is not measured here (it comes with the firehose service)")
+    if delivery.get("delivered"):
+        notes.append(f"delivery: Firehose PutRecord → object listable, IntervalInSeconds 1: median "
+                     f"{delivery['median_s']:.2f} s, p95 {delivery['p95_s']:.2f} s, max {delivery['max_s']:.2f} s over "
+                     f"{delivery['delivered']} records in {delivery['objects']} objects (the interval is the floor)")
+    else:
+        notes.append(f"delivery: none of {delivery['records']} records was delivered within 30 s")
     setup = {"plan": asdict(plan), "quick": args.quick, "batch": BATCH, "record_bytes": RECORD,
              "redis": redact(args.redis) if redis_problem is None else None, "workdir": str(work),
              "cpus": os.cpu_count(), "python": sys.version.split()[0], "sqlite": sqlite3.sqlite_version,
              "seconds": round(elapsed, 1)}
     if args.output == "json":
         print(json.dumps({"setup": setup, "figures": [asdict(f) for f in bench.figures], "costs": bench.costs,
-                          "notes": notes}, indent=2))
+                          "delivery": delivery, "notes": notes}, indent=2))
         return 0
     header = (f"streams — PutRecords of {BATCH} x {RECORD} B, {plan.batches * BATCH:,} records per pass, best of "
               f"{plan.repeat}; {os.cpu_count()} CPUs; {elapsed:.0f} s")

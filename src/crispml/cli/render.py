@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from datetime import datetime
@@ -33,6 +34,8 @@ def _cell(value: Any) -> str:
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, BaseModel):
         return json.dumps(value.model_dump(mode="json", exclude_none=True), separators=(",", ":"))
+    if _fields(value) is not None:  # a dataclass entry
+        return json.dumps(to_jsonable_python(value, exclude_none=True), separators=(",", ":"))
     if isinstance(value, dict | list):
         return json.dumps(value, default=str, separators=(",", ":")) if value else ""
     if isinstance(value, float):
@@ -40,10 +43,22 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def table_of(rows: list[BaseModel] | list[dict[str, Any]], title: str | None = None) -> Table:
-    """A table with one column per field of the rows."""
+def _fields(value: Any) -> dict[str, Any] | None:
+    """A row's fields by name: a model's, a dataclass's (entries returned by the hundred) or a dict's;
+    None for any other value."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, BaseModel):
+        return dict(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    return None
+
+
+def table_of(rows: list[Any], title: str | None = None) -> Table:
+    """A table with one column per field of the rows (models, dataclasses or dicts)."""
     table = Table(title=title, title_justify="left", show_lines=False, header_style="bold")
-    dicts = [r if isinstance(r, dict) else dict(r) for r in rows]
+    dicts = [_fields(r) or {} for r in rows]
     columns: list[str] = []
     for d in dicts:
         columns += [k for k in d if k not in columns]
@@ -64,12 +79,12 @@ def render(response: BaseModel | dict[str, Any], output: Output, *, title: str |
         return
     out = console()
     fields = dict(response)
-    lists = {k: v for k, v in fields.items() if isinstance(v, list) and v and isinstance(v[0], BaseModel | dict)}
+    lists = {k: v for k, v in fields.items() if isinstance(v, list) and v and _fields(v[0]) is not None}
     scalars = {k: v for k, v in fields.items() if k not in lists and not _is_stream(response, k)}
     columns: dict[str, list[str]] = getattr(type(response), "table_columns", {})
     for name, rows in lists.items():
         if name in columns:
-            rows = [{c: (dict(r) if isinstance(r, BaseModel) else r).get(c) for c in columns[name]} for r in rows]
+            rows = [{c: (_fields(r) or {}).get(c) for c in columns[name]} for r in rows]
         out.print(table_of(rows, title=name.replace("_", " ") if len(lists) > 1 or title else None))
     shown = {k: v for k, v in scalars.items() if v not in (None, [], {}, "")}
     if shown:

@@ -31,7 +31,7 @@ from crispml.services.streams.backends.base import (
     shard_info,
 )
 from crispml.services.streams.core import StreamsCore, collector_paused, stream_crn, to_ms
-from crispml.services.streams.entities import ChildShard, HashKeyRange
+from crispml.services.streams.entities import ChildShard, HashKeyRange, PutRecordsResultEntry
 from crispml.services.streams.errors import (
     InvalidArgumentException,
     RecordStoreUnavailable,
@@ -111,7 +111,7 @@ class RecordOps(StreamsCore):
     def put_records(self, ctx: CallContext, request: PutRecordsRequest) -> PutRecordsResponse:
         """Write up to 500 records in one call; each record's success or failure is in the response."""
         records = request.records
-        results: list[dict[str, str] | None] = [None] * len(records)
+        results: list[PutRecordsResultEntry | None] = [None] * len(records)
         keys = [r["partition_key"] for r in records]
         datas = [r["data"] for r in records]
         where = list(range(len(records)))
@@ -129,7 +129,8 @@ class RecordOps(StreamsCore):
                 try:
                     hash_keys.append(_hash_key(datas[i], keys[i], record.get("explicit_hash_key")))
                 except InvalidArgumentException as exc:
-                    results[i] = {"error_code": InvalidArgumentException.code, "error_message": exc.message}
+                    results[i] = PutRecordsResultEntry(error_code=InvalidArgumentException.code,
+                                                       error_message=exc.message)
                     continue
                 batch.partition_keys.append(keys[i])
                 batch.data.append(datas[i])
@@ -142,7 +143,7 @@ class RecordOps(StreamsCore):
             tag = outcome.stream.tag
             for run in outcome.appended:
                 shard = shard_id(run.shard_number)
-                entries = [{"sequence_number": number, "shard_id": shard}
+                entries = [PutRecordsResultEntry(number, shard)
                            for number in sequence_numbers(tag, run.shard_number, run.first, len(run.indexes))]
                 if len(entries) == len(results):  # every record, in order, in one shard
                     results[:] = entries
@@ -152,9 +153,8 @@ class RecordOps(StreamsCore):
                 stored += len(entries)
             for failure in outcome.rejected:
                 for i in failure.indexes:
-                    results[where[i]] = {"error_code": failure.code, "error_message": failure.message}
-        # Validated from plain dicts in one call, as GetRecords does: 500 entries, each a model.
-        return PutRecordsResponse.model_validate({"failed_record_count": len(records) - stored, "records": results})
+                    results[where[i]] = PutRecordsResultEntry(error_code=failure.code, error_message=failure.message)
+        return PutRecordsResponse(failed_record_count=len(records) - stored, records=results)
 
     @operation("GetShardIterator", resource=lambda r: stream_crn(r.stream_name), mutating=False)
     def get_shard_iterator(self, ctx: CallContext, request: GetShardIteratorRequest) -> GetShardIteratorResponse:
