@@ -46,7 +46,7 @@ PREFIX = "latency/"
 
 def _deliverer(client: Client, tick: float, stop: threading.Event) -> None:
     """The control loop's part: deliver what is due, every ``tick`` seconds."""
-    firehose: Any = client.platform.services["firehose"]
+    firehose: Any = client.platform.service("firehose")
     while not stop.is_set():
         firehose.deliver_due()
         stop.wait(tick)

@@ -1,16 +1,21 @@
 """The embedded platform: one home's settings, metadata DB, lake store, clock and
 services, and the spine that runs every operation.
 
-Opening a platform migrates the metadata DB if it is behind and makes sure the
-root account exists. Shells (SDK, CLI, later the server) hold a platform and
-call operations on its services; each call runs :meth:`Platform.run`.
+Opening a platform is cheap and writes nothing when nothing changed: the
+metadata DB is migrated only if it is behind, the root account is created only
+if the home has none, and each service is imported and built the first time it
+is used (by the SDK by name, or by another service with :meth:`Platform.peer`),
+so a command that lists buckets loads the lake, IAM and audit and nothing else.
+Shells (SDK, CLI, later the server) hold a platform and call operations on its
+services; each call runs :meth:`Platform.run`.
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from crispml.core.clock import Clock, SystemClock
 from crispml.core.config import Settings
@@ -18,8 +23,12 @@ from crispml.core.context import CallContext
 from crispml.core.errors import CrispmlError
 from crispml.core.metadb.engine import Database
 from crispml.core.storage.base import BlobStore, open_blob_store
+from crispml.services import SERVICES
+from crispml.services.audit.service import AuditService
+from crispml.services.iam.service import IamService
 from crispml.spine.models import Request, Response
 from crispml.spine.operations import (
+    Body,
     OperationSpec,
     Service,
     timed,
@@ -27,20 +36,20 @@ from crispml.spine.operations import (
     wrap_unexpected,
 )
 
+S = TypeVar("S", bound=Service)
 
-def _service_classes() -> list[type[Service]]:
-    from crispml.services.audit.service import AuditService
-    from crispml.services.catalog.service import CatalogService
-    from crispml.services.firehose.service import FirehoseService
-    from crispml.services.iam.service import IamService
-    from crispml.services.ingest.service import IngestService
-    from crispml.services.lake.service import LakeService
-    from crispml.services.monitoring.service import MonitoringService
-    from crispml.services.query.service import QueryService
-    from crispml.services.streams.service import StreamsService
 
-    return [IamService, AuditService, LakeService, CatalogService, MonitoringService, QueryService,
-            StreamsService, IngestService, FirehoseService]
+def service_class(name: str) -> type[Service]:
+    """The class of the service called ``name``, imported now (KeyError for an unknown name)."""
+    module_name, _, attr = SERVICES[name].partition(":")
+    cls: type[Service] = getattr(importlib.import_module(module_name), attr)
+    return cls
+
+
+def load_services() -> list[type[Service]]:
+    """Every service class, imported now (which also fills the operation registry): for tools that list
+    every operation, such as the CLI's command table and the tests; a platform imports only what it uses."""
+    return [service_class(name) for name in SERVICES]
 
 
 class Platform:
@@ -53,13 +62,11 @@ class Platform:
         self._db.ensure_upgraded()
         self._blobs: BlobStore | None = None
         self._blobs_lock = threading.Lock()
-        self.services: dict[str, Service] = {cls.name: cls(self) for cls in _service_classes()}
-        from crispml.services.iam.service import IamService
-
-        iam = self.services["iam"]
-        assert isinstance(iam, IamService)
-        self._iam = iam
-        self.root = iam.bootstrap()
+        self._services: dict[str, Service] = {}
+        self._services_lock = threading.RLock()
+        self._iam = self.peer(IamService)
+        self._audit = self.peer(AuditService)
+        self.root = self._iam.bootstrap()
 
     # -- what services see (the Runtime protocol) -------------------------
 
@@ -85,17 +92,37 @@ class Platform:
             return self._blobs
 
     def service(self, name: str) -> Service:
-        return self.services[name]
+        """The service called ``name`` (``lake``, ``catalog``, …), built on first use."""
+        found = self._services.get(name)
+        if found is None:
+            if name not in SERVICES:
+                raise KeyError(name)
+            found = self.peer(service_class(name))
+        return found
+
+    def peer(self, cls: type[S]) -> S:
+        """This platform's instance of ``cls``, built on first use (one per platform)."""
+        found = self._services.get(cls.name)
+        if found is None:
+            with self._services_lock:
+                found = self._services.get(cls.name)
+                if found is None:
+                    found = self._services[cls.name] = cls(self)
+        if not isinstance(found, cls):
+            raise TypeError(f"service {cls.name!r} is a {type(found).__name__}, not a {cls.__name__}")
+        return found
+
+    @property
+    def service_names(self) -> list[str]:
+        """Every service's name, built or not."""
+        return sorted(SERVICES)
 
     # -- the spine -----------------------------------------------------------
 
-    def run(self, spec: OperationSpec, ctx: CallContext, request: Any,
-            body: Callable[[Request], Response]) -> Response:
+    def run(self, spec: OperationSpec, ctx: CallContext, request: Any, body: Body) -> Response:
         """Validate the request, authorize the caller, run, then audit and measure."""
-        from crispml.services.audit.service import AuditService
-
-        audit = self.services["audit"]
-        assert isinstance(audit, AuditService)
+        ctx = ctx.for_call()
+        audit = self._audit
         elapsed = timed()
         resource = f"crn:crispml:{spec.service}:::*"
         validated: Request | None = None
@@ -103,7 +130,7 @@ class Platform:
             validated = validate_request(spec, request)
             resource = spec.resource(validated)
             self._iam.authorize(ctx, spec.action, resource)
-            response = body(validated)
+            response = body(ctx, validated)
         except Exception as exc:
             error = wrap_unexpected(spec, exc)
             audit.record(ctx, spec.action, resource, error=error, duration_ms=elapsed(),
@@ -127,10 +154,8 @@ class Platform:
         code inside a service that needs many objects at once — the query engine opening a table's
         files — where one round trip per object would cost more than the work.
         """
-        from crispml.services.audit.service import AuditService
-
-        audit = self.services["audit"]
-        assert isinstance(audit, AuditService)
+        ctx = ctx.for_call()
+        audit = self._audit
         elapsed = timed()
         resources = [f"crn:crispml:{spec.service}:::*"] * len(requests)
         validated: list[Request | None] = [None] * len(requests)
@@ -159,7 +184,7 @@ class Platform:
         return outcomes
 
     def close(self) -> None:
-        for service in self.services.values():
+        for service in list(self._services.values()):
             service.close()
         self._db.dispose()
 

@@ -33,6 +33,7 @@ import crispml
 from crispml.core.clock import FixedClock
 from crispml.core.context import CallContext
 from crispml.core.errors import CrispmlError, Internal, InvalidArgument, PermissionDenied, Unauthenticated
+from crispml.platform import load_services
 from crispml.sdk.client import Client
 from crispml.services import load_models
 from crispml.services.audit.entities import AuditEvent
@@ -44,6 +45,8 @@ from crispml.services.ingest.store import JobRunRow
 from crispml.services.query.service import QueryService
 from crispml.services.query.store import QueryExecutionRow
 from crispml.spine import REGISTRY, OperationSpec
+
+load_services()  # every operation in REGISTRY: the checks below run over all of them
 
 BUCKET = "spine-data"
 EMPTY_BUCKET = "spine-empty"
@@ -255,7 +258,7 @@ def _prepare(home: Path) -> dict[str, str]:
         client.query.create_work_group(name="spine-wg")
         done, running = (client.query.start_query_execution(query_string=f"SELECT {n} AS n").query_execution_id
                          for n in (1, 2))
-        query = client.platform.services["query"]
+        query = client.platform.service("query")
         assert isinstance(query, QueryService)
         for query_id in (done, running):
             assert query.join(query_id, 60)
@@ -402,8 +405,8 @@ def test_every_registered_operation_is_a_wrapped_method_of_a_platform_service(
     local_client: Client,
 ) -> None:
     for spec in REGISTRY.all():
-        service = local_client.platform.services.get(spec.service)
-        assert service is not None, f"{spec.action}: service not on the platform"
+        assert spec.service in local_client.platform.service_names, f"{spec.action}: service not on the platform"
+        service = local_client.platform.service(spec.service)
         assert type(service).operations[spec.method_name] is spec
         method = getattr(type(service), spec.method_name)
         assert getattr(method, "__crispml_spec__", None) is spec, f"{spec.action} is not wrapped"
@@ -484,7 +487,7 @@ def test_invalid_request_names_the_field_and_is_audited(
         getattr(getattr(local_client, service), method)(**fields)
     assert f"'{named}'" in str(info.value), str(info.value)
     assert snapshot(local_client) == before
-    action = type(local_client.platform.services[service]).operations[method].action
+    action = type(local_client.platform.service(service)).operations[method].action
     (event,) = events(local_client, action=action)
     assert (event.outcome, event.error_code, event.principal) == ("Failure", "InvalidArgument", "root")
 
@@ -539,7 +542,7 @@ def test_a_failure_inside_the_operation_is_audited_with_its_code(local_client: C
 
 
 def test_service_methods_cannot_be_called_without_a_call_context(local_client: Client) -> None:
-    lake = local_client.platform.services["lake"]
+    lake = local_client.platform.service("lake")
     with pytest.raises(TypeError):
         lake.list_buckets()  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="CallContext"):
@@ -553,7 +556,7 @@ def test_service_methods_cannot_be_called_without_a_call_context(local_client: C
 
 
 def test_calling_the_service_object_directly_is_still_checked(local_client: Client) -> None:
-    lake = local_client.platform.services["lake"]
+    lake = local_client.platform.service("lake")
     with pytest.raises(Unauthenticated):
         lake.create_bucket(CallContext(principal="mallory"), bucket="direct")
     lake.create_bucket(CallContext(principal="root"), bucket="direct")
@@ -566,7 +569,7 @@ def test_a_refused_caller_never_reaches_the_body(local_client: Client) -> None:
     spec = REGISTRY.get("lake:ListBuckets")
     ran: list[str] = []
 
-    def body(request: Any) -> Any:
+    def body(ctx: CallContext, request: Any) -> Any:
         ran.append("ran")
         return spec.response_model(buckets=[])
 
@@ -579,7 +582,7 @@ def test_a_refused_caller_never_reaches_the_body(local_client: Client) -> None:
 def test_an_unexpected_exception_becomes_internal_and_is_audited(local_client: Client) -> None:
     spec = REGISTRY.get("lake:ListBuckets")
 
-    def body(request: Any) -> Any:
+    def body(ctx: CallContext, request: Any) -> Any:
         raise ZeroDivisionError("division by zero")
 
     with pytest.raises(Internal, match="lake:ListBuckets") as info:

@@ -71,9 +71,10 @@ def _root(
 def _build() -> None:
     import crispml.platform as platform
     from crispml.cli import db, demo, lakecmds, sqlcmd
+    from crispml.services import SERVICES
     from crispml.spine.operations import REGISTRY
 
-    for cls in platform._service_classes():
+    for cls in map(platform.service_class, SERVICES):
         group = typer.Typer(help=SERVICE_HELP.get(cls.name, cls.__doc__ or ""), no_args_is_help=True)
         add_operations(group, REGISTRY.for_service(cls.name))
         for (service, alias), method in ALIASES.items():

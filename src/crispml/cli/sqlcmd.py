@@ -19,9 +19,11 @@ message. Ctrl-C stops the query (StopQueryExecution) before exiting.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import sys
+import uuid
 from typing import Any
 
 import typer
@@ -31,9 +33,8 @@ from rich.text import Text
 
 from crispml.cli.render import console, error_console
 from crispml.cli.state import state_of
-from crispml.core.errors import InvalidArgument
+from crispml.core.errors import CrispmlError, InvalidArgument
 from crispml.sdk.queries import FLOATS, INTEGERS, pages, raise_for, typed, wait
-from crispml.services.query.service import QueryService
 
 _MAX_WIDTH = 60
 
@@ -66,7 +67,9 @@ def sql(
     if not text.strip():
         raise InvalidArgument("the SQL statement is empty; pass it as an argument, or - to read it from stdin")
     client = state_of(ctx).client()
-    request: dict[str, Any] = {"query_string": text, "work_group": workgroup}
+    # the token makes the start idempotent: a Ctrl-C that lands before the id is known can still find the
+    # query (a second start with the same token returns the first one's id) and stop it
+    request: dict[str, Any] = {"query_string": text, "work_group": workgroup, "client_request_token": str(uuid.uuid4())}
     if database:
         request["query_execution_context"] = {"Database": database}
     query_id: str | None = None
@@ -74,18 +77,22 @@ def sql(
         query_id = client.query.start_query_execution(**request).query_execution_id
         execution = _wait(client, query_id)
     except KeyboardInterrupt:
-        # Ctrl-C may land before the id is known (the query already runs on a thread of this process,
-        # which would keep the process alive until the query ends): stop every query started here
-        service = client.platform.services["query"]
-        assert isinstance(service, QueryService)
-        running = [query_id] if query_id else service.local_runs()
-        for stopping in running:
-            client.query.stop_query_execution(query_execution_id=stopping)
+        _stop(client, query_id, request)
         raise
     raise_for(execution)
     rows, update_count = _print_results(client, query_id, output)
     if output is SqlOutput.table:
         _print_statistics(execution, rows, update_count)
+
+
+def _stop(client: Any, query_id: str | None, request: dict[str, Any]) -> None:
+    """Stop the query this command started (it runs on a thread of this process, which would keep the
+    process alive until the query ends); if the interrupt came before its id was known, the id is asked
+    for again with the same token."""
+    with contextlib.suppress(CrispmlError):  # not started, or already over: nothing to stop
+        if query_id is None:
+            query_id = client.query.start_query_execution(**request).query_execution_id
+        client.query.stop_query_execution(query_execution_id=query_id)
 
 
 def _wait(client: Any, query_id: str) -> Any:

@@ -112,6 +112,25 @@ class ResourceInUseException(Conflict):
     code = "ResourceInUseException"
 
 
+# -- Glue's exception names, shared by the Data Catalog and Glue's jobs (the catalog and ingest services)
+
+
+class InvalidInputException(InvalidArgument):
+    code = "InvalidInputException"
+
+
+class EntityNotFoundException(NotFound):
+    code = "EntityNotFoundException"
+
+
+class AlreadyExistsException(AlreadyExists):
+    code = "AlreadyExistsException"
+
+
+class ConcurrentModificationException(Conflict):
+    code = "ConcurrentModificationException"
+
+
 #: The one table from error family to HTTP status.
 HTTP_STATUS: dict[str, int] = {
     "InvalidArgument": 400,

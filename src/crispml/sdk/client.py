@@ -16,6 +16,7 @@ from crispml.core.config import Settings, load_settings
 from crispml.core.context import CallContext
 from crispml.core.errors import InvalidArgument
 from crispml.platform import Platform
+from crispml.services import SERVICES
 from crispml.spine.operations import OperationSpec, Service
 
 
@@ -58,13 +59,6 @@ def _method(bound: BoundService, spec: OperationSpec) -> Callable[..., Any]:
     return call
 
 
-class _NoPlatform:
-    services: dict[str, Any] = {}
-
-
-_NO_PLATFORM = _NoPlatform()
-
-
 class Client:
     """A connection to one crispml home (embedded) — later also to a server."""
 
@@ -83,9 +77,9 @@ class Client:
     def fs(self) -> Any:
         """The lake as an fsspec filesystem (``lake://bucket/key``) acting as this client."""
         if self._fs is None:
-            from crispml.services.lake.fs import LakeFileSystem
+            from crispml.services.lake.service import LakeService
 
-            self._fs = LakeFileSystem(client=self, skip_instance_cache=True)
+            self._fs = self.platform.peer(LakeService).filesystem(self.context())
         return self._fs
 
     @property
@@ -102,13 +96,12 @@ class Client:
         return Client(self.platform, principal=principal, source=self.source)
 
     def __getattr__(self, name: str) -> BoundService:
-        if name.startswith("_") or name not in self.__dict__.get("platform", _NO_PLATFORM).services:
-            raise AttributeError(
-                f"crispml has no service {name!r} (services: {', '.join(sorted(self.platform.services))})"
-            )
+        platform = self.__dict__.get("platform")
+        if name.startswith("_") or platform is None or name not in SERVICES:
+            raise AttributeError(f"crispml has no service {name!r} (services: {', '.join(sorted(SERVICES))})")
         bound = self._bound.get(name)
         if bound is None:
-            bound = self._bound[name] = BoundService(self, self.platform.services[name])
+            bound = self._bound[name] = BoundService(self, platform.service(name))
         return bound
 
     def close(self) -> None:

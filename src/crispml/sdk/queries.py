@@ -7,9 +7,8 @@ waits until the execution ends, raises the matching crispml error if it failed
 result larger than memory streams. The CLI's ``crispml sql``, the demo and the
 benchmarks use it; every step is an ordinary operation through the spine.
 
-Waiting: when the query runs in this process (an embedded client), the helper
-waits on its worker thread instead of polling; otherwise it polls
-``GetQueryExecution``, backing off from 20 ms to one second.
+Waiting polls ``GetQueryExecution``, as every Athena client does, backing off
+from 1 ms (a query over a small table ends in a few) to one second.
 """
 
 from __future__ import annotations
@@ -19,9 +18,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from crispml.services.query.errors import QueryCancelledError, error_for
+from crispml.services.query.service import QueryCancelledError, error_for
 
-_FIRST_POLL, _MAX_POLL = 0.02, 1.0
+_FIRST_POLL, _MAX_POLL = 0.001, 1.0
 INTEGERS = frozenset({"tinyint", "smallint", "integer", "int", "bigint"})
 FLOATS = frozenset({"double", "real", "float"})
 
@@ -45,27 +44,15 @@ def typed(value: str | None, kind: str) -> Any:
 
 def wait(client: Any, query_execution_id: str, *, tick: Callable[[], None] | None = None) -> Any:
     """Wait until the execution ends; its final ``QueryExecution``. ``tick`` runs between polls."""
-    join = _local_join(client)
     delay = _FIRST_POLL
     while True:
-        if join is not None:
-            join(query_execution_id, _MAX_POLL)
         execution = client.query.get_query_execution(query_execution_id=query_execution_id).query_execution
         if execution.status.state not in ("QUEUED", "RUNNING"):
             return execution
         if tick is not None:
             tick()
-        if join is None:
-            time.sleep(delay)
-            delay = min(delay * 2, _MAX_POLL)
-
-
-def _local_join(client: Any) -> Callable[[str, float], bool] | None:
-    """The query service's in-process ``join`` when ``client`` is embedded, else None."""
-    platform = getattr(client, "platform", None)
-    service = getattr(platform, "services", {}).get("query") if platform is not None else None
-    join: Callable[[str, float], bool] | None = getattr(service, "join", None)
-    return join
+        time.sleep(delay)
+        delay = min(delay * 2, _MAX_POLL)
 
 
 def raise_for(execution: Any) -> None:

@@ -1,10 +1,30 @@
-"""The services, one subpackage each (lake, iam, audit, monitoring, …)."""
+"""The services, one subpackage each (lake, iam, audit, monitoring, …).
+
+:data:`SERVICES` names every service and where its class lives, so that the
+platform imports a service (and the libraries behind it) only when it is first
+used, and shells can list services without importing any.
+"""
 
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from sqlalchemy import MetaData
+if TYPE_CHECKING:
+    from sqlalchemy import MetaData
+
+#: Every service: name → ``"module:Class"`` of its public ``service.py``.
+SERVICES = {
+    "audit": "crispml.services.audit.service:AuditService",
+    "catalog": "crispml.services.catalog.service:CatalogService",
+    "firehose": "crispml.services.firehose.service:FirehoseService",
+    "iam": "crispml.services.iam.service:IamService",
+    "ingest": "crispml.services.ingest.service:IngestService",
+    "lake": "crispml.services.lake.service:LakeService",
+    "monitoring": "crispml.services.monitoring.service:MonitoringService",
+    "query": "crispml.services.query.service:QueryService",
+    "streams": "crispml.services.streams.service:StreamsService",
+}
 
 #: Modules that declare tables; imported by :func:`load_models`.
 MODEL_MODULES = (

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import AliasGenerator, BaseModel, ConfigDict
+from pydantic import AliasGenerator, BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_pascal
+
+from crispml.core.errors import CrispmlError, InvalidArgument
 
 
 def _pascal(name: str) -> str:
@@ -21,7 +23,21 @@ _AWS_ALIASES = AliasGenerator(validation_alias=_pascal)
 
 
 class Request(BaseModel):
-    """A validated operation request."""
+    """A validated operation request.
+
+    Built in code (``BucketRequest(bucket=name)``, as a service calling another does), a request that
+    does not validate raises the same typed error the spine gives a caller's bad input, not pydantic's.
+    """
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise invalid(type(self).__name__, exc) from None
+
+    # Validation of an enclosing model must not run this __init__ (its errors would lose their path):
+    # marked as pydantic marks its own, it is called only when the class is called.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
     model_config = ConfigDict(
         extra="forbid",
@@ -44,7 +60,18 @@ class Response(BaseModel):
 
 
 class Shape(BaseModel):
-    """A nested value inside requests (rules, filters, tags), with AWS aliases."""
+    """A nested value inside requests (rules, filters, tags), with AWS aliases; built in code, it fails as
+    a :class:`Request` does."""
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise invalid(type(self).__name__, exc) from None
+
+    # Validation of an enclosing model must not run this __init__ (its errors would lose their path):
+    # marked as pydantic marks its own, it is called only when the class is called.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, alias_generator=_AWS_ALIASES,
                               loc_by_alias=False)
@@ -56,3 +83,23 @@ def _stream_fields(model: BaseModel) -> list[str]:
         for name, field in type(model).model_fields.items()
         if (field.json_schema_extra or {}).get("stream")  # type: ignore[union-attr]
     ]
+
+
+def invalid(what: str, exc: ValidationError, fields: list[str] | None = None) -> CrispmlError:
+    """One uniform error for input that failed validation: the service's own error if a validator
+    raised one (``InvalidBucketName``), else InvalidArgument naming every problem and field."""
+    for error in exc.errors():
+        original = (error.get("ctx") or {}).get("error")
+        if isinstance(original, CrispmlError):
+            return original
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "request"
+        if error["type"] == "extra_forbidden":
+            known = f" (fields: {', '.join(fields)})" if fields else ""
+            problems.append(f"unknown field '{where}'{known}")
+        elif error["type"] == "missing":
+            problems.append(f"'{where}' is required")
+        else:
+            problems.append(f"'{where}': {error['msg']}")
+    return InvalidArgument(f"invalid {what}: " + "; ".join(problems))

@@ -15,6 +15,14 @@ request and response models, resource) in :data:`REGISTRY` and replaces the
 method with a wrapper that always goes through the platform's spine:
 validate the request once, authorize the caller, run, then audit and measure —
 on success and on failure. There is no other way to run the method body.
+
+A service calls another service one way: through that service's operations,
+as the caller whose request it serves, with the request model —
+``self.peer(LakeService).head_bucket(ctx, BucketRequest(bucket=name))``. The
+decorator keeps the method's signature, so mypy checks the request's fields and
+the response's type; the call still runs through the spine (authorized and
+audited as ``ctx``'s principal, under a request id of its own). What a service
+offers others besides its operations is declared in its public ``service.py``.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from pydantic import BaseModel, ValidationError
 
 from crispml.core.context import CallContext
 from crispml.core.errors import CrispmlError, Internal, InvalidArgument
-from crispml.spine.models import Request, Response
+from crispml.spine.models import Request, Response, invalid
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -44,6 +52,10 @@ if TYPE_CHECKING:
 
 R = TypeVar("R", bound=Response)
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+S = TypeVar("S", bound="Service")
+#: What an operation's body gets: the context the call runs under and the validated request.
+Body = Callable[[CallContext, Request], Response]
 
 
 @dataclass(frozen=True)
@@ -94,13 +106,12 @@ class Runtime(Protocol):
     @property
     def settings(self) -> Settings: ...
 
-    def service(self, name: str) -> Service:
-        """Another service of the same platform, by name."""
+    def peer(self, cls: type[S]) -> S:
+        """The platform's instance of another service (built on first use), to call its operations."""
         ...
 
-    def run(self, spec: OperationSpec, ctx: CallContext, request: Any,
-            body: Callable[[Request], Response]) -> Response:
-        """Validate, authorize, run ``body``, audit and measure."""
+    def run(self, spec: OperationSpec, ctx: CallContext, request: Any, body: Body) -> Response:
+        """Validate, authorize, run ``body`` (with the context the call runs under), audit and measure."""
         ...
 
     def run_each(self, spec: OperationSpec, ctx: CallContext, requests: list[Any],
@@ -148,12 +159,12 @@ def operation(
     positional: tuple[str, ...] = (),
     outfile: bool = False,
     mutating: bool = True,
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+) -> Callable[[F], F]:
     """Declare a service method as the operation ``name`` (AWS PascalCase)."""
     if not re.fullmatch(r"[A-Z][A-Za-z0-9]+", name):
         raise ValueError(f"operation name {name!r} must be PascalCase")
 
-    def decorate(method: Callable[..., Any]) -> Callable[..., Any]:
+    def decorate(method: F) -> F:
         method.__crispml_operation__ = {  # type: ignore[attr-defined]
             "name": name, "resource": resource,
             "cli": CliHints(positional=positional, outfile=outfile), "mutating": mutating,
@@ -179,6 +190,11 @@ class RuntimeAccess:
     @property
     def blobs(self) -> BlobStore:
         return self.runtime.blobs
+
+    def peer(self, cls: type[S]) -> S:
+        """Another service of this platform, whose operations this one calls for its caller:
+        ``self.peer(LakeService).head_bucket(ctx, BucketRequest(bucket=name))``."""
+        return self.runtime.peer(cls)
 
     @contextmanager
     def _reading(self) -> Iterator[Session]:
@@ -248,7 +264,7 @@ def _through_spine(spec: OperationSpec, method: Callable[..., Any]) -> Callable[
             raise TypeError(f"{spec.action}: the first argument must be a CallContext")
         return self.runtime.run(
             spec, ctx, _RawRequest(request, fields),
-            lambda validated: method(self, ctx, validated),
+            lambda used, validated: method(self, used, validated),
         )
 
     call.__crispml_spec__ = spec  # type: ignore[attr-defined]
@@ -286,21 +302,7 @@ def validate_request(spec: OperationSpec, raw: Any) -> Request:
 
 def request_error(spec: OperationSpec, exc: ValidationError) -> CrispmlError:
     """One uniform InvalidArgument (or the service's own error) for a failed validation."""
-    for error in exc.errors():
-        original = (error.get("ctx") or {}).get("error")
-        if isinstance(original, CrispmlError):
-            return original
-    problems = []
-    for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"]) or "request"
-        if error["type"] == "extra_forbidden":
-            known = ", ".join(spec.request_model.model_fields)
-            problems.append(f"unknown field '{where}' (fields: {known})")
-        elif error["type"] == "missing":
-            problems.append(f"'{where}' is required")
-        else:
-            problems.append(f"'{where}': {error['msg']}")
-    return InvalidArgument(f"invalid {spec.action} request: " + "; ".join(problems))
+    return invalid(f"{spec.action} request", exc, list(spec.request_model.model_fields))
 
 
 def kebab(name: str) -> str:

@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from crispml.sdk.client import Client
-from crispml.services.catalog.iceberg import IcebergScan, plan_scan
-from crispml.spine.caller import Caller
+from crispml.services.catalog.iceberg import IcebergScan
+from crispml.services.catalog.service import CatalogService
 from tests.services.catalog.conftest import BUCKET
 
 #: Glue's OpenTableFormatInput for a new Iceberg table.
@@ -46,12 +46,13 @@ def table_input_of(client: Client, name: str = "orders") -> dict[str, Any]:
     return given
 
 
-def caller(client: Client) -> Caller:
-    return Caller(client.platform, client.context())
+def plan_scan(client: Client, database: str, name: str, **at: Any) -> IcebergScan:
+    """The catalog's scan of a managed table as the client's principal (what the query engine calls)."""
+    return client.platform.peer(CatalogService).plan_scan(client.context(), database, name, **at)
 
 
 def scan(client: Client, name: str = "orders", **at: Any) -> IcebergScan:
-    return plan_scan(caller(client), "sales", name, **at)
+    return plan_scan(client, "sales", name, **at)
 
 
 def read_files(client: Client, found: IcebergScan) -> pa.Table:

@@ -20,15 +20,14 @@ from crispml.services.catalog.errors import (
     EntityNotFoundException,
     InvalidInputException,
 )
-from crispml.services.catalog.iceberg import plan_scan
 from crispml.services.catalog.iceberg_store import ICEBERG_TABLES
-from crispml.spine.caller import Caller
 from tests.services.catalog.conftest import BUCKET, table_input
 from tests.services.catalog.managed_support import (
     ICEBERG,
     after_this_millisecond,
     create_managed,
     iceberg_input,
+    plan_scan,
     rows,
     scan,
 )
@@ -303,7 +302,7 @@ def test_data_operations_and_scans_are_authorized_and_audited(home_client: Clien
     with pytest.raises(PermissionDenied, match="catalog:GetTableSnapshots"):
         uma.catalog.get_table_snapshots(database_name="sales", table_name="orders")
     with pytest.raises(PermissionDenied, match="catalog:GetTable"):
-        plan_scan(Caller(home_client.platform, uma.context()), "sales", "orders")
+        plan_scan(uma, "sales", "orders")
     assert [r["id"] for r in rows(home_client)] == [1]
 
     (done,) = events(home_client, action="catalog:AppendTableData", outcome="Success")
@@ -358,7 +357,6 @@ def test_a_managed_table_takes_no_glue_partitions(home_client: Client) -> None:
 def test_pyiceberg_s_own_create_table_is_refused_for_the_glue_operation(home_client: Client) -> None:
     from crispml.services.catalog.iceberg_catalog import LakeCatalog
 
-    catalog = LakeCatalog(home_client.platform.db, Caller(home_client.platform, home_client.context()),
-                          lambda *_: None)
+    catalog = LakeCatalog(home_client.platform.db, home_client.fs, lambda *_: None)
     with pytest.raises(InvalidInputException, match="CreateTable operation"):
         catalog.create_table(("sales", "orders"), schema=None)

@@ -54,7 +54,7 @@ def append(client: Client, data: Any) -> Any:
 
 
 def service(client: Client) -> CatalogService:
-    found = client.platform.services["catalog"]
+    found = client.platform.service("catalog")
     assert isinstance(found, CatalogService)
     return found
 

@@ -1,16 +1,16 @@
-"""The catalog's pure rules: names, locations, types, formats, Hive folders, name patterns."""
+"""The catalog's pure rules: names, locations, types, formats, Hive folders (core.hive's), name patterns."""
 
 from __future__ import annotations
 
 import pytest
 
+from crispml.core.hive import partition_path
 from crispml.services.catalog.errors import InvalidInputException
 from crispml.services.catalog.rules import (
     check_column_type,
     check_location,
     check_name,
     detect_format,
-    partition_path,
 )
 from crispml.services.catalog.tables import name_filter
 

@@ -15,9 +15,8 @@ import pytest
 
 from crispml.core.clock import FixedClock
 from crispml.sdk.client import Client
-from crispml.services.catalog.iceberg import plan_scan
 from crispml.services.firehose.errors import InvalidArgumentException
-from crispml.spine.caller import Caller
+from tests.services.catalog.managed_support import plan_scan
 from tests.services.firehose.conftest import BUCKET, UUID4, error_documents, keys, s3_destination
 
 START = datetime(2024, 5, 1, 8, 30, 0, tzinfo=UTC)
@@ -130,7 +129,7 @@ def test_a_managed_table_as_destination_gets_one_append_per_delivery(
     clock.advance(seconds=60)
     (result,) = fh_client.firehose.flush_delivery_stream(delivery_stream_name="to-table").deliveries
     assert (result.records_delivered, result.records_failed) == (2, 1)
-    rows = plan_scan(Caller(fh_client.platform, fh_client.context()), "sales", "events").to_arrow().to_pylist()
+    rows = plan_scan(fh_client, "sales", "events").to_arrow().to_pylist()
     assert sorted(rows, key=lambda r: r["id"]) == [
         {"id": 1, "kind": "view", "at": datetime(2024, 5, 1, 10, 0), "day": "2024-05-01"},
         {"id": 2, "kind": "click", "at": None, "day": "2024-05-02"}]

@@ -33,7 +33,7 @@ def _add(client: Client, name: str, *, kind: str = "User", status: str = "Active
 
 
 def _iam(client: Client) -> IamService:
-    service = client.platform.services["iam"]
+    service = client.platform.service("iam")
     assert isinstance(service, IamService)
     return service
 

@@ -17,9 +17,8 @@ import pytest
 import crispml
 from crispml.cli.main import main
 from crispml.sdk.client import Client
-from crispml.services.catalog.iceberg import plan_scan
 from tests.cli.support import WIDE, Result, assert_refused, plain
-from tests.services.catalog.managed_support import caller, read_files
+from tests.services.catalog.managed_support import plan_scan, read_files
 
 README = Path(crispml.__file__).parents[2] / "README.md"
 
@@ -66,7 +65,7 @@ def test_the_readme_commands_work(home: Path, tmp_path: Path) -> None:
 
 def _rows(client: Client) -> list[dict[str, Any]]:
     """demo.orders read back from the files of its current snapshot."""
-    data = read_files(client, plan_scan(caller(client), "demo", "orders"))
+    data = read_files(client, plan_scan(client, "demo", "orders"))
     return sorted(data.to_pylist(), key=lambda r: r["id"])
 
 

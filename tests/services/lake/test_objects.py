@@ -403,7 +403,7 @@ def test_readable_paths_authorizes_and_audits_each_object_in_one_step(client: An
 
     lake.put_object(bucket=bucket, key="t/a.csv", body=b"a\n1\n")
     lake.put_object(bucket=bucket, key="t/old.csv", body=b"a\n2\n", storage_class="GLACIER")
-    service = client.platform.services["lake"]
+    service = client.platform.service("lake")
     found = service.readable_paths(client.context(), [(bucket, "t/a.csv"), (bucket, "t/gone.csv"),
                                                       (bucket, "t/old.csv"), ("Bad_Bucket", "x")])
     local, gone, archived, invalid = found

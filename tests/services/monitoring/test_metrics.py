@@ -93,7 +93,7 @@ def test_latency_reflects_how_long_calls_took(local_client: Client) -> None:
     """A call that takes 40 ms shows at least 40 ms; fast calls do not raise the average that far."""
     spec = REGISTRY.get("lake:ListBuckets")
 
-    def slow(request: Any) -> Any:
+    def slow(ctx: CallContext, request: Any) -> Any:
         time.sleep(0.04)
         return spec.response_model(buckets=[])
 

@@ -67,7 +67,7 @@ def orders() -> Callable[[Client], str]:
 
 def joined(client: Client, query_id: str, timeout: float = 120) -> bool:
     """Wait for this process's worker of a query to end; True if it has."""
-    service = client.platform.services["query"]
+    service = client.platform.service("query")
     assert isinstance(service, QueryService)
     return service.join(query_id, timeout)
 

@@ -302,7 +302,7 @@ def test_the_engine_acts_for_the_caller_it_was_given(local_client: Client) -> No
     put(local_client, "t/a.csv", b"1\n")
     external_table(local_client, "t", "csv", [("v", "int")])
     caller = caller_of(local_client)
-    assert caller.principal == "root"
+    assert caller.ctx.principal == "root"
     query = DuckDBEngine().prepare(caller, "SELECT v FROM t", DB, output_location=None, query_execution_id="x1")
     assert query.substatement_type == "SELECT" and query.database == DB
     assert query.execute(query.plan(), lambda: False).batches.read_all().to_pylist() == [{"v": 1}]

@@ -2,7 +2,7 @@
 CSV / JSON / Parquet files, and running a statement through the engine as a caller.
 
 The engine is called directly, as the query service calls it: ``prepare`` → ``plan`` → ``execute``,
-with a :class:`~crispml.spine.caller.Caller` acting as the client's principal.
+with a :class:`~crispml.services.query.engines.base.Caller` acting as the client's principal.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from crispml.sdk.client import Client
-from crispml.services.query.engines.base import EngineResult, ExecutionPlan
+from crispml.services.catalog.service import CatalogService
+from crispml.services.lake.service import LakeService
+from crispml.services.query.engines.base import Caller, EngineResult, ExecutionPlan
 from crispml.services.query.engines.duckdb import DuckDBEngine, DuckDBQuery
-from crispml.spine.caller import Caller
 
 BUCKET = "engine-data"
 DB = "lakehouse"
@@ -29,7 +30,7 @@ _ids = iter(range(1, 1_000_000))
 
 def caller_of(client: Client) -> Caller:
     """The client's principal as code inside a service sees it."""
-    return Caller(client.platform, client.context())
+    return Caller(client.context(), client.platform.peer(CatalogService), client.platform.peer(LakeService))
 
 
 def setup(client: Client) -> None:

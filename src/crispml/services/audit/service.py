@@ -25,7 +25,10 @@ from crispml.core.errors import CrispmlError, InvalidArgument
 from crispml.core.ids import new_id
 from crispml.core.names import crn
 from crispml.services.audit.entities import AuditEvent
-from crispml.services.audit.specs import ListEventsRequest, ListEventsResponse
+from crispml.services.audit.specs import (
+    ListEventsRequest,
+    ListEventsResponse,
+)
 from crispml.services.audit.store import AuditEventRow
 from crispml.spine.operations import Service, operation
 
@@ -59,6 +62,11 @@ def _insert_sql(mark: str) -> str:
     """One event's INSERT for the driver's placeholder ``mark``."""
     marks = ", ".join([mark] * len(_COLUMNS))
     return f"INSERT INTO {AuditEventRow.__tablename__} ({', '.join(_COLUMNS)}) VALUES ({marks})"
+
+#: What other services and shells may import: the service, its operations' requests, and what they share.
+__all__ = [
+    "AuditService", "ListEventsRequest"
+]
 
 
 class AuditService(Service):

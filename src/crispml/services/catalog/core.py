@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from crispml.core import paging
 from crispml.core.context import CallContext
 from crispml.core.errors import NotFound
+from crispml.core.hive import location_bucket
 from crispml.core.names import crn
 from crispml.services.catalog.entities import Database, Partition, StorageDescriptor, Table
 from crispml.services.catalog.errors import (
@@ -28,8 +29,9 @@ from crispml.services.catalog.errors import (
     EntityNotFoundException,
     InvalidInputException,
 )
-from crispml.services.catalog.rules import location_bucket
 from crispml.services.catalog.store import DatabaseRow, PartitionRow, TableRow, TableVersionRow
+from crispml.services.lake.service import LakeService
+from crispml.services.lake.specs import BucketRequest
 from crispml.spine.operations import RuntimeAccess
 
 
@@ -159,13 +161,10 @@ class CatalogCore(RuntimeAccess):
 
     def _check_buckets(self, ctx: CallContext, locations: Iterable[str | None]) -> None:
         """Every bucket the locations name must exist in the lake."""
-        from crispml.services.lake.service import LakeService
-
-        lake = self.runtime.service("lake")
-        assert isinstance(lake, LakeService)
+        lake = self.peer(LakeService)
         for bucket in sorted({location_bucket(loc) for loc in locations if loc}):
             try:
-                lake.head_bucket(ctx, bucket=bucket)
+                lake.head_bucket(ctx, BucketRequest(bucket=bucket))
             except NotFound:
                 raise InvalidInputException(
                     f"location bucket {bucket!r} does not exist in the lake; create it with "

@@ -1,8 +1,8 @@
 """One crawl: discover what a crawler's targets hold, then bring the catalog in line with it.
 
 Every read of the lake and every change to the catalog goes through the
-platform's operations as the principal that started the crawler (a
-:class:`~crispml.spine.caller.Caller`), so the crawl can read and change no
+platform's operations as the principal that started the crawler (the context of
+its ``StartCrawler``), so the crawl can read and change no
 more than its caller could, and each read and write is in the audit record
 under that principal. (Glue runs a crawler as its IAM role; the role is
 stored but, until roles can be assumed, the caller's identity is used.)
@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -39,11 +39,25 @@ from crispml.core.errors import AlreadyExists, Conflict, InvalidArgument
 from crispml.services.catalog.classify import CsvClassifier, DiscoveredTable, discover
 from crispml.services.catalog.core import CatalogCore, loads
 from crispml.services.catalog.crawler_store import ClassifierRow
-from crispml.services.catalog.entities import CrawlSummary, UnreadableFile
-from crispml.services.catalog.specs import TableInput
+from crispml.services.catalog.entities import CrawlSummary, StorageDescriptor, UnreadableFile
+from crispml.services.catalog.specs import (
+    BatchCreatePartitionRequest,
+    BatchDeletePartitionRequest,
+    CreateDatabaseRequest,
+    CreateTableRequest,
+    DatabaseInput,
+    PartitionInput,
+    PartitionValueList,
+    TableInput,
+    TableRequest,
+    UpdateTableRequest,
+)
 from crispml.services.catalog.store import DatabaseRow, PartitionRow, TableRow, TableVersionRow
-from crispml.services.lake.fs import LakeFileSystem
-from crispml.spine.caller import Caller
+from crispml.services.lake.service import LakeService
+
+if TYPE_CHECKING:
+    from crispml.services.catalog.service import CatalogService
+    from crispml.services.lake.service import LakeFileSystem
 
 DEPRECATED = "DEPRECATED_BY_CRAWLER"
 UPDATED_BY = "UPDATED_BY_CRAWLER"
@@ -84,16 +98,20 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(out)
 
 
-class _ExcludingLake(LakeFileSystem):
-    """The lake filesystem leaving out files that match a target's exclusion patterns."""
+class _ExcludingLake:
+    """The lake filesystem leaving out files that match a target's exclusion patterns (what the crawl's
+    discovery calls of it: ``find``, ``open``, ``cat_file``, … pass through)."""
 
-    def __init__(self, client: Any, exclusions: dict[str, list[re.Pattern[str]]]) -> None:
-        super().__init__(client=client, skip_instance_cache=True)
+    def __init__(self, fs: LakeFileSystem, exclusions: dict[str, list[re.Pattern[str]]]) -> None:
+        self._fs = fs
         self.exclusions = exclusions
 
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fs, name)
+
     def find(self, path: str, *args: Any, **kwargs: Any) -> Any:
-        found = super().find(path, *args, **kwargs)
-        root = self._strip_protocol(path)
+        found = self._fs.find(path, *args, **kwargs)
+        root = self._fs._strip_protocol(path)
         patterns = self.exclusions.get(root)
         if not patterns or not isinstance(found, dict):
             return found
@@ -108,10 +126,12 @@ def _stripped(location: str) -> str:
 class CrawlRun:
     """One crawl of one crawler; :meth:`run` does it and fills :attr:`summary`."""
 
-    def __init__(self, core: CatalogCore, ctx: CallContext, crawl_id: str, definition: dict[str, Any],
+    def __init__(self, catalog: CatalogService, ctx: CallContext, crawl_id: str, definition: dict[str, Any],
                  checkpoint: Callable[[], bool]) -> None:
-        self.core = core
-        self.caller = Caller(core.runtime, ctx)
+        self.core: CatalogCore = catalog
+        self.catalog = catalog
+        self.lake = catalog.peer(LakeService)
+        self.ctx = ctx
         self.crawl_id = crawl_id
         self.crawler: str = definition["name"]
         self.database: str = definition["database_name"]
@@ -132,7 +152,7 @@ class CrawlRun:
     def run(self) -> None:
         """Discover, then create, update and delete tables and partitions; raise CrawlCancelled on a stop."""
         known = self._ensure_database_and_read()
-        fs = _ExcludingLake(self.caller, {
+        fs = _ExcludingLake(self.lake.filesystem(self.ctx), {
             _stripped(t["path"]): [glob_regex(p) for p in t.get("exclusions") or []] for t in self.targets})
         locations = [loc for table in known.values()
                      for loc in (table.document["storage_descriptor"]["location"], *table.partitions)]
@@ -166,7 +186,8 @@ class CrawlRun:
         with self.core.db.read() as session:
             exists = session.get(DatabaseRow, self.database) is not None
         if not exists:
-            self.caller.catalog.create_database(database_input={"Name": self.database})
+            self.catalog.create_database(self.ctx, CreateDatabaseRequest(
+                database_input=DatabaseInput(name=self.database)))
             self.note(f"created database {self.database}")
             return {}
         known: dict[str, _Known] = {}
@@ -200,7 +221,7 @@ class CrawlRun:
     # -- one table ---------------------------------------------------------------------
 
     def _definition(self, name: str, table: DiscoveredTable) -> dict[str, Any]:
-        """The table as this crawl found it: a checked TableInput, as JSON."""
+        """The table as this crawl found it: a checked TableInput, as JSON (compared with what is known)."""
         parameters = {
             "classification": table.classification, "CrawlerSchemaSerializerVersion": "1.0",
             "CrawlerSchemaDeserializerVersion": "1.0", UPDATED_BY: self.crawler,
@@ -227,14 +248,16 @@ class CrawlRun:
     def _apply(self, name: str, table: DiscoveredTable, known: _Known | None) -> None:
         found = self._definition(name, table)
         if known is None:
-            self.caller.catalog.create_table(database_name=self.database, table_input=found)
+            self.catalog.create_table(self.ctx, CreateTableRequest(database_name=self.database,
+                                                                   table_input=TableInput(**found)))
             self.summary.tables_created += 1
         elif _shape(found) != _shape(known.document) or DEPRECATED in known.document.get("parameters", {}):
             if self.update == "UPDATE_IN_DATABASE":
                 kept = {k: v for k, v in known.document.get("parameters", {}).items() if k != DEPRECATED}
                 found["parameters"] = {**kept, **found["parameters"]}
                 found["description"] = known.document.get("description")
-                self.caller.catalog.update_table(database_name=self.database, table_input=found)
+                self.catalog.update_table(self.ctx, UpdateTableRequest(database_name=self.database,
+                                                                       table_input=TableInput(**found)))
                 self.summary.tables_updated += 1
             else:
                 self.note(f"table {self.database}.{name} changed in the lake; not updated (UpdateBehavior LOG)")
@@ -247,11 +270,11 @@ class CrawlRun:
         have = set(known.partitions) if known else set()
         new = [p for p in table.partitions if f"lake://{p.location}" not in have]
         for batch in _chunks(new, 100):
-            inputs = [{"Values": list(p.values),
-                       "StorageDescriptor": {**found["storage_descriptor"], "location": f"lake://{p.location}"}}
+            inputs = [PartitionInput(values=list(p.values), storage_descriptor=StorageDescriptor(
+                          **{**found["storage_descriptor"], "location": f"lake://{p.location}"}))
                       for p in batch]
-            errors = self.caller.catalog.batch_create_partition(
-                database_name=self.database, table_name=name, partition_input_list=inputs).errors
+            errors = self.catalog.batch_create_partition(self.ctx, BatchCreatePartitionRequest(
+                database_name=self.database, table_name=name, partition_input_list=inputs)).errors
             self.summary.partitions_added += len(batch) - len(errors)
             for error in errors:
                 if error.error_detail.error_code != "AlreadyExistsException":
@@ -261,9 +284,9 @@ class CrawlRun:
             seen = {f"lake://{p.location}" for p in table.partitions}
             gone = [values for location, values in known.partitions.items() if location not in seen]
             for chunk in _chunks(gone, 25):
-                self.caller.catalog.batch_delete_partition(
+                self.catalog.batch_delete_partition(self.ctx, BatchDeletePartitionRequest(
                     database_name=self.database, table_name=name,
-                    partitions_to_delete=[{"Values": v} for v in chunk])
+                    partitions_to_delete=[PartitionValueList(values=v) for v in chunk]))
 
     # -- tables whose files are gone ---------------------------------------------------------
 
@@ -276,12 +299,13 @@ class CrawlRun:
                     or not any(location.startswith(root) for root in roots)):
                 continue
             if self.delete == "DELETE_FROM_DATABASE":
-                self.caller.catalog.delete_table(database_name=self.database, name=name)
+                self.catalog.delete_table(self.ctx, TableRequest(database_name=self.database, name=name))
             elif self.delete == "DEPRECATE_IN_DATABASE":
                 if DEPRECATED in parameters:
                     continue
                 document = {**table.document, "parameters": {**parameters, DEPRECATED: self.crawl_id}}
-                self.caller.catalog.update_table(database_name=self.database, table_input=document)
+                self.catalog.update_table(self.ctx, UpdateTableRequest(database_name=self.database,
+                                                                       table_input=TableInput(**document)))
             else:
                 self.note(f"table {self.database}.{name}: its files are gone; kept (DeleteBehavior LOG)")
                 continue

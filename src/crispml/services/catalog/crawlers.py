@@ -23,7 +23,7 @@ from __future__ import annotations
 import statistics
 import time
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -56,8 +56,10 @@ from crispml.services.catalog.entities import (
     Crawl,
     Crawler,
     CrawlerMetrics,
+    CrawlState,
     CrawlSummary,
     LastCrawlInfo,
+    LastCrawlStatus,
     RecrawlPolicy,
     SchemaChangePolicy,
 )
@@ -69,6 +71,9 @@ from crispml.services.catalog.errors import (
     EntityNotFoundException,
 )
 from crispml.spine.operations import operation
+
+if TYPE_CHECKING:
+    from crispml.services.catalog.service import CatalogService
 
 STALE_AFTER = timedelta(minutes=10)
 _LAST_STATUS = {"COMPLETED": "SUCCEEDED", "STOPPED": "CANCELLED", "FAILED": "FAILED"}
@@ -167,7 +172,7 @@ class CrawlerOps(ClassifierOps):
             return dict(loads(row.document))
 
         definition = self._writing(claim)
-        run = CrawlRun(self, ctx, crawl_id, definition, lambda: self._checkpoint(request.name))
+        run = CrawlRun(cast("CatalogService", self), ctx, crawl_id, definition, lambda: self._checkpoint(request.name))
         started = time.perf_counter()
         state, error = "COMPLETED", None
         try:
@@ -318,8 +323,9 @@ class CrawlerOps(ClassifierOps):
             **loads(row.document), "state": row.state, "version": row.version,
             "creation_time": row.created_at, "last_updated": row.updated_at,
             "crawl_elapsed_time": int(elapsed * 1000),
-            "last_crawl": LastCrawlInfo(status=_LAST_STATUS[last.state], error_message=last.error_message,
-                                        message_prefix=last.crawl_id, start_time=last.started_at) if last else None,
+            "last_crawl": LastCrawlInfo(
+                status=cast(LastCrawlStatus, _LAST_STATUS[last.state]), error_message=last.error_message,
+                message_prefix=last.crawl_id, start_time=last.started_at) if last else None,
         })
 
     def _metrics(self, session: Session, row: CrawlerRow) -> CrawlerMetrics:
@@ -342,6 +348,6 @@ class CrawlerOps(ClassifierOps):
 
 
 def _crawl(row: CrawlRow) -> Crawl:
-    return Crawl(crawl_id=row.crawl_id, state=row.state, start_time=row.started_at,
+    return Crawl(crawl_id=row.crawl_id, state=cast(CrawlState, row.state), start_time=row.started_at,
                  end_time=row.ended_at, error_message=row.error_message,
                  summary=CrawlSummary.model_validate_json(row.summary or "{}"))

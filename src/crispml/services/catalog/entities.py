@@ -23,6 +23,10 @@ def is_iceberg(parameters: dict[str, str]) -> bool:
     """Whether a table's ``Parameters`` mark it as a managed (Iceberg) table (``table_type=ICEBERG``)."""
     return parameters.get("table_type", "").upper() == ICEBERG
 
+#: How a crawl ended (its crawler's ``LastCrawl.Status``), and a crawl's state.
+LastCrawlStatus = Literal["SUCCEEDED", "CANCELLED", "FAILED"]
+CrawlState = Literal["RUNNING", "COMPLETED", "STOPPED", "FAILED"]
+
 
 class Column(Shape):
     name: str
@@ -159,7 +163,7 @@ class RecrawlPolicy(Shape):
 class LastCrawlInfo(BaseModel):
     """How the crawler's last finished crawl ended (Glue ``LastCrawlInfo``)."""
 
-    status: Literal["SUCCEEDED", "CANCELLED", "FAILED"]
+    status: LastCrawlStatus
     error_message: str | None = None
     message_prefix: str  # the crawl's id: ListCrawls shows its unreadable files and messages
     start_time: datetime
@@ -214,7 +218,7 @@ class Crawl(BaseModel):
     """One run of a crawler (Glue ``CrawlerHistory``)."""
 
     crawl_id: str
-    state: Literal["RUNNING", "COMPLETED", "STOPPED", "FAILED"]
+    state: CrawlState
     start_time: datetime
     end_time: datetime | None = None
     error_message: str | None = None

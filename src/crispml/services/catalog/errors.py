@@ -9,25 +9,21 @@
                      ── CrawlerRunningException          the crawler is running (start, update or delete refused)
                      ── CrawlerNotRunningException       StopCrawler on a crawler that is not running
                      ── CrawlerStoppingException         StopCrawler/StartCrawler while a stop is under way
+
+
+The first four are Glue's names shared with Glue's jobs, so they live in ``crispml.core.errors``.
 """
 
-from crispml.core.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+from crispml.core.errors import (
+    AlreadyExistsException,
+    ConcurrentModificationException,
+    Conflict,
+    EntityNotFoundException,
+    InvalidInputException,
+)
 
-
-class InvalidInputException(InvalidArgument):
-    code = "InvalidInputException"
-
-
-class EntityNotFoundException(NotFound):
-    code = "EntityNotFoundException"
-
-
-class AlreadyExistsException(AlreadyExists):
-    code = "AlreadyExistsException"
-
-
-class ConcurrentModificationException(Conflict):
-    code = "ConcurrentModificationException"
+__all__ = ["AlreadyExistsException", "ConcurrentModificationException", "CrawlerNotRunningException",
+           "CrawlerRunningException", "CrawlerStoppingException", "EntityNotFoundException", "InvalidInputException"]
 
 
 class CrawlerRunningException(Conflict):

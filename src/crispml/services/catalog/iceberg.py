@@ -2,17 +2,17 @@
 
 ::
 
-    scan = plan_scan(caller, "sales", "orders")                        # now
-    scan = plan_scan(caller, "sales", "orders", snapshot_id=123)       # FOR VERSION AS OF 123
-    scan = plan_scan(caller, "sales", "orders", as_of=datetime(...))   # FOR TIMESTAMP AS OF ...
+    scan = catalog.plan_scan(ctx, "sales", "orders")                        # now
+    scan = catalog.plan_scan(ctx, "sales", "orders", snapshot_id=123)       # FOR VERSION AS OF 123
+    scan = catalog.plan_scan(ctx, "sales", "orders", as_of=datetime(...))   # FOR TIMESTAMP AS OF ...
     for f in scan.files:            # DataFileRef(uri="lake://bucket/key", size_bytes, record_count, partition)
         ...                         # read f.uri as a Parquet file through the lake, as the caller
     scan.arrow_schema               # the table's columns at that snapshot (pyarrow)
     if scan.has_deletes:            # merge-on-read delete files: reading the files alone would be wrong
         table = scan.to_arrow()     # pyiceberg's own read, applying them
 
-``caller`` is a :class:`crispml.spine.caller.Caller`; everything happens as
-its principal: ``catalog:GetTable`` authorizes reading the table (and is
+(``CatalogService.plan_scan``, for the query engine.) Everything happens as
+``ctx``'s principal: ``catalog:GetTable`` authorizes reading the table (and is
 audited), then the table's metadata, manifest lists and manifests are read
 from the lake with ``lake:GetObject``. No metadata DB access is needed: the Glue
 table's ``metadata_location`` moves in the same transaction as each commit.
@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from pyiceberg.catalog.noop import NoopCatalog
@@ -43,9 +43,14 @@ from pyiceberg.serializers import FromInputFile
 from pyiceberg.table import DataScan
 from pyiceberg.table import Table as IcebergTable
 
+from crispml.core.context import CallContext
 from crispml.services.catalog.errors import EntityNotFoundException, InvalidInputException
 from crispml.services.catalog.iceberg_catalog import CATALOG_NAME, LakeFileIO
-from crispml.spine.caller import Caller
+from crispml.services.catalog.specs import TableRequest
+
+if TYPE_CHECKING:
+    from crispml.services.catalog.service import CatalogService
+    from crispml.services.lake.service import LakeFileSystem
 
 
 @dataclass(frozen=True)
@@ -78,17 +83,18 @@ class IcebergScan:
         return self._scan.to_arrow()
 
 
-def plan_scan(caller: Caller, database: str, table: str, *, snapshot_id: int | None = None,
-              as_of: datetime | None = None) -> IcebergScan:
+def plan_scan(catalog: CatalogService, fs: LakeFileSystem, ctx: CallContext, database: str, table: str, *,
+              snapshot_id: int | None = None, as_of: datetime | None = None) -> IcebergScan:
     """The data files of managed table ``database.table`` now, at ``snapshot_id``, or as of ``as_of``.
 
-    Authorized as ``caller`` (``catalog:GetTable``, then ``lake:GetObject`` on the metadata). Raises
+    Authorized as ``ctx``'s caller (``catalog:GetTable``, then ``lake:GetObject`` on the metadata, through
+    ``fs``). Raises
     EntityNotFoundException for an unknown table or snapshot, or a time before the table's first
     snapshot; InvalidInputException for an external table or both ``snapshot_id`` and ``as_of``.
     """
     if snapshot_id is not None and as_of is not None:
         raise InvalidInputException("give a snapshot id or a time to read the table as of, not both")
-    found = caller.catalog.get_table(database_name=database, name=table).table
+    found = catalog.get_table(ctx, TableRequest(database_name=database, name=table)).table
     name = f"{found.database_name}.{found.name}"
     location = found.parameters.get("metadata_location")
     if not found.is_iceberg or not location:
@@ -97,17 +103,17 @@ def plan_scan(caller: Caller, database: str, table: str, *, snapshot_id: int | N
             "it has no snapshots to scan"
         )
     try:
-        return _plan(caller, found.database_name, found.name, location, snapshot_id, as_of)
+        return _plan(fs, found.database_name, found.name, location, snapshot_id, as_of)
     except FileNotFoundError as exc:
         raise EntityNotFoundException(
             f"table {name}: a metadata file of the table is missing from the lake ({exc})"
         ) from exc
 
 
-def _plan(caller: Caller, database: str, table: str, location: str, snapshot_id: int | None,
+def _plan(fs: LakeFileSystem, database: str, table: str, location: str, snapshot_id: int | None,
           as_of: datetime | None) -> IcebergScan:
     name = f"{database}.{table}"
-    io = LakeFileIO(caller)
+    io = LakeFileIO(fs)
     iceberg = IcebergTable(identifier=(database, table),
                            metadata=FromInputFile.table_metadata(io.new_input(location)),
                            metadata_location=location, io=io, catalog=NoopCatalog(CATALOG_NAME))

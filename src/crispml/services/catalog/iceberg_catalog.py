@@ -52,7 +52,7 @@ from crispml.core.metadb.engine import Database
 from crispml.services.catalog.errors import InvalidInputException
 
 if TYPE_CHECKING:
-    from crispml.spine.caller import Caller
+    from crispml.services.lake.service import LakeFileSystem
 
 #: The pyiceberg catalog name under which crispml keeps its Iceberg tables.
 CATALOG_NAME = "crispml"
@@ -62,29 +62,27 @@ CommitHook = Callable[[Session, tuple[str, str], str, "str | None"], None]
 
 
 class LakeFileIO(FsspecFileIO):
-    """pyiceberg's FileIO over ``lake://``, acting as one caller."""
+    """pyiceberg's FileIO over ``lake://``, acting as one caller (the lake filesystem it is given)."""
 
-    def __init__(self, caller: Caller, properties: Properties = EMPTY_DICT) -> None:
+    def __init__(self, fs: LakeFileSystem, properties: Properties = EMPTY_DICT) -> None:
         super().__init__(properties=dict(properties))
-        self.caller = caller
+        self.fs = fs
 
     def _get_fs(self, scheme: str, hostname: str | None = None) -> AbstractFileSystem:
         if scheme != "lake":
             raise ValueError(f"Iceberg files of crispml live in the lake (lake://bucket/key), not on {scheme!r}")
-        from crispml.services.lake.fs import LakeFileSystem
-
-        return LakeFileSystem(client=self.caller, skip_instance_cache=True)
+        return self.fs
 
 
 class LakeCatalog(SqlCatalog):
-    """pyiceberg's SQL catalog on the metadata DB, reading and writing the lake as ``caller``."""
+    """pyiceberg's SQL catalog on the metadata DB, reading and writing the lake through ``fs`` (as its caller)."""
 
-    def __init__(self, db: Database, caller: Caller, on_commit: CommitHook) -> None:
+    def __init__(self, db: Database, fs: LakeFileSystem, on_commit: CommitHook) -> None:
         MetastoreCatalog.__init__(self, CATALOG_NAME)
         self.engine = db.engine
         self._db = db
         self._schema_version = "v1"  # migration 0004 made the tables, with iceberg_type
-        self._io = LakeFileIO(caller)
+        self._io = LakeFileIO(fs)
         self.on_commit = on_commit
 
     def _load_file_io(self, properties: Properties = EMPTY_DICT, location: str | None = None) -> FileIO:

@@ -26,6 +26,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from crispml.core.hive import NULL_TOKENS
+
 _INTEGRAL = ("tinyint", "smallint", "int", "bigint")
 _FLOATING = ("float", "double")
 _INT64 = 2**63
@@ -71,7 +73,6 @@ _TIMESTAMP_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,9}
 
 #: Field texts that mean "missing" in files written by R, pandas, Hive and databases; like an
 #: empty field they do not decide a column's type (a numeric column with "NA" stays numeric).
-NULL_TOKENS = frozenset({"NA", "N/A", "NaN", "nan", "null", "NULL", "None", "\\N"})
 
 
 def text_type(value: str) -> HiveType:

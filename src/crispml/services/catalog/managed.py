@@ -68,12 +68,14 @@ from crispml.services.catalog.iceberg_types import (
 )
 from crispml.services.catalog.specs import CreateTableRequest, TableInput, UpdateTableRequest, UpdateTableResponse
 from crispml.services.catalog.store import TableRow, TableVersionRow
-from crispml.spine.caller import Caller
+from crispml.services.lake.service import LakeService
 
 #: How often a schema change is tried before a concurrent writer's win is reported.
 COMMIT_ATTEMPTS = 4
-#: Snapshot summary properties naming the request and the principal that committed a snapshot.
-REQUEST_TAG, PRINCIPAL_TAG = "crispml.request-id", "crispml.principal"
+#: The snapshot summary property naming the request that committed a snapshot (ingest tags runs with it).
+REQUEST_TAG = "crispml.request-id"
+#: The snapshot summary property naming the principal that committed a snapshot.
+PRINCIPAL_TAG = "crispml.principal"
 _POINTERS = ("metadata_location", "previous_metadata_location")
 
 
@@ -98,7 +100,7 @@ class ManagedTables(CatalogCore):
     """Helpers for managed tables, shared by the table operations and the data operations."""
 
     def _lake_catalog(self, ctx: CallContext, on_commit: Callable[..., None] | None = None) -> LakeCatalog:
-        return LakeCatalog(self.db, Caller(self.runtime, ctx), on_commit or self._point_glue_at)
+        return LakeCatalog(self.db, self.peer(LakeService).filesystem(ctx), on_commit or self._point_glue_at)
 
     @staticmethod
     def _point_glue_at(session: Session, identifier: tuple[str, str], location: str, previous: str | None) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from crispml.core.context import CallContext
 from crispml.core.errors import CrispmlError
+from crispml.core.hive import partition_path
 from crispml.services.catalog.core import CatalogCore, decode_token, dumps, encode_token, loads, table_crn
 from crispml.services.catalog.entities import ErrorDetail, Partition, PartitionError, is_iceberg
 from crispml.services.catalog.errors import (
@@ -28,7 +29,7 @@ from crispml.services.catalog.errors import (
     InvalidInputException,
 )
 from crispml.services.catalog.expressions import compile_expression
-from crispml.services.catalog.rules import check_partition_value, partition_path
+from crispml.services.catalog.rules import check_partition_value
 from crispml.services.catalog.specs import (
     BatchCreatePartitionRequest,
     BatchDeletePartitionRequest,

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from urllib.parse import quote
 
-from crispml.core.errors import CrispmlError
+from crispml.core import hive
 from crispml.services.catalog.errors import InvalidInputException
 
 MAX_NAME = 255
 _NAME = re.compile(r"^[a-z0-9_][a-z0-9_-]*$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 #: Formats an external table may have, as Glue's ``classification`` parameter names them.
 FORMATS = ("csv", "json", "parquet")
@@ -58,31 +56,9 @@ def check_name(name: str, what: str = "name") -> str:
     return lowered
 
 
-def check_location(location: str, *, what: str = "location", example: str = "lake://bucket/prefix/",
-                   error: type[CrispmlError] = InvalidInputException) -> str:
-    """A lake prefix as ``lake://bucket/prefix/``; ``s3://`` is accepted as the same lake. ``what``,
-    ``example`` and ``error`` let another service (Athena's output location) refuse in its own words."""
-    text = location.strip()
-    for scheme in ("lake://", "s3://", "s3a://"):
-        if text.startswith(scheme):
-            rest = text[len(scheme):]
-            break
-    else:
-        raise error(f"{what} {location!r} must be a lake prefix, e.g. '{example}' "
-                    f"(or '{example.replace('lake://', 's3://')}')")
-    bucket, _, prefix = rest.partition("/")
-    if not _BUCKET.match(bucket):
-        raise error(f"{what} {location!r} does not name a valid bucket ({bucket!r})")
-    segments = [s for s in prefix.split("/") if s]
-    if any(s in (".", "..") for s in segments) or "//" in prefix:
-        raise error(f"{what} {location!r} must not hold empty, '.' or '..' segments")
-    path = "/".join(segments)
-    return f"lake://{bucket}/{path}/" if path else f"lake://{bucket}/"
-
-
-def location_bucket(location: str) -> str:
-    """The bucket of a normalised ``lake://bucket/prefix/`` location."""
-    return location[len("lake://"):].split("/", 1)[0]
+def check_location(location: str, *, what: str = "location") -> str:
+    """A table's or database's lake prefix, refused with Glue's InvalidInputException (``core.hive``)."""
+    return hive.check_location(location, what=what, error=InvalidInputException)
 
 
 def check_column_type(column: str, type_: str) -> str:
@@ -152,6 +128,3 @@ def check_partition_value(key: str, type_: str, value: str) -> None:
             ) from None
 
 
-def partition_path(keys: list[str], values: list[str]) -> str:
-    """Hive's folder for a partition: ``year=2024/month=01/`` (values escaped as Hive does)."""
-    return "".join(f"{k}={quote(v, safe=' ')}/" for k, v in zip(keys, values, strict=True))

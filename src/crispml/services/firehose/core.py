@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import cast
 
 from crispml.core.names import crn
 from crispml.services.firehose import buffer
@@ -11,6 +12,8 @@ from crispml.services.firehose.buffer import StreamInfo
 from crispml.services.firehose.config import destination_of
 from crispml.services.firehose.entities import (
     DeliveryStreamDescription,
+    DeliveryStreamStatus,
+    DeliveryStreamType,
     DestinationDescription,
     ExtendedS3DestinationConfiguration,
     FailureDescription,
@@ -57,8 +60,8 @@ class FirehoseCore(RuntimeAccess):
         failure = FailureDescription.model_validate(json.loads(stream.failure)) if stream.failure else None
         return DeliveryStreamDescription(
             delivery_stream_name=stream.name, delivery_stream_arn=delivery_stream_crn(stream.name),
-            delivery_stream_status=stream.status,
-            delivery_stream_type=stream.stream_type,
+            delivery_stream_status=cast(DeliveryStreamStatus, stream.status),
+            delivery_stream_type=cast(DeliveryStreamType, stream.stream_type),
             version_id=VERSION_ID, create_timestamp=stream.created_at, source=source, destinations=destinations,
             has_more_destinations=False, failure_description=failure, buffered_records=stream.buffered_records,
             buffered_bytes=stream.buffered_bytes,

@@ -36,8 +36,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from crispml.core.context import CallContext
 from crispml.core.errors import CrispmlError
 from crispml.core.names import crn
+from crispml.services.catalog.service import AppendTableDataRequest, CatalogService, TableRequest
 from crispml.services.firehose.buffer import Buffered, StreamInfo, record_id_text
 from crispml.services.firehose.config import DeliveryPlan
 from crispml.services.firehose.convert import ConversionError, RecordConverter, arrow_schema, parquet_bytes
@@ -46,7 +48,7 @@ from crispml.services.firehose.partitioning import PartitionError, check_value
 from crispml.services.firehose.prefixes import object_name
 from crispml.services.firehose.processor import Input, invoke
 from crispml.services.firehose.rules import delivery_stream_crn
-from crispml.spine.caller import Caller
+from crispml.services.lake.service import LakeService, PutObjectRequest
 
 PROCESSING_FAILED = "processing-failed"
 PARTITIONING_FAILED = "partitioning-failed"
@@ -88,10 +90,14 @@ def _time(ms: int) -> datetime:
 
 
 class Delivery:
-    """Delivers batches of one delivery stream, acting through ``caller`` (the stream's principal)."""
+    """Delivers batches of one delivery stream through the lake and the catalog, as ``ctx``'s caller (the
+    stream's principal)."""
 
-    def __init__(self, caller: Caller, stream: StreamInfo, plan: DeliveryPlan, now_ms: int) -> None:
-        self.caller = caller
+    def __init__(self, lake: LakeService, catalog: CatalogService, ctx: CallContext, stream: StreamInfo,
+                 plan: DeliveryPlan, now_ms: int) -> None:
+        self.lake = lake
+        self.catalog = catalog
+        self.ctx = ctx
         self.stream = stream
         self.plan = plan
         self.now_ms = now_ms
@@ -120,7 +126,7 @@ class Delivery:
         writes += self._error_objects(failed)
         outcome.failed = len(failed)
         for key, data in writes:
-            self.caller.lake.put_object(bucket=self.plan.bucket, key=key, body=data)
+            self.lake.put_object(self.ctx, PutObjectRequest(bucket=self.plan.bucket, key=key, body=data))
             outcome.objects.append(f"lake://{self.plan.bucket}/{key}")
         return outcome
 
@@ -210,7 +216,7 @@ class Delivery:
         if self._converter is None:
             database, name = self._schema_table()
             try:
-                table = self.caller.catalog.get_table(database_name=database, name=name).table
+                table = self.catalog.get_table(self.ctx, TableRequest(database_name=database, name=name)).table
             except CrispmlError as exc:  # a table that cannot be read: the records wait for it, buffered
                 raise DeliveryFailedException(
                     f"Firehose {self.stream.name} cannot read the schema of table {database}.{name}: {exc.message}; "
@@ -237,7 +243,8 @@ class Delivery:
     def _append(self, rows: list[dict[str, Any]]) -> None:
         database, name = self._schema_table()
         converter = self._converter_now()
-        self.caller.catalog.append_table_data(database_name=database, table_name=name, body=converter.table(rows))
+        self.catalog.append_table_data(self.ctx, AppendTableDataRequest(database_name=database, table_name=name,
+                                                                        body=converter.table(rows)))
 
     # -- the error output ----------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from crispml.core.context import CallContext
 from crispml.core.errors import CrispmlError, NotFound
 from crispml.core.ids import new_id
+from crispml.services.catalog.service import CatalogService, TableRequest
 from crispml.services.firehose.buffer import not_found, stream_info
 from crispml.services.firehose.config import Destination, check_destination, stored
 from crispml.services.firehose.convert import arrow_schema
@@ -41,7 +42,8 @@ from crispml.services.firehose.specs import (
     ListDeliveryStreamsResponse,
 )
 from crispml.services.firehose.store import DELIVERY_STREAMS, DeliveryStreamRow
-from crispml.spine.caller import Caller
+from crispml.services.lake.service import BucketRequest, LakeService
+from crispml.services.streams.service import StreamRequest, StreamsService
 from crispml.spine.operations import operation
 
 
@@ -53,13 +55,12 @@ class DeliveryStreamOps(DeliveryOps):
         given = request.extended_s3_destination_configuration or request.iceberg_destination_configuration
         assert given is not None  # the request checked it
         destination = check_destination(given)
-        caller = Caller(self.runtime, ctx)
-        self._check_destination_exists(caller, destination)
+        self._check_destination_exists(ctx, destination)
         source = None
         if request.kinesis_stream_source_configuration is not None:
             source = stream_of(request.kinesis_stream_source_configuration.kinesis_stream_arn)
             try:
-                caller.streams.describe_stream_summary(stream_name=source)
+                self.peer(StreamsService).describe_stream_summary(ctx, StreamRequest(stream_name=source))
             except NotFound:
                 raise InvalidArgumentException(
                     f"KinesisStreamARN names stream {source!r}, which does not exist; create it with "
@@ -82,8 +83,7 @@ class DeliveryStreamOps(DeliveryOps):
             raise exists from exc
         return CreateDeliveryStreamResponse(delivery_stream_arn=delivery_stream_crn(name))
 
-    @staticmethod
-    def _check_destination_exists(caller: Caller, destination: Destination) -> None:
+    def _check_destination_exists(self, ctx: CallContext, destination: Destination) -> None:
         """The bucket and tables a destination names exist and can be used, as the creating caller sees them."""
         if isinstance(destination, IcebergDestinationConfiguration):
             bucket = bucket_of(destination.s3_configuration.bucket_arn)
@@ -95,14 +95,14 @@ class DeliveryStreamOps(DeliveryOps):
             schema = conversion.schema_configuration if conversion is not None and conversion.enabled else None
             tables = [(schema.database_name, schema.table_name, False)] if schema is not None else []
         try:
-            caller.lake.head_bucket(bucket=bucket)
+            self.peer(LakeService).head_bucket(ctx, BucketRequest(bucket=bucket))
         except NotFound:
             raise InvalidArgumentException(
                 f"bucket {bucket!r} does not exist; create it with 'crispml lake create-bucket --bucket {bucket}'",
             ) from None
         for database, name, managed in tables:
             try:
-                table = caller.catalog.get_table(database_name=database, name=name).table
+                table = self.peer(CatalogService).get_table(ctx, TableRequest(database_name=database, name=name)).table
             except NotFound as exc:
                 raise InvalidArgumentException(f"table {database}.{name} cannot be used: {exc.message}") from None
             if managed and not table.is_iceberg:

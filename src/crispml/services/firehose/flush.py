@@ -28,6 +28,7 @@ from sqlalchemy import delete
 
 from crispml.core.context import CallContext
 from crispml.core.errors import CrispmlError
+from crispml.services.catalog.service import CatalogService
 from crispml.services.firehose import buffer
 from crispml.services.firehose.buffer import StreamInfo
 from crispml.services.firehose.config import DeliveryPlan, plan_of
@@ -43,7 +44,8 @@ from crispml.services.firehose.rules import delivery_stream_crn, new_owner
 from crispml.services.firehose.source import pull
 from crispml.services.firehose.specs import FlushDeliveryStreamRequest, FlushDeliveryStreamResponse
 from crispml.services.firehose.store import DELIVERY_STREAMS
-from crispml.spine.caller import Caller
+from crispml.services.lake.service import LakeService
+from crispml.services.streams.service import StreamsService
 from crispml.spine.operations import operation
 
 #: Rounds of reading the source and delivering, per stream and run (a source written faster than it is
@@ -102,8 +104,8 @@ class DeliveryOps(FirehoseCore):
 
     def _run(self, stream: StreamInfo, plan: DeliveryPlan, now_ms: int, force: bool, owner: str,
              result: DeliveryResult) -> None:
-        caller = Caller(self.runtime, CallContext(principal=stream.principal, source="firehose"))
-        delivery = Delivery(caller, stream, plan, now_ms)
+        ctx = CallContext(principal=stream.principal, source="firehose")
+        delivery = Delivery(self.peer(LakeService), self.peer(CatalogService), ctx, stream, plan, now_ms)
         for _ in range(MAX_ROUNDS):
             with self.db.connect() as conn:
                 current = buffer.load_stream(conn, stream.name)
@@ -112,7 +114,7 @@ class DeliveryOps(FirehoseCore):
             added, unreadable = 0, None
             if current.stream_type == "KinesisStreamAsSource" and current.status == "ACTIVE" and room > 0:
                 try:
-                    added = pull(caller, self.db, current, now_ms, room)
+                    added = pull(self.peer(StreamsService), ctx, self.db, current, now_ms, room)
                 except CrispmlError as exc:  # a source gone or refused: still deliver what is buffered
                     unreadable = exc
             self._deliver_buffers(delivery, current, plan, (now_ms, owner), drain, result)

@@ -25,7 +25,23 @@ from __future__ import annotations
 from crispml.services.firehose.config import DeliveryPlan
 from crispml.services.firehose.delivery_streams import DeliveryStreamOps
 from crispml.services.firehose.records import RecordOps
+from crispml.services.firehose.specs import (
+    CreateDeliveryStreamRequest,
+    DeleteDeliveryStreamRequest,
+    DescribeDeliveryStreamRequest,
+    FlushDeliveryStreamRequest,
+    ListDeliveryStreamsRequest,
+    PutRecordBatchRequest,
+    PutRecordRequest,
+)
 from crispml.spine.operations import Runtime, Service
+
+#: What other services and shells may import: the service, its operations' requests, and what they share.
+__all__ = [
+    "CreateDeliveryStreamRequest", "DeleteDeliveryStreamRequest", "DescribeDeliveryStreamRequest",
+    "FirehoseService", "FlushDeliveryStreamRequest", "ListDeliveryStreamsRequest", "PutRecordBatchRequest",
+    "PutRecordRequest"
+]
 
 
 class FirehoseService(Service, DeliveryStreamOps, RecordOps):

@@ -19,12 +19,18 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
+from crispml.core.context import CallContext
 from crispml.core.errors import NotFound
 from crispml.core.metadb.engine import Database
 from crispml.services.firehose import buffer
 from crispml.services.firehose.buffer import StreamInfo
 from crispml.services.firehose.store import POSITIONS
-from crispml.spine.caller import Caller
+from crispml.services.streams.service import (
+    GetRecordsRequest,
+    GetShardIteratorRequest,
+    ListShardsRequest,
+    StreamsService,
+)
 
 SHARD_END = "SHARD_END"
 _PAGE = 1_000
@@ -37,37 +43,39 @@ def _positions(db: Database, name: str) -> dict[str, str]:
         return {r.shard_id: r.sequence_number for r in rows}
 
 
-def _shards(caller: Caller, stream: str) -> list[str]:
-    page = caller.streams.list_shards(stream_name=stream)
+def _shards(streams: StreamsService, ctx: CallContext, stream: str) -> list[str]:
+    page = streams.list_shards(ctx, ListShardsRequest(stream_name=stream))
     found = [s.shard_id for s in page.shards]
     while page.next_token:
-        page = caller.streams.list_shards(next_token=page.next_token)
+        page = streams.list_shards(ctx, ListShardsRequest(next_token=page.next_token))
         found += [s.shard_id for s in page.shards]
     return found
 
 
-def pull(caller: Caller, db: Database, stream: StreamInfo, now_ms: int, room_bytes: int) -> int:
+def pull(streams: StreamsService, ctx: CallContext, db: Database, stream: StreamInfo, now_ms: int,
+         room_bytes: int) -> int:
     """Buffer the source stream's records not read yet, about ``room_bytes`` at most; how many were added."""
     source = stream.source_stream
     assert source is not None
     positions = _positions(db, stream.name)
     added = taken = 0
-    for shard in _shards(caller, source):
+    for shard in _shards(streams, ctx, source):
         position = positions.get(shard)
         if position == SHARD_END:
             continue
+        iterator: str | None
         try:
             if position is None:
-                iterator = caller.streams.get_shard_iterator(
-                    stream_name=source, shard_id=shard, shard_iterator_type="TRIM_HORIZON").shard_iterator
+                iterator = streams.get_shard_iterator(ctx, GetShardIteratorRequest(
+                    stream_name=source, shard_id=shard, shard_iterator_type="TRIM_HORIZON")).shard_iterator
             else:
-                iterator = caller.streams.get_shard_iterator(
+                iterator = streams.get_shard_iterator(ctx, GetShardIteratorRequest(
                     stream_name=source, shard_id=shard, shard_iterator_type="AFTER_SEQUENCE_NUMBER",
-                    starting_sequence_number=position).shard_iterator
+                    starting_sequence_number=position)).shard_iterator
         except NotFound:
             continue  # the shard's records expired and it is gone
         while iterator is not None and taken < room_bytes:
-            page = caller.streams.get_records(shard_iterator=iterator, limit=_PAGE)
+            page = streams.get_records(ctx, GetRecordsRequest(shard_iterator=iterator, limit=_PAGE))
             ended = page.next_shard_iterator is None
             if page.records or ended:
                 _buffer(db, stream, shard, page.records, ended, now_ms, known=shard in positions)

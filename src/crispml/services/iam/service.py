@@ -20,7 +20,10 @@ from crispml.core.ids import new_id
 from crispml.core.names import crn
 from crispml.services.iam.entities import Principal
 from crispml.services.iam.errors import AccessDenied, InactivePrincipal, UnknownPrincipal
-from crispml.services.iam.specs import GetCallerIdentityRequest, GetCallerIdentityResponse
+from crispml.services.iam.specs import (
+    GetCallerIdentityRequest,
+    GetCallerIdentityResponse,
+)
 from crispml.services.iam.store import PrincipalRow
 from crispml.spine.operations import Service, operation
 
@@ -51,12 +54,21 @@ def _entity(row: PrincipalRow) -> Principal:
         arn=principal_arn(row.kind, row.name, row.account_id), status=row.status, created_at=row.created_at,
     )
 
+#: What other services and shells may import: the service, its operations' requests, and what they share.
+__all__ = [
+    "GetCallerIdentityRequest", "IamService"
+]
+
 
 class IamService(Service):
     name = "iam"
 
     def bootstrap(self) -> Principal:
-        """Create the root account if this home has none; return it."""
+        """Create the root account if this home has none; return it. A home that has one is only read
+        (opening a home writes nothing when nothing changed)."""
+        found = self.principal(ROOT)
+        if found is not None:
+            return found
         try:
             with self.db.write() as session:
                 row = session.get(PrincipalRow, ROOT)

@@ -21,10 +21,8 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyiceberg.io.pyarrow import schema_to_pyarrow
 
-from crispml.services.catalog.entities import Column, Table
-from crispml.services.catalog.iceberg_types import table_schema
+from crispml.services.catalog.service import CatalogService, Column, Table
 from crispml.services.ingest.errors import InvalidInputException
 
 #: A text timestamp that ends in a zone offset (``…T10:00:00Z``, ``… 10:00:00+02:00``).
@@ -54,12 +52,7 @@ def target_schema(table: Table) -> TargetSchema:
     """The Arrow schema rows must have to go into ``table``."""
     columns: list[Column] = table.storage_descriptor.columns
     keys: list[Column] = table.partition_keys
-    name = f"{table.database_name}.{table.name}"
-    try:
-        arrow = schema_to_pyarrow(table_schema(columns, keys), include_field_ids=False)
-    except ValueError as exc:
-        raise InvalidInputException(f"table {name}: {exc}") from exc
-    return TargetSchema(table=name, arrow=arrow,
+    return TargetSchema(table=f"{table.database_name}.{table.name}", arrow=CatalogService.arrow_schema(table),
                         hive_types={c.name: (c.type or "string") for c in [*columns, *keys]},
                         partition_keys=[k.name for k in keys])
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import difflib
 import json
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,10 +32,11 @@ from crispml.core.context import CallContext
 from crispml.core.errors import CrispmlError
 from crispml.core.names import crn
 from crispml.core.owners import owner_alive
-from crispml.services.ingest.entities import Job, JobBookmarkEntry, JobRun
+from crispml.services.catalog.service import CatalogService
+from crispml.services.ingest.entities import Job, JobBookmarkEntry, JobRun, JobRunState
 from crispml.services.ingest.errors import EntityNotFoundException
 from crispml.services.ingest.store import JobRow, JobRunRow
-from crispml.spine.caller import Caller
+from crispml.services.lake.service import LakeService
 from crispml.spine.operations import RuntimeAccess
 
 #: A run on another host is taken for dead when its heartbeat is older than this.
@@ -99,7 +100,7 @@ class IngestCore(RuntimeAccess):
         else:
             seconds = ((row.completed_at or self.clock.now()) - row.started_at).total_seconds()
         return JobRun(
-            id=row.run_id, job_name=row.job_name, job_run_state=row.state,
+            id=row.run_id, job_name=row.job_name, job_run_state=cast(JobRunState, row.state),
             started_on=row.started_at, last_modified_on=row.updated_at, completed_on=row.completed_at,
             execution_time=max(0, round(seconds)), error_message=row.error_message, started_by=row.started_by,
             rows_read=row.rows_read, rows_written=row.rows_written, bytes_read=row.bytes_read,
@@ -141,7 +142,7 @@ class IngestCore(RuntimeAccess):
             else:
                 from crispml.services.ingest.targets.external import delete_uploads
 
-                delete_uploads(Caller(self.runtime, ctx), [(b, k) for b, k in commit["keys"]])
+                delete_uploads(self.peer(LakeService), ctx, [(b, k) for b, k in commit["keys"]])
                 message += "; the files it had added to the table were deleted"
 
         def work(session: Session) -> None:
@@ -161,11 +162,9 @@ class IngestCore(RuntimeAccess):
 
     def _roll_forward(self, ctx: CallContext, run_id: str, commit: dict[str, Any],
                       message: str) -> tuple[str, int | None, int, str]:
-        from crispml.services.catalog.service import CatalogService
         from crispml.services.ingest.targets.managed import find_commit
 
-        catalog = self.runtime.service("catalog")
-        assert isinstance(catalog, CatalogService)
+        catalog = self.peer(CatalogService)
         try:
             found = find_commit(catalog, ctx, run_id, commit["database"], commit["table"])
         except CrispmlError as exc:

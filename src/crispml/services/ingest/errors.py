@@ -13,14 +13,14 @@ Messages name what did not fit (the file and row, the column, the source) and
 never carry a database password: every URL in a message is redacted.
 """
 
-from crispml.core.errors import Conflict, Unavailable
-
 # Glue's own exceptions, shared with the catalog (one class per AWS error code)
-from crispml.services.catalog.errors import (
+from crispml.core.errors import (
     AlreadyExistsException,
     ConcurrentModificationException,
+    Conflict,
     EntityNotFoundException,
     InvalidInputException,
+    Unavailable,
 )
 
 __all__ = ["AlreadyExistsException", "ConcurrentModificationException", "ConcurrentRunsExceededException",

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from crispml.core.context import CallContext
 from crispml.core.paging import decode_token, encode_token
+from crispml.services.catalog.service import CatalogService, TableRequest
 from crispml.services.ingest.core import IngestCore, job_crn
 from crispml.services.ingest.entities import JobSource, JobTarget
 from crispml.services.ingest.errors import (
@@ -41,7 +42,6 @@ from crispml.services.ingest.specs import (
     source_url,
 )
 from crispml.services.ingest.store import JobRow, JobRunRow
-from crispml.spine.caller import Caller
 from crispml.spine.operations import operation
 
 
@@ -69,8 +69,8 @@ class JobOps(IngestCore):
     """Load job definitions."""
 
     def _check_target(self, ctx: CallContext, target: JobTarget) -> None:
-        table = Caller(self.runtime, ctx).catalog.get_table(database_name=target.database_name,
-                                                             name=target.table_name).table
+        table = self.peer(CatalogService).get_table(ctx, TableRequest(database_name=target.database_name,
+                                                                      name=target.table_name)).table
         check_target(table, target.write_mode)
 
     @operation("CreateJob", resource=lambda r: job_crn(r.name))

@@ -1,8 +1,8 @@
 """One run of a load job: read the source a batch at a time, fit each batch to the table, write, commit.
 
 The run reads and writes as the caller who started it: the target table is
-looked up, and the lake read and written, through the platform's operations
-(``Caller``), so the caller needs the catalog and lake permissions a manual
+looked up, and the lake read and written, through the catalog's and the lake's
+operations as that caller, so the caller needs the catalog and lake permissions a manual
 load would need. Batches go to the target's writer (a local spool for a
 managed table, local files for an external one) and nothing is visible in the
 table until every row has been read and has fitted; then the rows are
@@ -23,8 +23,7 @@ from typing import Any, Protocol
 
 from crispml.core.context import CallContext
 from crispml.core.errors import CrispmlError
-from crispml.services.catalog.entities import Table
-from crispml.services.catalog.service import CatalogService
+from crispml.services.catalog.service import CatalogService, Table, TableRequest
 from crispml.services.ingest.conform import TargetSchema, conform, target_schema
 from crispml.services.ingest.entities import Job
 from crispml.services.ingest.errors import InvalidInputException
@@ -32,8 +31,7 @@ from crispml.services.ingest.sources.base import Progress, Source
 from crispml.services.ingest.sources.database import DatabaseReader
 from crispml.services.ingest.sources.files import FileReader
 from crispml.services.ingest.targets import external, managed
-from crispml.services.lake.fs import LakeFileSystem
-from crispml.spine.caller import Caller
+from crispml.services.lake.service import LakeService
 from crispml.spine.operations import Runtime
 
 #: Rows per batch read from JSON lines and Parquet files (CSV batches are 4 MiB blocks).
@@ -75,9 +73,9 @@ class Loader:
 
     def __init__(self, runtime: Runtime, ctx: CallContext, run_id: str, job: Job, connection_url: str | None,
                  bookmark: dict[str, Any] | None, hooks: Hooks) -> None:
-        self.runtime = runtime
         self.ctx = ctx
-        self.caller = Caller(runtime, ctx)
+        self.catalog = runtime.peer(CatalogService)
+        self.lake = runtime.peer(LakeService)
         self.run_id = run_id
         self.job = job
         self.connection_url = connection_url
@@ -86,7 +84,8 @@ class Loader:
 
     def run(self, progress: Progress) -> Outcome:
         target = self.job.target
-        table = self.caller.catalog.get_table(database_name=target.database_name, name=target.table_name).table
+        table = self.catalog.get_table(self.ctx, TableRequest(database_name=target.database_name,
+                                                              name=target.table_name)).table
         check_target(table, target.write_mode)
         schema = target_schema(table)
         source = self._source(schema)
@@ -115,8 +114,7 @@ class Loader:
             key = self.job.job_bookmark_keys[0] if incremental else None
             return DatabaseReader(self.connection_url, given.database_source, schema, key, self.bookmark)
         assert given.file_source is not None
-        fs = LakeFileSystem(client=self.caller, skip_instance_cache=True)
-        return FileReader(fs, given.file_source, schema, _FILE_BATCH_ROWS, self.bookmark)
+        return FileReader(self.lake.filesystem(self.ctx), given.file_source, schema, _FILE_BATCH_ROWS, self.bookmark)
 
     def _read(self, source: Source, schema: TargetSchema, writer: Any, progress: Progress) -> None:
         for piece in source.pieces(progress):
@@ -131,8 +129,7 @@ class Loader:
         target = self.job.target
         self.hooks.committing({"kind": "managed", "database": target.database_name, "table": target.table_name},
                               bookmark_after)
-        catalog = self.runtime.service("catalog")
-        assert isinstance(catalog, CatalogService)
+        catalog = self.catalog
         rows = spool.rows_table()
         try:
             done = managed.commit(catalog, self.ctx, self.run_id, target.database_name, target.table_name,
@@ -150,8 +147,8 @@ class Loader:
     def _publish(self, table: Table, schema: TargetSchema, files: external.FilesWriter,
                  bookmark_after: dict[str, Any] | None) -> Outcome:
         written = files.close()
-        uploads = external.plan_uploads(self.caller, table, schema, written, self.run_id)
+        uploads = external.plan_uploads(self.catalog, self.ctx, table, schema, written, self.run_id)
         self.hooks.committing({"kind": "external", "keys": [[u.bucket, u.key] for u in uploads]}, bookmark_after)
-        size = external.publish(self.caller, table, uploads) if uploads else 0
+        size = external.publish(self.catalog, self.lake, self.ctx, table, uploads) if uploads else 0
         return Outcome(rows_written=files.rows, bytes_written=size, bookmark_after=bookmark_after)
 

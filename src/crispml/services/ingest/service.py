@@ -40,7 +40,22 @@ from __future__ import annotations
 from crispml.services.ingest.bookmarks import BookmarkOps
 from crispml.services.ingest.jobs import JobOps
 from crispml.services.ingest.runs import RunOps
+from crispml.services.ingest.specs import (
+    BatchStopJobRunRequest,
+    CreateJobRequest,
+    GetJobRunRequest,
+    GetJobRunsRequest,
+    JobNameRequest,
+    ListJobsRequest,
+    UpdateJobRequest,
+)
 from crispml.spine.operations import Service
+
+#: What other services and shells may import: the service, its operations' requests, and what they share.
+__all__ = [
+    "BatchStopJobRunRequest", "CreateJobRequest", "GetJobRunRequest", "GetJobRunsRequest", "IngestService",
+    "JobNameRequest", "ListJobsRequest", "UpdateJobRequest"
+]
 
 
 class IngestService(Service, JobOps, RunOps, BookmarkOps):

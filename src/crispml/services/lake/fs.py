@@ -1,10 +1,10 @@
 """``lake://bucket/key``: the lake as an fsspec filesystem.
 
 pandas, pyarrow and every later service read and write lake objects through
-this class, and it calls nothing but lake operations (through whatever client
-it was given), so each open, read, write, listing or delete is authorized,
-audited and measured like any other call — one GetObject per opened file, not
-per range read. Written here because fsspec has no filesystem for our own
+this class, and it calls nothing but lake operations, as one caller (the
+context it was built with: ``LakeService.filesystem(ctx)``), so each open, read,
+write, listing or delete is authorized, audited and measured like any other
+call — one GetObject per opened file, not per range read. Written here because fsspec has no filesystem for our own
 object API; fsspec supplies the rest (globbing, walking, ``open`` modes,
 pandas/pyarrow integration).
 
@@ -24,11 +24,31 @@ import queue
 import shutil
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fsspec.spec import AbstractFileSystem
 
+from crispml.core.context import CallContext
 from crispml.core.errors import CrispmlError, NotFound
+from crispml.services.lake.specs import (
+    BucketRequest,
+    CopyObjectRequest,
+    CreateBucketRequest,
+    Delete,
+    DeleteObjectRequest,
+    DeleteObjectsRequest,
+    GetObjectRequest,
+    ListBucketsRequest,
+    ListObjectsV2Request,
+    ListObjectsV2Response,
+    ObjectIdentifier,
+    ObjectVersionRequest,
+    PutObjectRequest,
+    PutObjectResponse,
+)
+
+if TYPE_CHECKING:
+    from crispml.services.lake.service import LakeService
 
 _QUEUE_CHUNKS = 4
 _WRITE_BUFFER = 4 * 1024 * 1024
@@ -43,24 +63,19 @@ def split_path(path: str) -> tuple[str, str]:
 
 
 class LakeFileSystem(AbstractFileSystem):  # type: ignore[misc]
-    """An fsspec filesystem over lake operations; ``lake://bucket/key``.
+    """An fsspec filesystem over lake operations, as one caller; ``lake://bucket/key``.
 
-    ``LakeFileSystem(client=client)`` uses an open client; with no client it
-    opens the home from settings (``home=``/``principal=`` or ``CRISPML_*``).
+    Built by :meth:`LakeService.filesystem`; the fsspec entry point
+    (``crispml.lakefs``) builds one for a client or a home.
     """
 
     protocol = "lake"
     root_marker = ""
 
-    def __init__(self, client: Any = None, home: str | None = None, principal: str | None = None,
-                 **storage_options: Any) -> None:
+    def __init__(self, lake: LakeService, ctx: CallContext, **storage_options: Any) -> None:
         super().__init__(**storage_options)
-        if client is None:
-            from crispml.sdk.client import connect
-
-            client = connect(home=home, principal=principal, source="lake-fs")
-        self.client = client
-        self.lake = client.lake
+        self.lake = lake
+        self.ctx = ctx
 
     @classmethod
     def _strip_protocol(cls, path: Any) -> str:
@@ -80,7 +95,7 @@ class LakeFileSystem(AbstractFileSystem):  # type: ignore[misc]
         path = self._strip_protocol(path)
         if not path:
             entries = [{"name": b.name, "type": "directory", "size": 0, "created": b.creation_date}
-                       for b in self.lake.list_buckets().buckets]
+                       for b in self.lake.list_buckets(self.ctx, ListBucketsRequest()).buckets]
             return entries if detail else [e["name"] for e in entries]
         bucket, key = split_path(path)
         prefix = f"{key}/" if key else ""
@@ -94,12 +109,12 @@ class LakeFileSystem(AbstractFileSystem):  # type: ignore[misc]
             entries = [info]
         return entries if detail else [e["name"] for e in entries]
 
-    def _pages(self, bucket: str, prefix: str, delimiter: str | None) -> Iterator[Any]:
+    def _pages(self, bucket: str, prefix: str, delimiter: str | None) -> Iterator[ListObjectsV2Response]:
         token = None
         while True:
             try:
-                page = self.lake.list_objects_v2(bucket=bucket, prefix=prefix, delimiter=delimiter,
-                                                 continuation_token=token)
+                page = self.lake.list_objects_v2(self.ctx, ListObjectsV2Request(
+                    bucket=bucket, prefix=prefix, delimiter=delimiter, continuation_token=token))
             except NotFound as exc:
                 raise FileNotFoundError(f"lake://{bucket}: {exc.message}") from exc
             yield page
@@ -140,15 +155,16 @@ class LakeFileSystem(AbstractFileSystem):  # type: ignore[misc]
         bucket, key = split_path(path)
         try:
             if not key:
-                head = self.lake.head_bucket(bucket=bucket)
+                head = self.lake.head_bucket(self.ctx, BucketRequest(bucket=bucket))
                 return {"name": bucket, "type": "directory", "size": 0, "created": head.creation_date}
             try:
-                obj = self.lake.head_object(bucket=bucket, key=key)
+                obj = self.lake.head_object(self.ctx, ObjectVersionRequest(bucket=bucket, key=key))
                 return {"name": path, "type": "file", "size": obj.content_length, "ETag": obj.etag,
                         "LastModified": obj.last_modified, "ContentType": obj.content_type,
                         "StorageClass": obj.storage_class, "VersionId": obj.version_id}
             except NotFound:
-                page = self.lake.list_objects_v2(bucket=bucket, prefix=f"{key}/", max_keys=1)
+                page = self.lake.list_objects_v2(self.ctx, ListObjectsV2Request(bucket=bucket, prefix=f"{key}/",
+                                                                                max_keys=1))
                 if page.key_count:
                     return {"name": path, "type": "directory", "size": 0}
                 raise
@@ -165,7 +181,8 @@ class LakeFileSystem(AbstractFileSystem):  # type: ignore[misc]
         bucket, key = split_path(self._strip_protocol(path))
         if "r" in mode:
             try:
-                response = self.lake.get_object(bucket=bucket, key=key, version_id=kwargs.get("version_id"))
+                response = self.lake.get_object(self.ctx, GetObjectRequest(bucket=bucket, key=key,
+                                                                           version_id=kwargs.get("version_id")))
             except NotFound as exc:
                 raise FileNotFoundError(f"lake://{bucket}/{key}: {exc.message}") from exc
             reader = io.BufferedReader(response.body, buffer_size=block_size or 1024 * 1024)
@@ -185,7 +202,8 @@ class LakeFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 return b""
             byte_range = f"bytes={first}-{last - 1}"
         try:
-            with self.lake.get_object(bucket=bucket, key=key, range=byte_range).body as body:
+            request = GetObjectRequest(bucket=bucket, key=key, range=byte_range)
+            with self.lake.get_object(self.ctx, request).body as body:
                 data: bytes = body.read()
                 return data
         except NotFound as exc:
@@ -194,7 +212,7 @@ class LakeFileSystem(AbstractFileSystem):  # type: ignore[misc]
     def get_file(self, rpath: str, lpath: str, callback: Any = None, outfile: Any = None, **kwargs: Any) -> None:
         bucket, key = split_path(self._strip_protocol(rpath))
         try:
-            response = self.lake.get_object(bucket=bucket, key=key) if key else None
+            response = self.lake.get_object(self.ctx, GetObjectRequest(bucket=bucket, key=key)) if key else None
         except NotFound as exc:
             if self.isdir(rpath):
                 response = None
@@ -224,9 +242,9 @@ class LakeFileSystem(AbstractFileSystem):  # type: ignore[misc]
         with open(lpath, "rb") as source:
             self._put(bucket, key, source, **_put_fields(kwargs))
 
-    def _put(self, bucket: str, key: str, body: Any, **fields: Any) -> Any:
+    def _put(self, bucket: str, key: str, body: Any, **fields: Any) -> PutObjectResponse:
         try:
-            return self.lake.put_object(bucket=bucket, key=key, body=body, **fields)
+            return self.lake.put_object(self.ctx, PutObjectRequest(bucket=bucket, key=key, body=body, **fields))
         except NotFound as exc:
             raise FileNotFoundError(f"lake://{bucket}/{key}: {exc.message}") from exc
 
@@ -234,27 +252,28 @@ class LakeFileSystem(AbstractFileSystem):  # type: ignore[misc]
         source_bucket, source_key = split_path(self._strip_protocol(path1))
         bucket, key = split_path(self._strip_protocol(path2))
         try:
-            self.lake.copy_object(bucket=bucket, key=key, copy_source=f"{source_bucket}/{source_key}")
+            self.lake.copy_object(self.ctx, CopyObjectRequest(bucket=bucket, key=key,
+                                                              copy_source=f"{source_bucket}/{source_key}"))
         except NotFound as exc:
             raise FileNotFoundError(f"lake://{path1} -> lake://{path2}: {exc.message}") from exc
 
     def mkdir(self, path: str, create_parents: bool = True, **kwargs: Any) -> None:
         bucket, key = split_path(self._strip_protocol(path))
         if not key:
-            self.lake.create_bucket(bucket=bucket)
+            self.lake.create_bucket(self.ctx, CreateBucketRequest(bucket=bucket))
 
     def makedirs(self, path: str, exist_ok: bool = False) -> None:
         bucket, _ = split_path(self._strip_protocol(path))
         try:
-            self.lake.head_bucket(bucket=bucket)
+            self.lake.head_bucket(self.ctx, BucketRequest(bucket=bucket))
         except NotFound:
-            self.lake.create_bucket(bucket=bucket)
+            self.lake.create_bucket(self.ctx, CreateBucketRequest(bucket=bucket))
 
     # -- deleting ---------------------------------------------------------------
 
     def rm_file(self, path: str) -> None:
         bucket, key = split_path(self._strip_protocol(path))
-        self.lake.delete_object(bucket=bucket, key=key)
+        self.lake.delete_object(self.ctx, DeleteObjectRequest(bucket=bucket, key=key))
 
     def rm(self, path: Any, recursive: bool = False, maxdepth: int | None = None) -> None:
         paths = path if isinstance(path, list) else [path]
@@ -271,14 +290,15 @@ class LakeFileSystem(AbstractFileSystem):  # type: ignore[misc]
             by_bucket.setdefault(bucket, []).extend(keys)
         for bucket, keys in by_bucket.items():
             for start in range(0, len(keys), 1000):
-                batch = [{"key": k} for k in keys[start:start + 1000]]
-                self.lake.delete_objects(bucket=bucket, delete={"objects": batch, "quiet": True})
+                batch = [ObjectIdentifier(key=k) for k in keys[start:start + 1000]]
+                self.lake.delete_objects(self.ctx, DeleteObjectsRequest(bucket=bucket,
+                                                                        delete=Delete(objects=batch, quiet=True)))
         self.invalidate_cache()
 
     def rmdir(self, path: str) -> None:
         bucket, key = split_path(self._strip_protocol(path))
         if not key:
-            self.lake.delete_bucket(bucket=bucket)
+            self.lake.delete_bucket(self.ctx, BucketRequest(bucket=bucket))
 
 
 def _put_fields(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -124,15 +124,10 @@ class ObjectOps(LakeCore):
                                      content_range=content_range)
         raise AssertionError("unreachable")
 
-    def readable_paths(self, ctx: CallContext, objects: list[tuple[str, str]]) -> list[str | CrispmlError | None]:
-        """Authorize and audit a ``GetObject`` of each (bucket, key) as ``ctx``'s caller, in one step, and
-        return per object the real file behind it (None where there is none: an s3:// lake), or the
-        error reading it would meet (NoSuchKey, InvalidObjectState for archived objects, AccessDenied).
-
-        Not an operation: the query engine calls it for a table's files (DESIGN.md §6, the trusted fast
-        path), so each file is still a GetObject call in the audit log, at a fraction of the cost of one
-        round trip per file.
-        """
+    def _readable_paths(self, ctx: CallContext,
+                        objects: list[tuple[str, str]]) -> list[str | CrispmlError | None]:
+        """:meth:`LakeService.readable_paths`: each object a ``GetObject`` call of its own in the audit log
+        (one ``run_each`` step), at a fraction of the cost of one round trip per file."""
         spec = type(self).operations["get_object"]  # type: ignore[attr-defined]
         requests = [{"bucket": bucket, "key": key} for bucket, key in objects]
 

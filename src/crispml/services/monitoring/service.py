@@ -11,8 +11,16 @@ from crispml.core.context import CallContext
 from crispml.core.names import crn
 from crispml.services.audit.service import AuditService
 from crispml.services.monitoring.entities import CallMetric
-from crispml.services.monitoring.specs import GetCallMetricsRequest, GetCallMetricsResponse
+from crispml.services.monitoring.specs import (
+    GetCallMetricsRequest,
+    GetCallMetricsResponse,
+)
 from crispml.spine.operations import Service, operation
+
+#: What other services and shells may import: the service, its operations' requests, and what they share.
+__all__ = [
+    "GetCallMetricsRequest", "MonitoringService"
+]
 
 
 class MonitoringService(Service):
@@ -21,9 +29,7 @@ class MonitoringService(Service):
     @operation("GetCallMetrics", resource=lambda r: crn("monitoring", "metric/calls"), mutating=False)
     def get_call_metrics(self, ctx: CallContext, request: GetCallMetricsRequest) -> GetCallMetricsResponse:
         """Calls, errors and latency per action, from the audit record."""
-        audit = self.runtime.service("audit")
-        assert isinstance(audit, AuditService)
-        rows = audit.call_statistics(request.action, request.start_time, request.end_time)
+        rows = self.peer(AuditService).call_statistics(request.action, request.start_time, request.end_time)
         return GetCallMetricsResponse(metrics=[
             CallMetric(action=a, calls=int(n), errors=int(err or 0),
                        avg_latency_ms=round(float(avg or 0), 3), max_latency_ms=round(float(mx or 0), 3))

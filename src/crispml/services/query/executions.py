@@ -39,7 +39,9 @@ from crispml.core.context import CallContext
 from crispml.core.errors import AlreadyExists, NotFound
 from crispml.core.names import crn
 from crispml.core.owners import process_owner
-from crispml.services.query.engines.base import QueryEngine, QueryFailed
+from crispml.services.catalog.service import CatalogService
+from crispml.services.lake.service import BucketRequest, CreateBucketRequest, LakeService
+from crispml.services.query.engines.base import Caller, QueryEngine, QueryFailed
 from crispml.services.query.entities import (
     ACTIVE_STATES,
     DEFAULT_CATALOG,
@@ -74,7 +76,6 @@ from crispml.services.query.specs import (
 )
 from crispml.services.query.store import QueryExecutionRow
 from crispml.services.query.workgroups import DEFAULT_OUTPUT, WorkGroupOps, configuration_of, workgroup_crn
-from crispml.spine.caller import Caller
 from crispml.spine.operations import operation
 
 _TABLE = cast(Table, QueryExecutionRow.__table__)
@@ -134,7 +135,7 @@ class ExecutionOps(WorkGroupOps):
                 f"workgroup {request.work_group!r} is disabled; enable it with 'crispml query update-work-group "
                 f"--work-group {request.work_group} --state ENABLED' or use another workgroup")
         output = _output_location(config, request)
-        caller = Caller(self.runtime, ctx)
+        caller = Caller(ctx, self.peer(CatalogService), self.peer(LakeService))
         self._check_output_bucket(caller, output)
 
         query_id = str(uuid.uuid4())
@@ -235,23 +236,10 @@ class ExecutionOps(WorkGroupOps):
                 run.stop()
         return EmptyResponse()
 
-    # -- for callers in this process ------------------------------------------------------------
-
-    def join(self, query_execution_id: str, timeout: float | None = None) -> bool:
-        """Wait for this process's run of a query to end; True if it has (or none runs here).
-
-        Not an operation: it waits on a thread of this process (tests, and shells
-        that must not exit before their queries end), it reads no state.
-        """
+    def _join(self, query_execution_id: str, timeout: float | None) -> bool:
         with self._lock():
             run = self._runs.get(query_execution_id)
         return run is None or run.join(timeout)
-
-    def local_runs(self) -> list[str]:
-        """The ids of the queries running on this process's threads (not an operation: a shell that is
-        interrupted before it learns a query's id stops them with StopQueryExecution)."""
-        with self._lock():
-            return list(self._runs)
 
     # -- shared machinery -----------------------------------------------------------------------
 
@@ -290,13 +278,13 @@ class ExecutionOps(WorkGroupOps):
         workgroup's default one is made). A bucket this caller saw within :data:`BUCKET_SEEN_SECONDS` is
         not asked again — a query that then finds it deleted fails writing its results, naming it."""
         bucket = output[len("lake://"):].split("/", 1)[0]
-        seen = (caller.context().principal, bucket)
+        seen = (caller.ctx.principal, bucket)
         now = time.monotonic()
         with self._lock():
             if now - self._buckets_seen.get(seen, -BUCKET_SEEN_SECONDS) < BUCKET_SEEN_SECONDS:
                 return
         try:
-            caller.lake.head_bucket(bucket=bucket)
+            caller.lake.head_bucket(caller.ctx, BucketRequest(bucket=bucket))
             with self._lock():
                 self._buckets_seen[seen] = now
         except NotFound:
@@ -305,7 +293,7 @@ class ExecutionOps(WorkGroupOps):
                     f"output location {output} is in bucket {bucket!r}, which does not exist; create it with "
                     f"'crispml lake create-bucket --bucket {bucket}' or choose another location") from None
             with contextlib.suppress(AlreadyExists):  # another caller made it first
-                caller.lake.create_bucket(bucket=bucket)
+                caller.lake.create_bucket(caller.ctx, CreateBucketRequest(bucket=bucket))
 
     @staticmethod
     def _by_token(session: Session, token: str, digest: str) -> str | None:

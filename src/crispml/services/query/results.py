@@ -18,12 +18,12 @@ import json
 from crispml.core import paging
 from crispml.core.context import CallContext
 from crispml.core.errors import NotFound
+from crispml.services.lake.service import GetObjectRequest, LakeService
 from crispml.services.query.entities import ColumnInfo, Datum, ResultSet, ResultSetMetadata, Row
 from crispml.services.query.errors import InvalidRequestException, ResourceNotFoundException
 from crispml.services.query.executions import ExecutionOps, execution_crn
 from crispml.services.query.results_csv import parse_records
 from crispml.services.query.specs import GetQueryResultsRequest, GetQueryResultsResponse
-from crispml.spine.caller import Caller
 from crispml.spine.operations import operation
 
 #: Bytes read per page at first: enough for 1,000 rows of a few hundred bytes.
@@ -49,7 +49,7 @@ class ResultOps(ExecutionOps):
             return GetQueryResultsResponse(update_count=row.update_count or 0,
                                            result_set=ResultSet(rows=[], result_set_metadata=metadata))
         offset = _offset(request.next_token, row.query_execution_id, row.result_bytes)
-        records, end = self._page(Caller(self.runtime, ctx), row.output_location, offset, row.result_bytes,
+        records, end = self._page(self.peer(LakeService), ctx, row.output_location, offset, row.result_bytes,
                                   request.max_results)
         return GetQueryResultsResponse(
             result_set=ResultSet(rows=[Row(data=[Datum(var_char_value=v) for v in r]) for r in records],
@@ -58,7 +58,7 @@ class ResultOps(ExecutionOps):
             else None)
 
     @staticmethod
-    def _page(caller: Caller, location: str, offset: int, size: int,
+    def _page(lake: LakeService, ctx: CallContext, location: str, offset: int, size: int,
               limit: int) -> tuple[list[list[str | None]], int]:
         """Up to ``limit`` records of the CSV from ``offset``, and the offset after the last."""
         if offset >= size:
@@ -68,7 +68,8 @@ class ResultOps(ExecutionOps):
         while True:
             last = min(size, read_to + want)
             try:
-                with caller.lake.get_object(bucket=bucket, key=key, range=f"bytes={read_to}-{last - 1}").body as body:
+                with lake.get_object(ctx, GetObjectRequest(bucket=bucket, key=key,
+                                                           range=f"bytes={read_to}-{last - 1}")).body as body:
                     data += body.read()
             except NotFound as exc:
                 raise ResourceNotFoundException(

@@ -23,8 +23,8 @@ The worker waits for its watcher before it ends: a daemon thread still
 inside the engine when the interpreter shuts down would abort the process.
 
 The worker reads and writes the lake as the principal who started the query
-(a :class:`~crispml.spine.caller.Caller`), so its results are authorized and
-audited as that principal's.
+(the :class:`~crispml.services.query.engines.base.Caller` of its start), so its
+results are authorized and audited as that principal's.
 """
 
 from __future__ import annotations
@@ -42,12 +42,10 @@ from sqlalchemy import Table, select, update
 
 from crispml.core.errors import CrispmlError, LimitExceeded
 from crispml.core.owners import owner_alive as process_alive
-from crispml.services.lake.fs import LakeFileSystem
-from crispml.services.query.engines.base import EngineResult, PreparedQuery, QueryCancelled, QueryFailed
+from crispml.services.query.engines.base import Caller, EngineResult, PreparedQuery, QueryCancelled, QueryFailed
 from crispml.services.query.entities import ACTIVE_STATES, ColumnInfo
 from crispml.services.query.results_csv import batch_bytes, header_bytes
 from crispml.services.query.store import QueryExecutionRow
-from crispml.spine.caller import Caller
 from crispml.spine.operations import RuntimeAccess
 
 #: How often a running query's watcher reads its state (a stop is noticed within this).
@@ -223,7 +221,7 @@ class Run:
 
     def _write_results(self, result: EngineResult) -> tuple[int, int, int]:
         """Stream the rows into ``<output>/<id>.csv``; the rows, bytes and ms spent writing."""
-        fs = LakeFileSystem(client=self.caller, skip_instance_cache=True)
+        fs = self.caller.lake.filesystem(self.caller.ctx)
         rows, writing = 0, 0.0
         with fs.open(self.result_path, "wb") as out:
             began = time.perf_counter()

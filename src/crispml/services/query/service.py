@@ -16,13 +16,45 @@ from __future__ import annotations
 import threading
 
 from crispml.services.query.engines.base import QueryEngine
+from crispml.services.query.errors import (
+    QueryCancelledError,
+    error_for,
+)
 from crispml.services.query.results import ResultOps
 from crispml.services.query.runner import Run
+from crispml.services.query.specs import (
+    BatchGetQueryExecutionRequest,
+    CreateWorkGroupRequest,
+    DeleteWorkGroupRequest,
+    GetQueryResultsRequest,
+    ListQueryExecutionsRequest,
+    ListWorkGroupsRequest,
+    QueryExecutionRequest,
+    StartQueryExecutionRequest,
+    UpdateWorkGroupRequest,
+    WorkGroupRequest,
+)
 from crispml.spine.operations import Runtime, Service
+
+#: What other services and shells may import: the service, its operations' requests, and what they share.
+__all__ = [
+    "BatchGetQueryExecutionRequest", "CreateWorkGroupRequest", "DeleteWorkGroupRequest",
+    "GetQueryResultsRequest", "ListQueryExecutionsRequest", "ListWorkGroupsRequest", "QueryCancelledError",
+    "QueryExecutionRequest", "QueryService", "StartQueryExecutionRequest", "UpdateWorkGroupRequest",
+    "WorkGroupRequest", "error_for"
+]
 
 
 class QueryService(Service, ResultOps):
     name = "query"
+
+    def join(self, query_execution_id: str, timeout: float | None = None) -> bool:
+        """Wait for this process's worker of a query to end; True if it has (or none runs here).
+
+        Not an operation (it reads no state, and a query's state is GetQueryExecution's): for code that
+        must know no thread of a query is left in this process, such as tests.
+        """
+        return self._join(query_execution_id, timeout)
 
     def __init__(self, runtime: Runtime) -> None:
         super().__init__(runtime)

@@ -16,7 +16,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, Field, model_validator
 
-from crispml.services.catalog.rules import check_location
+from crispml.core.hive import check_location
 from crispml.services.query.entities import (
     QueryExecution,
     ResultSet,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from itertools import repeat
 from operator import contains
+from typing import cast
 
 from sqlalchemy import or_, select
 
@@ -154,7 +155,9 @@ class RecordOps(StreamsCore):
             for failure in outcome.rejected:
                 for i in failure.indexes:
                     results[where[i]] = PutRecordsResultEntry(error_code=failure.code, error_message=failure.message)
-        return PutRecordsResponse(failed_record_count=len(records) - stored, records=results)
+        assert all(entry is not None for entry in results)  # every record is stored or rejected
+        return PutRecordsResponse(failed_record_count=len(records) - stored,
+                                  records=cast(list[PutRecordsResultEntry], results))
 
     @operation("GetShardIterator", resource=lambda r: stream_crn(r.stream_name), mutating=False)
     def get_shard_iterator(self, ctx: CallContext, request: GetShardIteratorRequest) -> GetShardIteratorResponse:

@@ -17,8 +17,32 @@ import threading
 from crispml.services.streams.backends.base import RecordStore
 from crispml.services.streams.records import RecordOps
 from crispml.services.streams.resharding import ReshardOps
+from crispml.services.streams.specs import (
+    CreateStreamRequest,
+    DeleteStreamRequest,
+    DescribeStreamRequest,
+    GetRecordsRequest,
+    GetShardIteratorRequest,
+    ListShardsRequest,
+    ListStreamsRequest,
+    MergeShardsRequest,
+    PutRecordRequest,
+    PutRecordsRequest,
+    RetentionRequest,
+    SplitShardRequest,
+    StreamRequest,
+    UpdateShardCountRequest,
+)
 from crispml.services.streams.streams import StreamOps
 from crispml.spine.operations import Runtime, Service
+
+#: What other services and shells may import: the service, its operations' requests, and what they share.
+__all__ = [
+    "CreateStreamRequest", "DeleteStreamRequest", "DescribeStreamRequest", "GetRecordsRequest",
+    "GetShardIteratorRequest", "ListShardsRequest", "ListStreamsRequest", "MergeShardsRequest",
+    "PutRecordRequest", "PutRecordsRequest", "RetentionRequest", "SplitShardRequest", "StreamRequest",
+    "StreamsService", "UpdateShardCountRequest"
+]
 
 
 class StreamsService(Service, StreamOps, ReshardOps, RecordOps):

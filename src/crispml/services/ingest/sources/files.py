@@ -41,7 +41,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from crispml.core.errors import CrispmlError, NotFound
-from crispml.services.catalog.infer import NULL_TOKENS
+from crispml.core.hive import NULL_TOKENS
 from crispml.services.ingest.conform import TargetSchema, column_arrays
 from crispml.services.ingest.entities import FileSource
 from crispml.services.ingest.errors import EntityNotFoundException, InvalidInputException

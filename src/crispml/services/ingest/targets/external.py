@@ -33,11 +33,19 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from crispml.core.context import CallContext
 from crispml.core.errors import CrispmlError
-from crispml.services.catalog.entities import Table
-from crispml.services.catalog.rules import partition_path
+from crispml.core.hive import partition_path
+from crispml.services.catalog.service import (
+    BatchCreatePartitionRequest,
+    CatalogService,
+    GetPartitionsRequest,
+    PartitionInput,
+    Table,
+)
 from crispml.services.ingest.conform import TargetSchema
 from crispml.services.ingest.errors import InvalidInputException
+from crispml.services.lake.service import DeleteObjectRequest, LakeService, PutObjectRequest
 
 #: Rows per data file before a new one is started.
 MAX_FILE_ROWS = 1_000_000
@@ -199,13 +207,13 @@ def _json_value(value: Any) -> Any:
 # -- publishing ------------------------------------------------------------------------------------
 
 
-def plan_uploads(caller: Any, table: Table, target: TargetSchema, files: list[PartFile],
-                 run_id: str) -> list[Upload]:
+def plan_uploads(catalog: CatalogService, ctx: CallContext, table: Table, target: TargetSchema,
+                 files: list[PartFile], run_id: str) -> list[Upload]:
     """Where each file goes: an existing partition's location, else the Hive folder under the table's."""
     location = table.storage_descriptor.location or ""
     existing: dict[tuple[str, ...], str] = {}
     if target.partition_keys:
-        existing = _partition_locations(caller, table)
+        existing = _partition_locations(catalog, ctx, table)
     uploads = []
     for number, part in enumerate(files):
         folder = existing.get(part.values) or (
@@ -218,12 +226,12 @@ def plan_uploads(caller: Any, table: Table, target: TargetSchema, files: list[Pa
     return uploads
 
 
-def _partition_locations(caller: Any, table: Table) -> dict[tuple[str, ...], str]:
+def _partition_locations(catalog: CatalogService, ctx: CallContext, table: Table) -> dict[tuple[str, ...], str]:
     found: dict[tuple[str, ...], str] = {}
     token: str | None = None
     while True:
-        page = caller.catalog.get_partitions(database_name=table.database_name, table_name=table.name,
-                                             next_token=token)
+        page = catalog.get_partitions(ctx, GetPartitionsRequest(database_name=table.database_name,
+                                                                table_name=table.name, next_token=token))
         for partition in page.partitions:
             found[tuple(partition.values)] = partition.storage_descriptor.location or ""
         token = page.next_token
@@ -231,7 +239,8 @@ def _partition_locations(caller: Any, table: Table) -> dict[tuple[str, ...], str
             return found
 
 
-def publish(caller: Any, table: Table, uploads: list[Upload]) -> int:
+def publish(catalog: CatalogService, lake: LakeService, ctx: CallContext, table: Table,
+            uploads: list[Upload]) -> int:
     """Put every file into the lake, then register the partitions the table lacks; the bytes put.
 
     On any failure the files already put are deleted again before the error is raised.
@@ -240,26 +249,26 @@ def publish(caller: Any, table: Table, uploads: list[Upload]) -> int:
     try:
         for upload in uploads:
             with open(upload.local, "rb") as body:
-                caller.lake.put_object(bucket=upload.bucket, key=upload.key, body=body)
+                lake.put_object(ctx, PutObjectRequest(bucket=upload.bucket, key=upload.key, body=body))
             put.append(upload)
         values = sorted({u.values for u in uploads if u.values})
         for start in range(0, len(values), 100):
-            response = caller.catalog.batch_create_partition(
+            response = catalog.batch_create_partition(ctx, BatchCreatePartitionRequest(
                 database_name=table.database_name, table_name=table.name,
-                partition_input_list=[{"Values": list(v)} for v in values[start:start + 100]])
+                partition_input_list=[PartitionInput(values=list(v)) for v in values[start:start + 100]]))
             errors = [e for e in response.errors if e.error_detail.error_code != "AlreadyExistsException"]
             if errors:
                 raise InvalidInputException(
                     f"partition {errors[0].partition_values} of {table.database_name}.{table.name} could not be "
                     f"registered: {errors[0].error_detail.error_message}")
     except BaseException:
-        delete_uploads(caller, [(u.bucket, u.key) for u in put])
+        delete_uploads(lake, ctx, [(u.bucket, u.key) for u in put])
         raise
     return sum(u.size for u in uploads)
 
 
-def delete_uploads(caller: Any, keys: list[tuple[str, str]]) -> None:
+def delete_uploads(lake: LakeService, ctx: CallContext, keys: list[tuple[str, str]]) -> None:
     """Delete a run's files again (rolling it back); keys already gone are fine."""
     for bucket, key in keys:
         with contextlib.suppress(CrispmlError):  # cleaning up after a failure: the failure is what matters
-            caller.lake.delete_object(bucket=bucket, key=key)
+            lake.delete_object(ctx, DeleteObjectRequest(bucket=bucket, key=key))

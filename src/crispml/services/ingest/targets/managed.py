@@ -27,11 +27,14 @@ import pyarrow.ipc as ipc
 
 from crispml.core.context import CallContext
 from crispml.core.errors import CrispmlError
-from crispml.services.catalog.service import CatalogService
+from crispml.services.catalog.service import (
+    REQUEST_TAG,
+    AppendTableDataRequest,
+    CatalogService,
+    GetTableSnapshotsRequest,
+    OverwriteTableDataRequest,
+)
 from crispml.services.ingest.conform import TargetSchema
-
-#: The snapshot summary property naming the request (here: the run) that committed a snapshot.
-REQUEST_TAG = "crispml.request-id"
 
 
 @dataclass
@@ -74,9 +77,11 @@ def commit(catalog: CatalogService, ctx: CallContext, run_id: str, database: str
         return Committed(snapshot_id=None, rows_written=0, bytes_written=0)
     tagged = CallContext(principal=ctx.principal, request_id=run_id, source=ctx.source)
     if mode == "OVERWRITE":
-        response = catalog.overwrite_table_data(tagged, database_name=database, table_name=table, body=rows)
+        response = catalog.overwrite_table_data(tagged, OverwriteTableDataRequest(
+            database_name=database, table_name=table, body=rows))
     else:
-        response = catalog.append_table_data(tagged, database_name=database, table_name=table, body=rows)
+        response = catalog.append_table_data(tagged, AppendTableDataRequest(
+            database_name=database, table_name=table, body=rows))
     try:
         found = find_commit(catalog, ctx, run_id, database, table)
     except CrispmlError:  # the commit is made; its size is only for the record
@@ -91,8 +96,8 @@ def find_commit(catalog: CatalogService, ctx: CallContext, run_id: str, database
     """The snapshot the run committed and the bytes its data files hold, or None."""
     token: str | None = None
     while True:
-        page = catalog.get_table_snapshots(ctx.child(), database_name=database, table_name=table,
-                                           next_token=token, max_results=100)
+        page = catalog.get_table_snapshots(ctx, GetTableSnapshotsRequest(
+            database_name=database, table_name=table, next_token=token, max_results=100))
         ours = [s for s in page.snapshots if s.summary.get(REQUEST_TAG) == run_id]
         if ours:
             return ours[0].snapshot_id, sum(int(s.summary.get("added-files-size", 0)) for s in ours)

@@ -18,8 +18,9 @@ because Athena validates a statement when it is submitted and runs it later:
    ``execute(plan, cancelled)`` returns the result rows as a pyarrow
    ``RecordBatchReader``.
 
-Everything the engine reads or writes in the lake goes through ``caller``
-(authorized and audited as the principal who started the query).
+Everything the engine reads or writes goes through ``caller`` (a :class:`Caller`:
+the catalog's and the lake's operations, as the principal who started the query,
+so each is authorized and audited as that principal's).
 """
 
 from __future__ import annotations
@@ -28,7 +29,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from crispml.core.context import CallContext
+from crispml.services.catalog.service import CatalogService
+from crispml.services.lake.service import LakeService
+
 StatementType = Literal["DDL", "DML", "UTILITY"]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Whom a statement reads and writes as: the context of the ``StartQueryExecution`` that started it,
+    and the services it calls in that caller's name (``caller.catalog.get_table(caller.ctx, …)``)."""
+
+    ctx: CallContext
+    catalog: CatalogService
+    lake: LakeService
 
 
 @dataclass
@@ -84,7 +99,7 @@ class PreparedQuery(Protocol):
 
 
 class QueryEngine(Protocol):
-    def prepare(self, caller: Any, sql: str, database: str | None, *, output_location: str | None,
+    def prepare(self, caller: Caller, sql: str, database: str | None, *, output_location: str | None,
                 query_execution_id: str) -> PreparedQuery:
         """Parse and resolve ``sql``; ``output_location`` (``lake://bucket/prefix/``) is where a CTAS
         without ``external_location`` puts its table (``<output>/tables/<query id>/``)."""

@@ -6,8 +6,7 @@ audited once — all of a statement's files in one step, through the lake's
 object's real path and DuckDB reads it
 natively (``read_parquet`` on local files); otherwise (an ``s3://`` lake, or an
 object the lake will not hand out) DuckDB reads ``lake://bucket/key`` through
-a :class:`~crispml.services.lake.fs.LakeFileSystem` registered on the
-connection, acting as the caller — no DuckDB extension is downloaded. Every
+the lake's filesystem registered on the connection, acting as the caller — no DuckDB extension is downloaded. Every
 real path is remembered with its ``lake://`` URI so that messages never show
 blob paths.
 """
@@ -18,33 +17,20 @@ import os
 import shutil
 import tempfile
 import threading
-from typing import Any
 from urllib.parse import quote
 
 import duckdb
 from crispml.core.errors import CrispmlError, NotFound
-from crispml.services.query.engines.base import QueryFailed
+from crispml.services.query.engines.base import Caller, QueryFailed
 from crispml.services.query.engines.duckdb.errors import error_type
 from crispml.services.query.engines.duckdb.scan import DataFile, Scan
-
-
-def lake_service(caller: Any) -> Any:
-    """The lake service behind a caller (``spine.Caller`` or an embedded client), for its ``local_path``."""
-    runtime = getattr(caller, "runtime", None) or getattr(caller, "platform", None)
-    if runtime is None:
-        return None
-    try:
-        return runtime.service("lake")
-    except (KeyError, AttributeError):
-        return None
 
 
 class LakeAccess:
     """The readable path of each lake file for one execution."""
 
-    def __init__(self, caller: Any) -> None:
+    def __init__(self, caller: Caller) -> None:
         self._caller = caller
-        self._lake = lake_service(caller)
         #: Whether some file is read through ``lake://`` (the connection needs the filesystem registered).
         self.needs_filesystem = False
         #: real path (or lake URI) DuckDB opened → the lake URI to show
@@ -63,21 +49,13 @@ class LakeAccess:
     def _readable(self, files: list[tuple[DataFile, str]]) -> list[str]:
         if not files:
             return []
-        if self._lake is not None:
-            found = self._lake.readable_paths(self._caller.context(), [(f.bucket, f.key) for f, _ in files])
-        else:  # a caller with no platform behind it: one GetObject per file
-            found = [self._get(f) for f, _ in files]
+        found = self._caller.lake.readable_paths(self._caller.ctx, [(f.bucket, f.key) for f, _ in files])
+        paths: list[str] = []
         for (file, table), local in zip(files, found, strict=True):
             if isinstance(local, CrispmlError):
                 raise _unreadable(file, table, local) from local
-        return [self._where(f, local) for (f, _), local in zip(files, found, strict=True)]
-
-    def _get(self, file: DataFile) -> CrispmlError | None:
-        try:
-            self._caller.lake.get_object(bucket=file.bucket, key=file.key).body.close()
-        except CrispmlError as exc:
-            return exc
-        return None
+            paths.append(self._where(file, local))
+        return paths
 
     def _where(self, file: DataFile, local: str | None) -> str:
         if local is not None and os.access(local, os.R_OK):
@@ -91,9 +69,7 @@ class LakeAccess:
     def register(self, con: duckdb.DuckDBPyConnection) -> None:
         """Make ``lake://`` readable on ``con`` as the caller (a connection of its own database: DuckDB
         registers filesystems per database, and another caller's query must not read through this one)."""
-        from crispml.services.lake.fs import LakeFileSystem
-
-        con.register_filesystem(LakeFileSystem(client=self._caller, skip_instance_cache=True))
+        con.register_filesystem(self._caller.lake.filesystem(self._caller.ctx))
 
     def is_local(self, path: str) -> bool:
         return path in self._local

@@ -27,6 +27,7 @@ from sqlglot import exp
 import duckdb
 from crispml.core.errors import InvalidArgument
 from crispml.services.query.engines.base import (
+    Caller,
     EngineResult,
     ExecutionPlan,
     QueryCancelled,
@@ -101,7 +102,7 @@ class DuckDBEngine:
         for database in databases:
             database.close()
 
-    def prepare(self, caller: Any, sql: str, database: str | None, *, output_location: str | None,
+    def prepare(self, caller: Caller, sql: str, database: str | None, *, output_location: str | None,
                 query_execution_id: str) -> DuckDBQuery:
         """Parse ``sql`` and resolve its tables as ``caller``; read no data (see ``engines/base.py``)."""
         statement = parse(sql)
@@ -135,7 +136,7 @@ def _target(statement: Statement) -> exp.Table | None:
     return node
 
 
-def _resolve(caller: Any, node: exp.Table, default_database: str | None) -> TableRef:
+def _resolve(caller: Caller, node: exp.Table, default_database: str | None) -> TableRef:
     database, name = names(node, default_database)
     ref = TableRef(database, name, lookup(caller, database, name), node, alias_of(node), time_travel(node))
     if ref.as_of is not None and not ref.is_iceberg:
@@ -149,7 +150,7 @@ def _resolve(caller: Any, node: exp.Table, default_database: str | None) -> Tabl
 class DuckDBQuery:
     """One prepared statement (the ``PreparedQuery`` of ``engines/base.py``)."""
 
-    def __init__(self, engine: DuckDBEngine, caller: Any, statement: Statement, database: str | None,
+    def __init__(self, engine: DuckDBEngine, caller: Caller, statement: Statement, database: str | None,
                  refs: list[TableRef], *, output_location: str | None, query_execution_id: str) -> None:
         self.engine = engine
         self.caller = caller

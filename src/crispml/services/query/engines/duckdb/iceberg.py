@@ -1,6 +1,6 @@
 """Reading managed (Iceberg) tables: the catalog plans the scan, DuckDB reads the data files.
 
-``catalog.iceberg.plan_scan`` returns the data files of the snapshot asked for
+The catalog's ``plan_scan`` returns the data files of the snapshot asked for
 (the current one, ``FOR VERSION AS OF <snapshot id>`` or ``FOR TIMESTAMP AS OF
 <instant>``); DuckDB reads them like any other Parquet files, each read
 authorized as the caller. A snapshot with delete files is read through
@@ -14,15 +14,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import duckdb
 from crispml.core.errors import CrispmlError, InvalidArgument, NotFound
-from crispml.services.query.engines.base import QueryFailed
+from crispml.services.query.engines.base import Caller, QueryFailed
 from crispml.services.query.engines.duckdb.errors import error_type
 from crispml.services.query.engines.duckdb.readers import path_list, quote_ident
 from crispml.services.query.engines.duckdb.resolve import TableRef
 from crispml.services.query.engines.duckdb.scan import DataFile, Part, Scan, prune, split_location
+
+if TYPE_CHECKING:
+    from crispml.services.catalog.service import DataFileRef
 
 
 def _instant(sql: str) -> datetime:
@@ -42,18 +45,7 @@ def _instant(sql: str) -> datetime:
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def plan_scan(caller: Any, database: str, name: str, *, snapshot_id: int | None = None,
-              as_of: datetime | None = None) -> Any:
-    """The catalog's scan plan of an Iceberg table (``catalog.iceberg.plan_scan``)."""
-    try:
-        from crispml.services.catalog import iceberg as catalog_iceberg
-    except ImportError as exc:
-        raise QueryFailed(f"table {database}.{name} is an Iceberg table, but this installation cannot plan "
-                          "Iceberg scans (crispml.services.catalog.iceberg is missing)", "Internal") from exc
-    return catalog_iceberg.plan_scan(caller, database, name, snapshot_id=snapshot_id, as_of=as_of)
-
-
-def plan(caller: Any, ref: TableRef, con: duckdb.DuckDBPyConnection | None) -> Scan:
+def plan(caller: Caller, ref: TableRef, con: duckdb.DuckDBPyConnection | None) -> Scan:
     """The data files of the snapshot a reference reads."""
     snapshot_id: int | None = None
     as_of: datetime | None = None
@@ -64,7 +56,7 @@ def plan(caller: Any, ref: TableRef, con: duckdb.DuckDBPyConnection | None) -> S
         else:
             as_of = _instant(value)
     try:
-        planned = plan_scan(caller, ref.database, ref.name, snapshot_id=snapshot_id, as_of=as_of)
+        planned = caller.catalog.plan_scan(caller.ctx, ref.database, ref.name, snapshot_id=snapshot_id, as_of=as_of)
     except NotFound as exc:
         raise QueryFailed(f"table {ref.qualified}: {exc.message}", "NotFound") from exc
     except InvalidArgument as exc:
@@ -83,7 +75,7 @@ class _Values:
     values: list[str | None]
 
 
-def _pruned(ref: TableRef, refs: list[Any], files: list[DataFile],
+def _pruned(ref: TableRef, refs: list[DataFileRef], files: list[DataFile],
             con: duckdb.DuckDBPyConnection | None) -> list[DataFile]:
     """The data files whose partition values can satisfy the statement's conjuncts on partition keys
     (files of a partition spec that does not hold every key as itself are always kept)."""
@@ -106,6 +98,7 @@ def define_view(con: duckdb.DuckDBPyConnection, scan: Scan, paths: list[str], vi
     """The view ``view`` over an Iceberg scan whose reads were authorized (``paths``): its data files, or
     pyiceberg's rows when delete files apply."""
     planned = scan.iceberg
+    assert planned is not None  # an Iceberg table's scan
     ref = scan.ref
     names = ", ".join(quote_ident(f.name) for f in planned.arrow_schema)
     if planned.has_deletes or not paths:

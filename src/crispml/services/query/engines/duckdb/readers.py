@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import duckdb
-from crispml.services.catalog.infer import NULL_TOKENS
+from crispml.core.hive import NULL_TOKENS
 from crispml.services.query.engines.duckdb.resolve import Column
 from crispml.services.query.engines.duckdb.types import duckdb_type
 

@@ -1,7 +1,7 @@
 """Catalog names in a statement → catalog tables, looked up as the caller.
 
-Every table a statement names (CTE names excepted) is read with
-``caller.catalog.get_table``; an unqualified name lives in the request's
+Every table a statement names (CTE names excepted) is read with the catalog's
+``GetTable`` as the caller; an unqualified name lives in the request's
 database. A name that is not there raises :class:`NotFound` naming the close
 matches (difflib over the database's tables, or over the databases when the
 database itself is unknown), as a user of Athena's "Table not found" would
@@ -14,11 +14,18 @@ import contextlib
 import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlglot import exp
 
 from crispml.core.errors import InvalidArgument, NotFound
+from crispml.services.catalog.service import (
+    DatabaseRequest,
+    GetDatabasesRequest,
+    GetTablesRequest,
+    Table,
+    TableRequest,
+)
+from crispml.services.query.engines.base import Caller
 from crispml.services.query.engines.duckdb.sql import DATA_CATALOG
 
 ICEBERG = "ICEBERG"
@@ -36,7 +43,7 @@ class TableRef:
 
     database: str
     name: str
-    table: Any  # crispml.services.catalog.entities.Table
+    table: Table
     node: exp.Table | None = None
     #: The name columns are qualified with in the statement (alias, else the table's name).
     alias: str = ""
@@ -77,10 +84,10 @@ def names(table: exp.Table, default_database: str | None) -> tuple[str, str]:
     return database, table.name.lower()
 
 
-def lookup(caller: Any, database: str, name: str) -> Any:
+def lookup(caller: Caller, database: str, name: str) -> Table:
     """The catalog table ``database.name``; NotFound naming close matches."""
     with contextlib.suppress(NotFound):  # not found: say what is there instead
-        return caller.catalog.get_table(database_name=database, name=name).table
+        return caller.catalog.get_table(caller.ctx, TableRequest(database_name=database, name=name)).table
     databases = list(_database_names(caller))
     if database not in databases:
         close = difflib.get_close_matches(database, databases, n=3)
@@ -95,17 +102,17 @@ def lookup(caller: Any, database: str, name: str) -> Any:
     raise NotFound(f"table {database}.{name} does not exist{hint}") from None
 
 
-def exists(caller: Any, database: str, name: str) -> bool:
+def exists(caller: Caller, database: str, name: str) -> bool:
     try:
-        caller.catalog.get_table(database_name=database, name=name)
+        caller.catalog.get_table(caller.ctx, TableRequest(database_name=database, name=name))
     except NotFound:
         return False
     return True
 
 
-def require_database(caller: Any, database: str) -> None:
+def require_database(caller: Caller, database: str) -> None:
     try:
-        caller.catalog.get_database(name=database)
+        caller.catalog.get_database(caller.ctx, DatabaseRequest(name=database))
     except NotFound:
         databases = list(_database_names(caller))
         close = difflib.get_close_matches(database, databases, n=3)
@@ -117,20 +124,20 @@ def _listed(items: list[str]) -> str:
     return ", ".join(repr(i) for i in items)
 
 
-def _database_names(caller: Any) -> Iterator[str]:
+def _database_names(caller: Caller) -> Iterator[str]:
     token = None
     while True:
-        page = caller.catalog.get_databases(next_token=token)
+        page = caller.catalog.get_databases(caller.ctx, GetDatabasesRequest(next_token=token))
         yield from (d.name for d in page.database_list)
         token = page.next_token
         if not token:
             return
 
 
-def _table_names(caller: Any, database: str) -> Iterator[str]:
+def _table_names(caller: Caller, database: str) -> Iterator[str]:
     token = None
     while True:
-        page = caller.catalog.get_tables(database_name=database, next_token=token)
+        page = caller.catalog.get_tables(caller.ctx, GetTablesRequest(database_name=database, next_token=token))
         yield from (t.name for t in page.table_list)
         token = page.next_token
         if not token:

@@ -14,17 +14,22 @@ reads a data file.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 import duckdb
 from crispml.core.errors import CrispmlError, NotFound
-from crispml.services.query.engines.base import QueryFailed
+from crispml.services.catalog.service import GetPartitionsRequest, Partition
+from crispml.services.lake.service import ListObjectsV2Request
+from crispml.services.query.engines.base import Caller, QueryFailed
 from crispml.services.query.engines.duckdb.errors import error_type
 from crispml.services.query.engines.duckdb.readers import quote_ident
 from crispml.services.query.engines.duckdb.resolve import TableRef
 from crispml.services.query.engines.duckdb.types import duckdb_type
+
+if TYPE_CHECKING:
+    from crispml.services.catalog.service import IcebergScan
 
 PRUNE_ALIAS = "__partition"
 
@@ -55,8 +60,8 @@ class Scan:
 
     ref: TableRef
     parts: list[Part] = field(default_factory=list)
-    #: An Iceberg table's scan (``catalog.iceberg.IcebergScan``), or None for an external table.
-    iceberg: Any = None
+    #: An Iceberg table's scan (the catalog's ``plan_scan``), or None for an external table.
+    iceberg: IcebergScan | None = None
 
     @property
     def files(self) -> list[DataFile]:
@@ -74,7 +79,7 @@ def split_location(location: str) -> tuple[str, str]:
     return bucket, prefix
 
 
-def list_objects(caller: Any, location: str) -> list[DataFile]:
+def list_objects(caller: Caller, location: str) -> list[DataFile]:
     """Every object under a lake prefix (folder markers aside), recursively, in key order."""
     bucket, prefix = split_location(location)
     if prefix and not prefix.endswith("/"):
@@ -82,7 +87,8 @@ def list_objects(caller: Any, location: str) -> list[DataFile]:
     found: list[DataFile] = []
     token = None
     while True:
-        page = caller.lake.list_objects_v2(bucket=bucket, prefix=prefix, continuation_token=token)
+        page = caller.lake.list_objects_v2(caller.ctx, ListObjectsV2Request(bucket=bucket, prefix=prefix,
+                                                                            continuation_token=token))
         found += [DataFile(bucket, obj.key, int(obj.size)) for obj in page.contents if not obj.key.endswith("/")]
         if not page.is_truncated:
             return found
@@ -94,12 +100,13 @@ def is_data(file: DataFile) -> bool:
     return file.size > 0 and not file.key.rsplit("/", 1)[-1].startswith(("_", "."))
 
 
-def partitions(caller: Any, ref: TableRef) -> list[Any]:
+def partitions(caller: Caller, ref: TableRef) -> list[Partition]:
     """Every catalog partition of a table, in the order they were added."""
-    found: list[Any] = []
+    found: list[Partition] = []
     token = None
     while True:
-        page = caller.catalog.get_partitions(database_name=ref.database, table_name=ref.name, next_token=token)
+        page = caller.catalog.get_partitions(caller.ctx, GetPartitionsRequest(
+            database_name=ref.database, table_name=ref.name, next_token=token))
         found += page.partitions
         token = page.next_token
         if not token:
@@ -150,7 +157,7 @@ def _assign(files: list[DataFile], parts: list[Part]) -> None:
             end = uri.rfind("/", 0, end)
 
 
-def plan_external(caller: Any, ref: TableRef, con: duckdb.DuckDBPyConnection | None) -> Scan:
+def plan_external(caller: Caller, ref: TableRef, con: duckdb.DuckDBPyConnection | None) -> Scan:
     """The files an external table reference reads, after partition pruning."""
     location = ref.table.storage_descriptor.location or ""
     try:

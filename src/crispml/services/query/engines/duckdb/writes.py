@@ -39,8 +39,20 @@ from sqlglot import exp
 
 import duckdb
 from crispml.core.errors import AlreadyExists, CrispmlError, InvalidArgument
-from crispml.services.catalog.rules import check_location, partition_path
-from crispml.services.query.engines.base import ColumnInfo, EngineResult, ExecutionPlan, QueryFailed
+from crispml.core.hive import check_location, partition_path
+from crispml.services.catalog.service import (
+    AppendTableDataRequest,
+    BatchCreatePartitionRequest,
+    CreateTableRequest,
+    DeleteTableDataRequest,
+    IcebergInput,
+    OpenTableFormatInput,
+    PartitionInput,
+    TableInput,
+    TableRequest,
+)
+from crispml.services.lake.service import DeleteObjectRequest, ListObjectsV2Request, PutObjectRequest
+from crispml.services.query.engines.base import Caller, ColumnInfo, EngineResult, ExecutionPlan, QueryFailed
 from crispml.services.query.engines.duckdb import readers
 from crispml.services.query.engines.duckdb.access import LakeAccess
 from crispml.services.query.engines.duckdb.errors import error_type
@@ -123,7 +135,7 @@ class Write:
         reader = pa.table({"rows": pa.array([rows], pa.int64())}).to_reader()
         return EngineResult(columns=list(_ROWS), batches=reader, plan=plan, written_table=self.qualified)
 
-    def _caller(self) -> Any:
+    def _caller(self) -> Caller:
         return self.query.caller
 
     def _ctas(self, con: duckdb.DuckDBPyConnection, sql: str) -> int:
@@ -151,7 +163,8 @@ class Write:
             uploaded = self._upload(written, self.location, {}, [k.name for k in keys], self.fmt)
             try:
                 table_input = _table_input(self.name, self.location, self.fmt, data, keys, self.options)
-                caller.catalog.create_table(database_name=self.database, table_input=table_input)
+                caller.catalog.create_table(caller.ctx, CreateTableRequest(database_name=self.database,
+                                                                           table_input=TableInput(**table_input)))
                 self._add_partitions([values for values, _ in written.parts if values])
             except BaseException:
                 _delete_keys(caller, uploaded)
@@ -163,20 +176,21 @@ class Write:
     def _ctas_iceberg(self, con: duckdb.DuckDBPyConnection, source: str, data: list[Column],
                       keys: list[Column]) -> int:
         caller = self._caller()
-        table_input = {
+        table_input: dict[str, Any] = {
             "Name": self.name,
             "StorageDescriptor": {"Columns": [{"Name": c.name, "Type": c.hive_type} for c in data],
                                   "Location": self.location},
             "PartitionKeys": [{"Name": k.name, "Type": k.hive_type} for k in keys],
             "Parameters": {"table_type": "ICEBERG"},
         }
-        caller.catalog.create_table(database_name=self.database, table_input=table_input,
-                                    open_table_format_input={"IcebergInput": {"MetadataOperation": "CREATE"}})
+        caller.catalog.create_table(caller.ctx, CreateTableRequest(
+            database_name=self.database, table_input=TableInput(**table_input),
+            open_table_format_input=OpenTableFormatInput(iceberg_input=IcebergInput(metadata_operation="CREATE"))))
         try:
             return self._append(con, source)
         except BaseException:
             with contextlib.suppress(CrispmlError):  # a CTAS that failed leaves no table behind
-                caller.catalog.delete_table(database_name=self.database, name=self.name)
+                caller.catalog.delete_table(caller.ctx, TableRequest(database_name=self.database, name=self.name))
             raise
 
     def _append(self, con: duckdb.DuckDBPyConnection, source: str) -> int:
@@ -186,8 +200,9 @@ class Write:
         if first is None:
             return 0
         body = pa.RecordBatchReader.from_batches(reader.schema, itertools.chain([first], reader))
-        response = self._caller().catalog.append_table_data(database_name=self.database, table_name=self.name,
-                                                            body=body)
+        caller = self._caller()
+        response = caller.catalog.append_table_data(caller.ctx, AppendTableDataRequest(
+            database_name=self.database, table_name=self.name, body=body))
         return int(response.added_records)
 
     def _insert(self, con: duckdb.DuckDBPyConnection, sql: str) -> int:
@@ -262,8 +277,9 @@ class Write:
         counted = con.execute(f"SELECT count(*) FROM {view} WHERE {_unqualified(condition).sql('duckdb')}").fetchone()
         rows = int(counted[0]) if counted else 0
         if rows:
-            response = self._caller().catalog.delete_table_data(database_name=self.database, table_name=self.name,
-                                                                row_filter=row_filter)
+            caller = self._caller()
+            response = caller.catalog.delete_table_data(caller.ctx, DeleteTableDataRequest(
+                database_name=self.database, table_name=self.name, row_filter=row_filter))
             rows = int(getattr(response, "deleted_records", rows) or rows)
         return rows
 
@@ -286,7 +302,7 @@ class Write:
                     key = f"{prefix}{self.query.query_execution_id}-{counter:05d}{ext}"
                     counter += 1
                     with open(local, "rb") as body:
-                        caller.lake.put_object(bucket=bucket, key=key, body=body)
+                        caller.lake.put_object(caller.ctx, PutObjectRequest(bucket=bucket, key=key, body=body))
                     uploaded.append((bucket, key))
         except BaseException:
             _delete_keys(caller, uploaded)
@@ -296,9 +312,9 @@ class Write:
     def _add_partitions(self, values: list[list[str]]) -> None:
         caller = self._caller()
         for start in range(0, len(values), 100):
-            batch = [{"Values": v} for v in values[start:start + 100]]
-            response = caller.catalog.batch_create_partition(database_name=self.database, table_name=self.name,
-                                                             partition_input_list=batch)
+            batch = [PartitionInput(values=v) for v in values[start:start + 100]]
+            response = caller.catalog.batch_create_partition(caller.ctx, BatchCreatePartitionRequest(
+                database_name=self.database, table_name=self.name, partition_input_list=batch))
             errors = [e for e in response.errors if e.error_detail.error_code != "AlreadyExistsException"]
             if errors:
                 first = errors[0]
@@ -375,10 +391,10 @@ def _copy(con: duckdb.DuckDBPyConnection, source: str, fmt: str, options: dict[s
     return written
 
 
-def _require_empty(caller: Any, location: str) -> None:
+def _require_empty(caller: Caller, location: str) -> None:
     bucket, prefix = split_location(location)
     try:
-        page = caller.lake.list_objects_v2(bucket=bucket, prefix=prefix, max_keys=1)
+        page = caller.lake.list_objects_v2(caller.ctx, ListObjectsV2Request(bucket=bucket, prefix=prefix, max_keys=1))
     except CrispmlError as exc:
         raise QueryFailed(f"the table location {location} cannot be used: {exc.message}", error_type(exc)) from exc
     if page.key_count:
@@ -386,10 +402,10 @@ def _require_empty(caller: Any, location: str) -> None:
                           "external_location or delete the files there", "AlreadyExists")
 
 
-def _delete_keys(caller: Any, keys: list[tuple[str, str]]) -> None:
+def _delete_keys(caller: Caller, keys: list[tuple[str, str]]) -> None:
     for bucket, key in keys:
         with contextlib.suppress(CrispmlError):  # cleaning up after a failure: the failure is what matters
-            caller.lake.delete_object(bucket=bucket, key=key)
+            caller.lake.delete_object(caller.ctx, DeleteObjectRequest(bucket=bucket, key=key))
 
 
 def _table_input(name: str, location: str, fmt: str, data: list[Column], keys: list[Column],
