@@ -15,6 +15,9 @@ result larger than memory streams through. Outputs:
 A query that fails ends the command with exit code 2 and one line naming the
 error type (``LimitExceeded``, ``NotFound``, ``InvalidArgument`` …) and its
 message. Ctrl-C stops the query (StopQueryExecution) before exiting.
+
+The query helpers, the SDK and rich's tables are imported when the command
+runs: building the command line (``crispml --help``) imports none of them.
 """
 
 from __future__ import annotations
@@ -25,15 +28,9 @@ import sys
 from typing import Any
 
 import typer
-from rich import box
-from rich.table import Table
-from rich.text import Text
 
-from crispml.cli.render import console, error_console
 from crispml.cli.state import state_of
 from crispml.core.errors import InvalidArgument
-from crispml.sdk.queries import FLOATS, INTEGERS, pages, raise_for, typed, wait
-from crispml.services.query.service import QueryService
 
 _MAX_WIDTH = 60
 
@@ -62,6 +59,8 @@ def sql(
 
       crispml sql -d demo "SELECT * FROM penguins LIMIT 5" -o csv > sample.csv
     """
+    from crispml.sdk.queries import raise_for
+
     text = sys.stdin.read() if query == "-" else query
     if not text.strip():
         raise InvalidArgument("the SQL statement is empty; pass it as an argument, or - to read it from stdin")
@@ -76,6 +75,8 @@ def sql(
     except KeyboardInterrupt:
         # Ctrl-C may land before the id is known (the query already runs on a thread of this process,
         # which would keep the process alive until the query ends): stop every query started here
+        from crispml.services.query.service import QueryService
+
         service = client.platform.services["query"]
         assert isinstance(service, QueryService)
         running = [query_id] if query_id else service.local_runs()
@@ -90,6 +91,9 @@ def sql(
 
 def _wait(client: Any, query_id: str) -> Any:
     """Wait for the query to end, with a spinner on a terminal."""
+    from crispml.cli.render import error_console
+    from crispml.sdk.queries import wait
+
     err = error_console()
     with err.status(f"running query {query_id}", spinner="dots") if err.is_terminal else _Quiet():
         return wait(client, query_id)
@@ -105,6 +109,8 @@ class _Quiet:
 
 def _print_results(client: Any, query_id: str, output: SqlOutput) -> tuple[int, int]:
     """Print every page as it arrives; the number of data rows and the update count."""
+    from crispml.sdk.queries import pages
+
     printer: _Printer | None = None
     rows = 0
     for page in pages(client, query_id):
@@ -131,6 +137,13 @@ class _Printer:
         self.widths = [min(len(n), _MAX_WIDTH) for n in names]
 
     def page(self, values: list[list[str | None]]) -> None:
+        from rich import box
+        from rich.table import Table
+        from rich.text import Text
+
+        from crispml.cli.render import console
+        from crispml.sdk.queries import FLOATS, INTEGERS, typed
+
         header, self.header_due = self.header_due, False
         if self.output is SqlOutput.csv:
             lines = ([_csv_line(list(self.names))] if header and self.names else []) + [_csv_line(r) for r in values]
@@ -161,6 +174,8 @@ def _csv_line(values: list[str | None]) -> str:
 
 
 def _print_statistics(execution: Any, rows: int, update_count: int) -> None:
+    from crispml.cli.render import error_console
+
     stats = execution.statistics
     what = f"{update_count} rows written" if update_count else f"{rows} row{'s' if rows != 1 else ''}"
     error_console().print(
