@@ -17,7 +17,7 @@ import typer
 
 import crispml
 from crispml.cli.main import app, main
-from crispml.spine.operations import REGISTRY
+from crispml.cli.tablegen import declarations
 from tests.cli.conftest import Cli
 
 
@@ -42,7 +42,9 @@ def _groups() -> list[tuple[str, ...]]:
 
 
 COMMANDS = _commands()
-ACTIONS: dict[tuple[str, ...], str] = {(s.service, s.cli_name): s.action for s in REGISTRY.all()}
+#: Every declared operation, read from the services themselves (the CLI reads only its command table).
+ACTIONS: dict[tuple[str, ...], str] = {(s.service, s.cli_name): s.action
+                                       for _, specs in declarations() for s in specs}
 
 
 def _one_line(text: str) -> str:

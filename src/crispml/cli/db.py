@@ -1,19 +1,27 @@
-"""``crispml db``: the metadata database's schema."""
+"""``crispml db``: the metadata database's schema.
+
+SQLAlchemy and Alembic are imported when a command runs, not when the command
+line is built.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import typer
 
 from crispml.cli.generated import OutputFormat
-from crispml.cli.render import render
-from crispml.core.config import load_settings
-from crispml.core.metadb.engine import Database
+
+if TYPE_CHECKING:
+    from crispml.core.metadb.engine import Database
 
 app = typer.Typer(help="The metadata database: migrate and inspect its schema.", no_args_is_help=True)
 
 
 def _database(ctx: typer.Context) -> Database:
     from crispml.cli.state import state_of
+    from crispml.core.config import load_settings
+    from crispml.core.metadb.engine import Database
 
     state = state_of(ctx)
     return Database(load_settings(home=state.home).db_url)
@@ -26,6 +34,8 @@ def upgrade(
     output: OutputFormat = typer.Option(OutputFormat.table, "--output", "-o", help="table or json."),
 ) -> None:
     """Migrate the metadata DB to the newest schema (safe to run any time)."""
+    from crispml.cli.render import render
+
     db = _database(ctx)
     try:
         before = db.current_revision() if _reachable(db) else None
@@ -41,6 +51,8 @@ def current(
     output: OutputFormat = typer.Option(OutputFormat.table, "--output", "-o", help="table or json."),
 ) -> None:
     """Show the schema revision of the metadata DB and the newest one available."""
+    from crispml.cli.render import render
+
     db = _database(ctx)
     try:
         db.check()

@@ -5,11 +5,8 @@ from __future__ import annotations
 import time
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from crispml.cli.generated import OutputFormat
-from crispml.cli.render import render, table_of
 from crispml.cli.state import state_of
 
 
@@ -19,7 +16,12 @@ def demo(
                                         help="table or json (summary only)."),
 ) -> None:
     """Run the CRISP-DM demo on the Palmer penguins (shipped with a package): lake → … , with a report."""
-    # imported here, not at the top: the phases pull in pandas, which every other command can skip
+    # imported here, not at the top: building the command line imports none of this (the phases pull in
+    # pandas, which every other command can skip)
+    from rich.console import Console
+    from rich.markup import escape
+
+    from crispml.cli.render import render, table_of
     from crispml.demo.dataset import penguins
     from crispml.demo.phases import PHASES, DemoState
     from crispml.demo.report import Section, write_report

@@ -12,14 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 from crispml.cli.generated import OutputFormat
 from crispml.cli.render import error_console, render
@@ -67,6 +59,15 @@ def cp(
     output: OutputFormat = typer.Option(OutputFormat.table, "--output", "-o", help="table or json."),
 ) -> None:
     """Copy files between local paths and the lake, or within the lake."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     fs = state_of(ctx).client().fs
     pairs = _plan(fs, source, destination, recursive)
     copied: list[dict[str, Any]] = []

@@ -6,38 +6,37 @@ users expect them (``crispml lake ls|cp|rm``). Every command accepts
 ``--output table|json``. Errors crispml raises on purpose end the process with
 exit code 2 and one line on stderr; anything else is an internal error (exit 1)
 whose traceback shows only with ``CRISPML_DEBUG=1``.
+
+Starting is cheap: building the command line imports no service. Of the two
+ways to get there — a generated command table, or click groups that import a
+service module when the group is invoked — this uses the table
+(:mod:`crispml.cli.table`, kept in step with the declarations by a test),
+because a service module is where its engines are imported: with lazy groups
+``crispml catalog --help`` would still load pyiceberg, and whether ``crispml
+lake ls`` stays quick would hang on what each service module happens to import.
+With the table, the CLI imports a service only through the SDK, when a command
+calls an operation. On top of it each service's group is built on first use
+(``_ServiceGroup``): the top level's help lists the groups from their names and
+help lines, and ``crispml lake ls`` builds the lake's commands only.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import MutableMapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import typer
-from rich.markup import escape
+from typer.core import TyperGroup
 
 from crispml import __version__
-from crispml.cli.generated import add_operations, make_command
-from crispml.cli.render import error_console
+from crispml.cli import table
 from crispml.cli.state import state_of
 from crispml.core.errors import CrispmlError
 
-SERVICE_HELP = {
-    "lake": "S3: buckets, objects, versions, storage classes, lifecycle.",
-    "catalog": "Glue Data Catalog: databases, external tables, partitions, table versions, crawlers.",
-    "iam": "IAM: principals and who you are.",
-    "audit": "CloudTrail: the record of every operation.",
-    "monitoring": "CloudWatch: call metrics (alarms and Model Monitor later).",
-    "query": "Athena: SQL over the catalog's tables, workgroups, query history, results in the lake.",
-    "streams": "Kinesis Data Streams: streams, shards, records, iterators, resharding.",
-    "firehose": "Firehose: delivery streams that buffer records into the lake (JSON lines, GZIP, Parquet).",
-    "ingest": "Glue/DMS batch loads: files and SQL databases into catalog tables, full or incremental.",
-}
-
-#: Short names for commands people type often: (service, alias) → operation (method) name.
-ALIASES = {("firehose", "flush"): "flush_delivery_stream"}
+if TYPE_CHECKING:
+    from typer._click import Command
 
 app = typer.Typer(
     name="crispml", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -68,23 +67,51 @@ def _root(
     ctx.call_on_close(state.close)
 
 
-def _build() -> None:
-    import crispml.platform as platform
-    from crispml.cli import db, demo, lakecmds, sqlcmd
-    from crispml.services import SERVICES
-    from crispml.spine.operations import REGISTRY
+class _ServiceGroup(TyperGroup):
+    """A service's group whose commands are built from the command table when first asked for.
 
-    for cls in map(platform.service_class, SERVICES):
-        group = typer.Typer(help=SERVICE_HELP.get(cls.name, cls.__doc__ or ""), no_args_is_help=True)
-        add_operations(group, REGISTRY.for_service(cls.name))
-        for (service, alias), method in ALIASES.items():
-            if service == cls.name:
-                spec = cls.operations[method]
-                group.command(alias, help=f"Same as '{spec.cli_name}'. {spec.doc}\n\nOperation: {spec.action}.",
-                              short_help=f"Same as {spec.cli_name}: {spec.summary}")(make_command(spec))
-        if cls.name == "lake":
-            lakecmds.register(group)
-        app.add_typer(group, name=cls.name)
+    Its name and help are known without them, so the top level's help (which reads every
+    group's help line) builds none; listing, resolving or helping this group builds them all.
+    """
+
+    service: ClassVar[str]
+
+    def __init__(self, **attrs: Any) -> None:
+        self._built: MutableMapping[str, Command] | None = None
+        super().__init__(**attrs)
+
+    @property
+    def commands(self) -> MutableMapping[str, Command]:
+        if self._built is None:
+            self._built = _service_commands(self.service, self.rich_markup_mode)
+        return self._built
+
+    @commands.setter
+    def commands(self, value: MutableMapping[str, Command]) -> None:
+        if value:  # typer hands an empty mapping to a group made without commands
+            self._built = value
+
+
+def _service_commands(name: str, rich_markup_mode: Any) -> MutableMapping[str, Command]:
+    """The click commands of a service's group: its operations, short names and shell commands."""
+    from crispml.cli.generated import add_operations
+
+    service = table.service(name)
+    group = typer.Typer(rich_markup_mode=rich_markup_mode)
+    add_operations(group, service)
+    if name == "lake":
+        from crispml.cli import lakecmds
+
+        lakecmds.register(group)
+    return typer.main.get_group(group).commands
+
+
+def _build() -> None:
+    from crispml.cli import db, demo, sqlcmd
+
+    for service in table.services():
+        group_class = type(f"_{service.name.title()}Group", (_ServiceGroup,), {"service": service.name})
+        app.add_typer(typer.Typer(cls=group_class, help=service.help, no_args_is_help=True), name=service.name)
     app.add_typer(db.app, name="db")
     app.command("demo")(demo.demo)
     app.command("sql")(sqlcmd.sql)
@@ -108,17 +135,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except typer.TyperException as exc:  # click's usage errors (typer vendors click)
         return _usage_error(exc)
     except typer.Abort:
-        error_console().print("aborted")
+        _error_console().print("aborted")
         return 130
     except KeyboardInterrupt:
-        error_console().print("interrupted")
+        _error_console().print("interrupted")
         return 130
     except BrokenPipeError:
         return 0
     except Exception as exc:  # the last line of defence: no tracebacks for users
         if os.environ.get("CRISPML_DEBUG"):
             raise
-        error_console().print(
+        from rich.markup import escape
+
+        _error_console().print(
             f"[bold red]internal error[/bold red] {type(exc).__name__}: {escape(str(exc))} "
             "(set CRISPML_DEBUG=1 for the traceback, and please report it)", highlight=False,
         )
@@ -127,9 +156,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return result if isinstance(result, int) else 0
 
 
+def _error_console() -> Any:
+    from crispml.cli.render import error_console  # rich and pydantic: not needed to start
+
+    return error_console()
+
+
 def _error_line(code: str, message: str) -> None:
+    from rich.markup import escape
+
     # messages quote user input (keys, paths) that may hold '[...]': never read it as markup
-    error_console().print(f"[bold red]error[/bold red] {code}: {escape(message)}", highlight=False)
+    _error_console().print(f"[bold red]error[/bold red] {code}: {escape(message)}", highlight=False)
 
 
 def _usage_error(exc: typer.TyperException) -> int:

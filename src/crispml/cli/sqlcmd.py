@@ -15,6 +15,9 @@ result larger than memory streams through. Outputs:
 A query that fails ends the command with exit code 2 and one line naming the
 error type (``LimitExceeded``, ``NotFound``, ``InvalidArgument`` …) and its
 message. Ctrl-C stops the query (StopQueryExecution) before exiting.
+
+The query helpers, the SDK and rich's tables are imported when the command
+runs: building the command line (``crispml --help``) imports none of them.
 """
 
 from __future__ import annotations
@@ -27,14 +30,9 @@ import uuid
 from typing import Any
 
 import typer
-from rich import box
-from rich.table import Table
-from rich.text import Text
 
-from crispml.cli.render import console, error_console
 from crispml.cli.state import state_of
 from crispml.core.errors import CrispmlError, InvalidArgument
-from crispml.sdk.queries import FLOATS, INTEGERS, pages, raise_for, typed, wait
 
 _MAX_WIDTH = 60
 
@@ -63,6 +61,8 @@ def sql(
 
       crispml sql -d demo "SELECT * FROM penguins LIMIT 5" -o csv > sample.csv
     """
+    from crispml.sdk.queries import raise_for
+
     text = sys.stdin.read() if query == "-" else query
     if not text.strip():
         raise InvalidArgument("the SQL statement is empty; pass it as an argument, or - to read it from stdin")
@@ -97,6 +97,9 @@ def _stop(client: Any, query_id: str | None, request: dict[str, Any]) -> None:
 
 def _wait(client: Any, query_id: str) -> Any:
     """Wait for the query to end, with a spinner on a terminal."""
+    from crispml.cli.render import error_console
+    from crispml.sdk.queries import wait
+
     err = error_console()
     with err.status(f"running query {query_id}", spinner="dots") if err.is_terminal else _Quiet():
         return wait(client, query_id)
@@ -112,6 +115,8 @@ class _Quiet:
 
 def _print_results(client: Any, query_id: str, output: SqlOutput) -> tuple[int, int]:
     """Print every page as it arrives; the number of data rows and the update count."""
+    from crispml.sdk.queries import pages
+
     printer: _Printer | None = None
     rows = 0
     for page in pages(client, query_id):
@@ -138,6 +143,13 @@ class _Printer:
         self.widths = [min(len(n), _MAX_WIDTH) for n in names]
 
     def page(self, values: list[list[str | None]]) -> None:
+        from rich import box
+        from rich.table import Table
+        from rich.text import Text
+
+        from crispml.cli.render import console
+        from crispml.sdk.queries import FLOATS, INTEGERS, typed
+
         header, self.header_due = self.header_due, False
         if self.output is SqlOutput.csv:
             lines = ([_csv_line(list(self.names))] if header and self.names else []) + [_csv_line(r) for r in values]
@@ -168,6 +180,8 @@ def _csv_line(values: list[str | None]) -> str:
 
 
 def _print_statistics(execution: Any, rows: int, update_count: int) -> None:
+    from crispml.cli.render import error_console
+
     stats = execution.statistics
     what = f"{update_count} rows written" if update_count else f"{rows} row{'s' if rows != 1 else ''}"
     error_console().print(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from crispml.sdk.client import Client
+if TYPE_CHECKING:  # the SDK opens the platform: imported when a command first needs the client
+    from crispml.sdk.client import Client
 
 
 @dataclass

@@ -13,17 +13,17 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sqlalchemy import MetaData
 
-#: Every service: name → ``"module:Class"`` of its public ``service.py``.
+#: Every service: name → ``"module:Class"`` of its public ``service.py`` (in the order help lists them).
 SERVICES = {
-    "audit": "crispml.services.audit.service:AuditService",
-    "catalog": "crispml.services.catalog.service:CatalogService",
-    "firehose": "crispml.services.firehose.service:FirehoseService",
     "iam": "crispml.services.iam.service:IamService",
-    "ingest": "crispml.services.ingest.service:IngestService",
+    "audit": "crispml.services.audit.service:AuditService",
     "lake": "crispml.services.lake.service:LakeService",
+    "catalog": "crispml.services.catalog.service:CatalogService",
     "monitoring": "crispml.services.monitoring.service:MonitoringService",
     "query": "crispml.services.query.service:QueryService",
     "streams": "crispml.services.streams.service:StreamsService",
+    "ingest": "crispml.services.ingest.service:IngestService",
+    "firehose": "crispml.services.firehose.service:FirehoseService",
 }
 
 #: Modules that declare tables; imported by :func:`load_models`.
