@@ -11,8 +11,9 @@ floor: the same rows inserted with Python's ``sqlite3`` ``executemany``, 500
 per transaction, into a table of the same shape in a SQLite file on the same
 disk with the metadata DB's pragmas (WAL, synchronous=NORMAL). It prints each
 figure with its ratio to that floor (the aim for embedded puts is at least
-0.5) and Kinesis's own per-shard limits for reference: 1,000 records/s (or
-1 MiB/s) written and 2 MiB/s read per shard.
+0.5), a put's time per PutRecords call, and Kinesis's own per-shard limits for
+reference: 1,000 records/s (or 1 MiB/s) written and 2 MiB/s read per shard.
+The notes say which reply parser the Redis client uses (hiredis when installed).
 
 Every PutRecords call goes through the whole path a user's call takes: request
 validation, authorization, the put, and the audit record. Sides are
@@ -80,6 +81,7 @@ class Figure:
     raw_per_s: float | None = None
     kinesis_per_s: float | None = None
     note: str = ""
+    ms_per_call: float | None = None
     ratio: float | None = field(init=False)
 
     def __post_init__(self) -> None:
@@ -172,7 +174,8 @@ class Bench:
             embedded = label.startswith("embedded")
             note = "" if not embedded or rate >= AIM * raw_rate else f"below the {AIM} aim"
             self.figures.append(Figure("put", f"PutRecords {label}, {shards} shard{'s' * (shards > 1)}", rate,
-                                       seconds, raw_rate, KINESIS_WRITE_RECORDS * shards, note))
+                                       seconds, raw_rate, KINESIS_WRITE_RECORDS * shards, note,
+                                       1000 * seconds / self.plan.batches))
 
     def reads(self, targets: list[tuple[str, str, int]]) -> None:
         for label, name, shards in targets:
@@ -207,6 +210,13 @@ def delivery_latency(work: Path, records: int, err: Console) -> dict[str, Any]:
     return figures
 
 
+def redis_parser() -> str:
+    """Which reply parser the redis client uses: hiredis (C) when installed, else redis-py's own."""
+    import redis.utils
+
+    return "hiredis" if redis.utils.HIREDIS_AVAILABLE else "Python (hiredis not installed)"
+
+
 def redis_reachable(url: str) -> str | None:
     """None if Redis answers at ``url``, else why not."""
     try:
@@ -224,7 +234,7 @@ def render(figures: list[Figure], header: str, console: Console) -> None:
     table = Table(title=header, title_justify="left")
     for column, justify in (("measurement", "left"), ("records/s", "right"), ("MB/s", "right"),
                             ("vs raw", "right"), ("Kinesis limit rec/s", "right"), ("s", "right"),
-                            ("note", "left")):
+                            ("ms/call", "right"), ("note", "left")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     group = None
     for f in figures:
@@ -233,7 +243,8 @@ def render(figures: list[Figure], header: str, console: Console) -> None:
         group = f.group
         table.add_row(f"{f.group}: {f.name}", f"{f.records_per_s:,.0f}", f"{f.records_per_s * RECORD / 1e6:,.1f}",
                       f"{f.ratio:.2f}" if f.ratio is not None else "-",
-                      f"{f.kinesis_per_s:,.0f}" if f.kinesis_per_s else "-", f"{f.seconds:.2f}", f.note)
+                      f"{f.kinesis_per_s:,.0f}" if f.kinesis_per_s else "-", f"{f.seconds:.2f}",
+                      f"{f.ms_per_call:.2f}" if f.ms_per_call is not None else "-", f.note)
     console.print(table)
 
 
@@ -266,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         if redis_problem is None:
             targets += [("redis", bench.stream(f"bench-r1-{suffix}", 1, args.redis), 1),
                         ("redis", bench.stream(f"bench-r4-{suffix}", 4, args.redis), 4)]
+            notes.append(f"Redis reply parser: {redis_parser()}")
         else:
             notes.append(f"Redis skipped: {redis_problem}")
         bench.writes(targets)
@@ -292,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         notes.append(f"delivery: none of {delivery['records']} records was delivered within 30 s")
     setup = {"plan": asdict(plan), "quick": args.quick, "batch": BATCH, "record_bytes": RECORD,
-             "redis": redact(args.redis) if redis_problem is None else None, "workdir": str(work),
+             "redis": redact(args.redis) if redis_problem is None else None,
+             "redis_parser": redis_parser() if redis_problem is None else None, "workdir": str(work),
              "cpus": os.cpu_count(), "python": sys.version.split()[0], "sqlite": sqlite3.sqlite_version,
              "seconds": round(elapsed, 1)}
     if args.output == "json":

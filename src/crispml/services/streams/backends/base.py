@@ -2,9 +2,16 @@
 
 The base holds what every store shares — reading a stream and its shards from
 the metadata DB, and routing records to the open shard whose hash-key range
-holds their hash key. A store implements the primitives: append a batch,
-read a range of one shard, find a position, seal a shard when it closes,
-trim expired records, and drop a deleted stream's records.
+holds their hash key. A store implements the primitives: append a batch, read
+a range of one shard, find a position, seal a shard when it closes, trim
+expired records, and drop a deleted stream's records.
+
+Every PutRecords call, on either store, first reads the stream and its open
+shard map: that read is one plain statement on the driver's cursor
+(:func:`read_shard_map`, through :meth:`RecordStore.put_map`), not Core's two
+(measured, the stream and 4 shards in a transaction of their own: 0.29 ms
+through Core against 0.06 ms on SQLite, 1.4 ms against 0.35 ms on PostgreSQL).
+The other reads are rarer and stay in Core.
 
 Positions are counters (see ``rules.py``): each store numbers a shard's
 records with strictly increasing integers, and a reader asks for the records
@@ -14,6 +21,7 @@ records with strictly increasing integers, and a reader asks for the records
 from __future__ import annotations
 
 import bisect
+import functools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
@@ -168,6 +176,48 @@ def load_shards(conn: Connection, name: str, *, open_only: bool = False) -> list
     return sorted(shards, key=lambda s: s.start) if open_only else shards
 
 
+@functools.cache
+def _shard_map_sql(mark: str) -> str:
+    """The stream and its open shards in one statement, for one driver placeholder (``?`` or ``%s``): a
+    row per open shard, or one row with no shard columns for a stream that has none."""
+    return ("SELECT s.stream_id, s.status, s.stream_mode, s.retention_hours, s.record_store, s.next_shard_number, "
+            "s.trimmed_at_ms, s.created_at, h.shard_key, h.shard_number, h.parent_number, h.adjacent_parent_number, "
+            "h.hash_key_start, h.hash_key_end, h.starting_sequence_number, h.ending_sequence_number, "
+            "h.last_counter, h.created_at "
+            "FROM streams_streams s LEFT JOIN streams_shards h ON h.stream_name = s.name AND h.closed_at IS NULL "
+            f"WHERE s.name = {mark}")
+
+
+def read_shard_map(db: Database, cursor: Any, name: str) -> tuple[StreamInfo, list[ShardInfo]]:
+    """The stream and its open shards by first hash key, as :func:`load_stream` and ``load_shards(…,
+    open_only=True)`` return them, read with one plain SELECT on ``cursor`` (of :meth:`Database.cursor`).
+
+    One statement, so on PostgreSQL the stream and its shards come from one snapshot. Raises
+    ResourceNotFoundException if there is no such stream.
+    """
+    cursor.execute(_shard_map_sql(db.mark), (name,))
+    rows = cursor.fetchall()
+    if not rows:
+        raise not_found(name)
+    (stream_id, status, stream_mode, retention_hours, record_store, next_shard_number, trimmed_at_ms,
+     created_at) = rows[0][:8]
+    stream = StreamInfo(name=name, stream_id=stream_id, status=status, stream_mode=stream_mode,
+                        retention_hours=retention_hours, record_store=record_store,
+                        next_shard_number=next_shard_number, trimmed_at_ms=trimmed_at_ms,
+                        created_at=db.from_driver(STREAMS.c.created_at)(created_at))
+    shard_created = db.from_driver(SHARDS.c.created_at)
+    shards = [
+        ShardInfo(shard_key=key, number=number, parent_number=parent, adjacent_parent_number=adjacent,
+                  start=int(start), end=int(end), starting_sequence_number=starting,
+                  ending_sequence_number=ending, last_counter=last, created_at=as_utc(shard_created(created)),
+                  closed_at=None)
+        for *_, key, number, parent, adjacent, start, end, starting, ending, last, created in rows
+        if key is not None
+    ]
+    shards.sort(key=lambda s: s.start)  # the keys are decimal text: SQL would order them as text
+    return stream, shards
+
+
 def check_readable(stream: StreamInfo) -> None:
     """Records can be put and read while a stream is ACTIVE or UPDATING, as on Kinesis."""
     if stream.status == "DELETING":
@@ -213,6 +263,14 @@ class RecordStore(ABC):
         """Refuse a stream whose records live elsewhere (deleted and created again on another store)."""
         if stream.record_store != self.url:
             raise StoreChanged(stream.name)
+
+    def put_map(self, cursor: Any, name: str) -> tuple[StreamInfo, list[ShardInfo]]:
+        """What a put needs first: the stream, if records can be put to it on this store, and its open
+        shards by first hash key (:func:`read_shard_map` on ``cursor``, of :meth:`Database.cursor`)."""
+        stream, shards = read_shard_map(self.db, cursor, name)
+        check_readable(stream)
+        self.check_store(stream)
+        return stream, shards
 
     @abstractmethod
     def check(self) -> None:

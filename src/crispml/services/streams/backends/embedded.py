@@ -1,6 +1,7 @@
 """The embedded record store: records as rows of ``streams_records`` in the metadata DB.
 
-A PutRecords call is one write transaction: it reads the stream's open shards,
+A PutRecords call is one write transaction: it reads the stream and its open
+shards (the base's :func:`read_shard_map`, which the Redis store's put shares),
 advances each touched shard's counter with one ``UPDATE … RETURNING`` (which
 takes the shard row's lock, so concurrent producers and a closing reshard queue
 on it), and inserts the batch with multi-row ``INSERT … VALUES`` statements.
@@ -40,12 +41,10 @@ from crispml.services.streams.backends.base import (
     ShardInfo,
     StoredRecord,
     StreamInfo,
-    check_readable,
-    not_found,
     route,
 )
 from crispml.services.streams.errors import ResourceInUseException
-from crispml.services.streams.store import RECORDS, SHARDS, STREAMS
+from crispml.services.streams.store import RECORDS, SHARDS
 
 _REROUTES = 8
 
@@ -54,10 +53,9 @@ _PG_MAX_PARAMS = 65_535
 
 
 class _PutSql(NamedTuple):
-    """The put path's statements for one driver placeholder (``?`` for sqlite3, ``%s`` for psycopg)."""
+    """The put path's writes for one driver placeholder (``?`` for sqlite3, ``%s`` for psycopg); the
+    shard map is read by the base (:func:`read_shard_map`)."""
 
-    stream: str
-    open_shards: str
     advance: str
     row: str
 
@@ -65,10 +63,6 @@ class _PutSql(NamedTuple):
     @functools.cache
     def of(cls, mark: str) -> _PutSql:
         return cls(
-            stream=("SELECT stream_id, status, stream_mode, retention_hours, record_store, next_shard_number, "
-                    f"trimmed_at_ms, created_at FROM streams_streams WHERE name = {mark}"),
-            open_shards=("SELECT shard_key, shard_number, hash_key_start FROM streams_shards "
-                         f"WHERE stream_name = {mark} AND closed_at IS NULL"),
             advance=(f"UPDATE streams_shards SET last_counter = last_counter + {mark}, last_arrival_ms = "
                      f"CASE WHEN last_arrival_ms > {mark} THEN last_arrival_ms ELSE {mark} END "
                      f"WHERE shard_key = {mark} AND closed_at IS NULL RETURNING last_counter, last_arrival_ms"),
@@ -146,14 +140,10 @@ class EmbeddedRecordStore(RecordStore):
 
     def _put(self, cursor: Any, stream_name: str, batch: Batch, now_ms: int) -> PutOutcome:
         sql = _PutSql.of(self.db.mark)
-        stream = self._load_stream(cursor, sql, stream_name)
-        check_readable(stream)
-        self.check_store(stream)
-        cursor.execute(sql.open_shards, (stream_name,))
-        shards = sorted((int(start), number, key) for key, number, start in cursor.fetchall())
-        groups = route([start for start, _, _ in shards], batch, list(range(len(batch))))
+        stream, shards = self.put_map(cursor, stream_name)
+        groups = route([s.start for s in shards], batch, list(range(len(batch))))
         # Shard rows are locked in key order, by producers and reshards alike: no deadlock on PostgreSQL.
-        runs = sorted((key, number, indexes) for (_, number, key), indexes in zip(shards, groups, strict=True)
+        runs = sorted((s.shard_key, s.number, indexes) for s, indexes in zip(shards, groups, strict=True)
                       if indexes)
         appended: list[Appended] = []
         for key, number, indexes in runs:
@@ -175,18 +165,6 @@ class EmbeddedRecordStore(RecordStore):
             chunk = params if len(params) <= step else params[start:start + step]
             cursor.execute(sql.insert(len(chunk) // _ROW_PARAMS), chunk)
         return PutOutcome(stream, appended, [])
-
-    def _load_stream(self, cursor: Any, sql: _PutSql, name: str) -> StreamInfo:
-        """The stream, read with one plain SELECT."""
-        cursor.execute(sql.stream, (name,))
-        found = cursor.fetchone()
-        if found is None:
-            raise not_found(name)
-        stream_id, status, stream_mode, retention_hours, record_store, next_shard_number, trimmed_at_ms, created = found
-        return StreamInfo(name=name, stream_id=stream_id, status=status, stream_mode=stream_mode,
-                          retention_hours=retention_hours, record_store=record_store,
-                          next_shard_number=next_shard_number, trimmed_at_ms=trimmed_at_ms,
-                          created_at=self.db.from_driver(STREAMS.c.created_at)(created))
 
     def _params_per_insert(self, cursor: Any) -> int:
         """Values one INSERT binds at most, in whole records: SQLite's build limit (999 before 3.32,

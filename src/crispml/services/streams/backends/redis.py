@@ -10,14 +10,17 @@ so it is atomic: it refuses a sealed shard, and gives entries ids
 go back (the newest arrival is kept in the meta hash), so that arrival order,
 id order and counter order agree. A counter is ``ms * 10**17 + seq``.
 
-Closing a shard (resharding) is fixed in the metadata DB first; the store then
-seals the Redis shard, and its last id at that moment is the shard's end. A
-producer that still had the old shard map is refused by the seal, reads the map
-again and appends to a child; one that got in before the seal is inside the
-shard's range. Reads are one Lua script too, so that only records that fit in
-the 10 MiB a GetRecords call may return leave the server. Written by hand
-because no library maps Kinesis's shard semantics onto Redis streams; the
-``redis`` package (``pip install 'crispml[redis]'``) speaks the protocol.
+A put reads the stream and its open shard map from the metadata DB with the
+base's one plain statement (:func:`~.base.read_shard_map`), as the embedded
+store's put does. Closing a shard (resharding) is fixed in the metadata DB
+first; the store then seals the Redis shard, and its last id at that moment is
+the shard's end. A producer that still had the old shard map is refused by the
+seal, reads the map again and appends to a child; one that got in before the
+seal is inside the shard's range. Reads are one Lua script too, so that only
+records that fit in the 10 MiB a GetRecords call may return leave the server.
+Written by hand because no library maps Kinesis's shard semantics onto Redis
+streams; the ``redis`` package (``pip install 'crispml[redis]'``) speaks the
+protocol.
 """
 
 from __future__ import annotations
@@ -39,9 +42,6 @@ from crispml.services.streams.backends.base import (
     ShardInfo,
     StoredRecord,
     StreamInfo,
-    check_readable,
-    load_shards,
-    load_stream,
     route,
 )
 from crispml.services.streams.errors import InvalidArgumentException, RecordStoreUnavailable
@@ -148,11 +148,8 @@ class RedisRecordStore(RecordStore):
         rejected: list[Rejected] = []
         pending = list(range(len(batch)))
         for _ in range(_REROUTES):
-            with self.db.connect() as conn:
-                stream = load_stream(conn, stream_name)
-                check_readable(stream)
-                self.check_store(stream)
-                shards = load_shards(conn, stream_name, open_only=True)
+            with self.db.cursor() as cursor:
+                stream, shards = self.put_map(cursor, stream_name)
             refused: list[int] = []
             for shard, indexes in zip(shards, route([s.start for s in shards], batch, pending), strict=True):
                 if not indexes:
