@@ -28,6 +28,12 @@ def imported(*args: str, home: Path) -> set[str]:
     return {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
 
 
+def services(modules: set[str]) -> list[str]:
+    """The services some of whose modules were imported. (By package, not by ``service.py``: a module
+    imported with ``importlib.import_module``, as the platform imports a service, has no line of its own.)"""
+    return sorted({m.split(".")[2] for m in modules if m.startswith("crispml.services.") and m.count(".") >= 3})
+
+
 def packages(modules: set[str], names: tuple[str, ...]) -> list[str]:
     """The modules of ``modules`` that belong to one of the packages ``names``."""
     return sorted(m for m in modules if m.split(".")[0] in names)
@@ -65,4 +71,26 @@ def test_lake_ls_imports_only_what_the_lake_needs(tmp_path: Path) -> None:
     _home_with_an_object(home)
     modules = imported("lake", "ls", "lake://startup", home=home)
     assert "crispml.cli.lakecmds" in modules
+    assert packages(modules, ENGINES + ML) == []
+    # the platform builds what the command uses: the lake, and IAM and audit for the spine
+    assert services(modules) == ["audit", "iam", "lake"]
+
+
+def test_a_catalog_command_imports_no_engine(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with crispml.connect(home=str(home)) as client:
+        client.catalog.create_database(database_input={"Name": "startup"})
+    modules = imported("catalog", "get-databases", "-o", "json", home=home)
+    assert services(modules) == ["audit", "catalog", "iam", "lake"]  # the catalog checks locations' buckets
+    assert packages(modules, ENGINES + ML) == []
+
+
+@pytest.mark.parametrize("service", ["query", "streams", "firehose", "ingest"])
+def test_importing_a_service_imports_none_of_its_engines(service: str) -> None:
+    """A service's heavy libraries load when one of its operations first runs, not on import."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRISPML_")}
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import crispml.services.{service}.service"],
+                          env=env, capture_output=True, text=True, timeout=120, check=True)
+    modules = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert service in services(modules)
     assert packages(modules, ENGINES + ML) == []

@@ -35,7 +35,6 @@ from crispml.core.names import crn
 from crispml.core.owners import owner_alive, process_owner
 from crispml.services.catalog.classifiers import ClassifierOps, classifier_row
 from crispml.services.catalog.core import decode_token, dumps, encode_token, loads
-from crispml.services.catalog.crawl import CrawlCancelled, CrawlRun
 from crispml.services.catalog.crawler_specs import (
     CrawlerRequest,
     CreateCrawlerRequest,
@@ -172,6 +171,8 @@ class CrawlerOps(ClassifierOps):
             return dict(loads(row.document))
 
         definition = self._writing(claim)
+        from crispml.services.catalog.crawl import CrawlCancelled, CrawlRun  # pyarrow and the classifiers: here
+
         run = CrawlRun(cast("CatalogService", self), ctx, crawl_id, definition, lambda: self._checkpoint(request.name))
         started = time.perf_counter()
         state, error = "COMPLETED", None

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import column, delete, select, table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crispml.core.context import CallContext
 from crispml.services.catalog.core import CatalogCore, database_crn, decode_token, dumps, encode_token
 from crispml.services.catalog.errors import AlreadyExistsException
-from crispml.services.catalog.iceberg_store import ICEBERG_TABLES
 from crispml.services.catalog.specs import (
     CreateDatabaseRequest,
     DatabaseRequest,
@@ -20,6 +19,10 @@ from crispml.services.catalog.specs import (
 )
 from crispml.services.catalog.store import DatabaseRow, PartitionRow, TableRow, TableVersionRow
 from crispml.spine.operations import operation
+
+#: pyiceberg's catalog table as far as deleting a database needs it (``iceberg_store.py`` has the whole
+#: definition, which imports pyiceberg).
+_ICEBERG_TABLES = table("iceberg_tables", column("table_namespace"))
 
 
 class DatabaseOps(CatalogCore):
@@ -74,7 +77,7 @@ class DatabaseOps(CatalogCore):
             session.execute(delete(PartitionRow).where(PartitionRow.table_id.in_(tables)))
             session.execute(delete(TableVersionRow).where(TableVersionRow.table_id.in_(tables)))
             session.execute(delete(TableRow).where(TableRow.database == row.name))
-            session.execute(delete(ICEBERG_TABLES).where(ICEBERG_TABLES.c.table_namespace == row.name))
+            session.execute(delete(_ICEBERG_TABLES).where(_ICEBERG_TABLES.c.table_namespace == row.name))
             session.delete(row)
 
         self._writing(work)

@@ -38,13 +38,8 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, ValidationError, ValidationException
-from pyiceberg.schema import Schema
-from pyiceberg.table import Table as IcebergTable
-from pyiceberg.table.snapshots import Snapshot
-from pyiceberg.types import DecimalType, DoubleType, FloatType, IntegerType, LongType, NestedField
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -58,17 +53,16 @@ from crispml.services.catalog.errors import (
     EntityNotFoundException,
     InvalidInputException,
 )
-from crispml.services.catalog.iceberg_catalog import LakeCatalog
-from crispml.services.catalog.iceberg_types import (
-    glue_columns,
-    hive_type,
-    iceberg_type,
-    partition_spec,
-    table_schema,
-)
 from crispml.services.catalog.specs import CreateTableRequest, TableInput, UpdateTableRequest, UpdateTableResponse
 from crispml.services.catalog.store import TableRow, TableVersionRow
 from crispml.services.lake.service import LakeService
+
+if TYPE_CHECKING:
+    from pyiceberg.schema import Schema
+    from pyiceberg.table import Table as IcebergTable
+    from pyiceberg.table.snapshots import Snapshot
+
+    from crispml.services.catalog.iceberg_catalog import LakeCatalog
 
 #: How often a schema change is tried before a concurrent writer's win is reported.
 COMMIT_ATTEMPTS = 4
@@ -86,6 +80,8 @@ def _identifier(database: str, name: str) -> tuple[str, str]:
 @contextmanager
 def _iceberg_errors(table: str) -> Iterator[None]:
     """pyiceberg's refusals of bad input as InvalidArgument; its chatter ("no rows matched") silenced."""
+    from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, ValidationError
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -100,11 +96,15 @@ class ManagedTables(CatalogCore):
     """Helpers for managed tables, shared by the table operations and the data operations."""
 
     def _lake_catalog(self, ctx: CallContext, on_commit: Callable[..., None] | None = None) -> LakeCatalog:
+        from crispml.services.catalog.iceberg_catalog import LakeCatalog
+
         return LakeCatalog(self.db, self.peer(LakeService).filesystem(ctx), on_commit or self._point_glue_at)
 
     @staticmethod
     def _point_glue_at(session: Session, identifier: tuple[str, str], location: str, previous: str | None) -> None:
         """A data commit: the current Glue version's ``metadata_location`` follows the Iceberg pointer."""
+        from pyiceberg.exceptions import NoSuchTableError
+
         database, name = identifier
         table = session.scalars(select(TableRow).where(TableRow.database == database, TableRow.name == name)).first()
         if table is None:
@@ -117,6 +117,8 @@ class ManagedTables(CatalogCore):
 
     def _create_iceberg(self, ctx: CallContext, request: CreateTableRequest) -> None:
         """CreateTable with OpenTableFormatInput: a new Iceberg table and its Glue row, together."""
+        from crispml.services.catalog.iceberg_types import partition_spec, table_schema
+
         given = request.table_input
         database = request.database_name
         assert request.open_table_format_input is not None and given.storage_descriptor.location
@@ -156,6 +158,10 @@ class ManagedTables(CatalogCore):
 
     def _update_iceberg(self, ctx: CallContext, request: UpdateTableRequest) -> UpdateTableResponse | None:
         """UpdateTable on a managed table (None: the table is external, update it as such)."""
+        from pyiceberg.exceptions import CommitFailedException
+
+        from crispml.services.catalog.iceberg_types import iceberg_type
+
         given = request.table_input
         database, name = request.database_name, given.name
         with self._reading() as session:
@@ -215,6 +221,8 @@ class ManagedTables(CatalogCore):
 
     def _load_iceberg(self, catalog: LakeCatalog, database: str, name: str) -> IcebergTable:
         """The managed table ``database.name`` as pyiceberg sees it now."""
+        from pyiceberg.exceptions import NoSuchTableError
+
         with self._reading() as session:
             row = self._table(session, database, name)
             parameters = loads(self._version_row(session, row).document).get("parameters", {})
@@ -239,6 +247,8 @@ class ManagedTables(CatalogCore):
                 change: Callable[[IcebergTable, dict[str, str]], None]) -> tuple[IcebergTable, list[Snapshot]]:
         """Run ``change(table, snapshot_properties)``, which commits; return the table after it and the
         snapshots it added (tagged with the request id, so a rival's snapshots are not counted)."""
+        from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, ValidationException
+
         table = self._load_iceberg(self._lake_catalog(ctx), database, name)
         tags = {REQUEST_TAG: ctx.request_id, PRINCIPAL_TAG: ctx.principal}
         try:
@@ -284,6 +294,8 @@ def _document(given: TableInput, schema: Schema) -> dict[str, Any]:
 
 
 def _columns(schema: Schema, columns: list[Column], comments: dict[str, str | None]) -> list[Column]:
+    from crispml.services.catalog.iceberg_types import glue_columns
+
     return glue_columns(schema, [c.name for c in columns], comments)
 
 
@@ -317,6 +329,11 @@ def _evolved(current: Schema, wanted: list[tuple[str, Any]], comments: dict[str,
     Columns keep their field ids; new ones get the next ids; a column given
     without a comment keeps the one it has.
     """
+    from pyiceberg.schema import Schema
+    from pyiceberg.types import NestedField
+
+    from crispml.services.catalog.iceberg_types import hive_type
+
     by_name = {f.name: f for f in current.fields}
     fields = []
     next_id = current.highest_field_id + 1
@@ -347,6 +364,8 @@ def _evolved(current: Schema, wanted: list[tuple[str, Any]], comments: dict[str,
 def widens(old: Any, new: Any) -> bool:
     """Iceberg's allowed type promotions (spec, "Schema Evolution"). Written out here because pyiceberg's
     ``promote`` resolves file types on read and allows more (string ↔ binary, a decimal's scale change)."""
+    from pyiceberg.types import DecimalType, DoubleType, FloatType, IntegerType, LongType
+
     if isinstance(old, IntegerType):
         return isinstance(new, LongType)
     if isinstance(old, FloatType):
@@ -357,6 +376,8 @@ def widens(old: Any, new: Any) -> bool:
 
 
 def _same_schema(current: Schema, wanted: Schema) -> bool:
+    from crispml.services.catalog.iceberg_types import hive_type
+
     def shape(schema: Schema) -> list[tuple[str, str, str | None]]:
         return [(f.name, hive_type(f.field_type), f.doc) for f in schema.fields]
 
@@ -365,6 +386,8 @@ def _same_schema(current: Schema, wanted: Schema) -> bool:
 
 def _apply_schema(table: IcebergTable, wanted: Schema) -> None:
     """Commit the schema change: drops, adds, widenings, comments, then the asked column order."""
+    from crispml.services.catalog.iceberg_types import hive_type
+
     current = {f.name: f for f in table.schema().fields}
     names = [f.name for f in wanted.fields]
     with table.update_schema() as update:

@@ -21,16 +21,12 @@ needs the lake permissions for the table's location as well as this action.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
-
-from pyiceberg.table import Table as IcebergTable
-from pyiceberg.table.snapshots import Snapshot
+from typing import TYPE_CHECKING, Any
 
 from crispml.core.context import CallContext
 from crispml.services.catalog.core import decode_token, encode_token, table_crn
 from crispml.services.catalog.entities import TableSnapshot
 from crispml.services.catalog.errors import InvalidInputException
-from crispml.services.catalog.iceberg_data import body_table, conform, row_filter
 from crispml.services.catalog.managed import ManagedTables, total_records
 from crispml.services.catalog.managed_specs import (
     AppendTableDataRequest,
@@ -41,6 +37,10 @@ from crispml.services.catalog.managed_specs import (
     TableDataResponse,
 )
 from crispml.spine.operations import operation
+
+if TYPE_CHECKING:
+    from pyiceberg.table import Table as IcebergTable
+    from pyiceberg.table.snapshots import Snapshot
 
 
 def snapshot_entity(snapshot: Snapshot, current: int | None) -> TableSnapshot:
@@ -79,6 +79,8 @@ class ManagedDataOps(ManagedTables):
     @operation("AppendTableData", resource=lambda r: table_crn(r.database_name, r.table_name))
     def append_table_data(self, ctx: CallContext, request: AppendTableDataRequest) -> TableDataResponse:
         """Append rows to a managed (Iceberg) table in one commit (a new snapshot)."""
+        from crispml.services.catalog.iceberg_data import body_table, conform
+
         rows = body_table(request.body)
 
         def append(table: IcebergTable, tags: dict[str, str]) -> None:
@@ -90,6 +92,8 @@ class ManagedDataOps(ManagedTables):
     @operation("OverwriteTableData", resource=lambda r: table_crn(r.database_name, r.table_name))
     def overwrite_table_data(self, ctx: CallContext, request: OverwriteTableDataRequest) -> TableDataResponse:
         """Replace the rows matching RowFilter (all rows without one) with the Body's rows, in one commit."""
+        from crispml.services.catalog.iceberg_data import body_table, conform, row_filter
+
         rows = body_table(request.body)
 
         def overwrite(table: IcebergTable, tags: dict[str, str]) -> None:
@@ -106,6 +110,8 @@ class ManagedDataOps(ManagedTables):
     @operation("DeleteTableData", resource=lambda r: table_crn(r.database_name, r.table_name))
     def delete_table_data(self, ctx: CallContext, request: DeleteTableDataRequest) -> TableDataResponse:
         """Delete the rows matching RowFilter from a managed (Iceberg) table, in one commit."""
+        from crispml.services.catalog.iceberg_data import row_filter
+
         def delete(table: IcebergTable, tags: dict[str, str]) -> None:
             table.delete(row_filter(request.row_filter, table.schema(), _name(request)), case_sensitive=False,
                          snapshot_properties=tags)

@@ -15,9 +15,15 @@ from typing import Annotated, Any, ClassVar
 from pydantic import AfterValidator, Field
 
 from crispml.services.catalog.entities import TableSnapshot
-from crispml.services.catalog.iceberg_data import check_body
 from crispml.services.catalog.specs import DatabaseName, NextToken, TableName
 from crispml.spine.models import Request, Response
+
+
+def check_body(value: Any) -> Any:
+    """A data operation's Body (pyarrow or pandas, checked where pyarrow is imported: on first use)."""
+    from crispml.services.catalog import iceberg_data
+
+    return iceberg_data.check_body(value)
 
 _STREAM: Any = {"stream": True}
 

@@ -16,7 +16,6 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from crispml.services.firehose.convert import ParquetCompression
 from crispml.services.firehose.entities import (
     BufferingHints,
     ExtendedS3DestinationConfiguration,
@@ -37,6 +36,9 @@ from crispml.services.firehose.rules import (
 )
 
 Destination = ExtendedS3DestinationConfiguration | IcebergDestinationConfiguration
+
+#: Parquet compression codecs a conversion may use, as Firehose names them.
+ParquetCompression = Literal["SNAPPY", "GZIP", "UNCOMPRESSED"]
 
 
 @dataclass(frozen=True)

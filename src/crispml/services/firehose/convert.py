@@ -31,13 +31,14 @@ import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
+from crispml.services.firehose.config import ParquetCompression
 from crispml.services.firehose.errors import InvalidArgumentException
 
 Coerce = Callable[[Any, str], Any]
@@ -304,7 +305,6 @@ class RecordConverter:
         return pa.Table.from_pylist(rows, schema=self.schema)
 
 
-ParquetCompression = Literal["SNAPPY", "GZIP", "UNCOMPRESSED"]
 
 
 def parquet_bytes(table: pa.Table, compression: ParquetCompression) -> bytes:

@@ -26,7 +26,6 @@ from crispml.core.ids import new_id
 from crispml.services.catalog.service import CatalogService, TableRequest
 from crispml.services.firehose.buffer import not_found, stream_info
 from crispml.services.firehose.config import Destination, check_destination, stored
-from crispml.services.firehose.convert import arrow_schema
 from crispml.services.firehose.entities import IcebergDestinationConfiguration
 from crispml.services.firehose.errors import InvalidArgumentException, ResourceInUseException
 from crispml.services.firehose.flush import DeliveryOps
@@ -85,6 +84,8 @@ class DeliveryStreamOps(DeliveryOps):
 
     def _check_destination_exists(self, ctx: CallContext, destination: Destination) -> None:
         """The bucket and tables a destination names exist and can be used, as the creating caller sees them."""
+        from crispml.services.firehose.convert import arrow_schema  # pyarrow and sqlglot: here
+
         if isinstance(destination, IcebergDestinationConfiguration):
             bucket = bucket_of(destination.s3_configuration.bucket_arn)
             target = destination.destination_table_configuration_list[0]

@@ -23,6 +23,7 @@ delivery succeeds.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete
 
@@ -33,7 +34,6 @@ from crispml.services.firehose import buffer
 from crispml.services.firehose.buffer import StreamInfo
 from crispml.services.firehose.config import DeliveryPlan, plan_of
 from crispml.services.firehose.core import FirehoseCore, to_ms
-from crispml.services.firehose.delivery import Delivery
 from crispml.services.firehose.entities import DeliveryResult
 from crispml.services.firehose.errors import (
     DeliveryFailedException,
@@ -47,6 +47,9 @@ from crispml.services.firehose.store import DELIVERY_STREAMS
 from crispml.services.lake.service import LakeService
 from crispml.services.streams.service import StreamsService
 from crispml.spine.operations import operation
+
+if TYPE_CHECKING:
+    from crispml.services.firehose.delivery import Delivery
 
 #: Rounds of reading the source and delivering, per stream and run (a source written faster than it is
 #: delivered would otherwise keep one run going).
@@ -105,6 +108,8 @@ class DeliveryOps(FirehoseCore):
     def _run(self, stream: StreamInfo, plan: DeliveryPlan, now_ms: int, force: bool, owner: str,
              result: DeliveryResult) -> None:
         ctx = CallContext(principal=stream.principal, source="firehose")
+        from crispml.services.firehose.delivery import Delivery  # the converters (pyarrow, sqlglot): here
+
         delivery = Delivery(self.peer(LakeService), self.peer(CatalogService), ctx, stream, plan, now_ms)
         for _ in range(MAX_ROUNDS):
             with self.db.connect() as conn:

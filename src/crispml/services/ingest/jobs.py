@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from crispml.core.context import CallContext
 from crispml.core.paging import decode_token, encode_token
-from crispml.services.catalog.service import CatalogService, TableRequest
+from crispml.services.catalog.service import CatalogService, Table, TableRequest
 from crispml.services.ingest.core import IngestCore, job_crn
 from crispml.services.ingest.entities import JobSource, JobTarget
 from crispml.services.ingest.errors import (
@@ -28,7 +28,6 @@ from crispml.services.ingest.errors import (
     ConcurrentRunsExceededException,
     InvalidInputException,
 )
-from crispml.services.ingest.load import check_target
 from crispml.services.ingest.specs import (
     CreateJobRequest,
     CreateJobResponse,
@@ -63,6 +62,14 @@ def page_position(token: str | None) -> str | None:
         return str(decode_token(token))
     except ValueError:
         raise InvalidInputException("NextToken is not valid; pass the one the previous page returned") from None
+
+
+def check_target(table: Table, mode: str) -> None:
+    """An external table takes new files (APPEND) only."""
+    if not table.is_iceberg and mode == "OVERWRITE":
+        raise InvalidInputException(
+            f"table {table.database_name}.{table.name} is an external table over files: a load adds files to it "
+            "(WriteMode APPEND); to replace its rows, load a managed (Iceberg) table")
 
 
 class JobOps(IngestCore):

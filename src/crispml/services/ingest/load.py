@@ -27,7 +27,8 @@ from crispml.services.catalog.service import CatalogService, Table, TableRequest
 from crispml.services.ingest.conform import TargetSchema, conform, target_schema
 from crispml.services.ingest.entities import Job
 from crispml.services.ingest.errors import InvalidInputException
-from crispml.services.ingest.sources.base import Progress, Source
+from crispml.services.ingest.jobs import check_target
+from crispml.services.ingest.sources.base import Progress, Source, StopRequested
 from crispml.services.ingest.sources.database import DatabaseReader
 from crispml.services.ingest.sources.files import FileReader
 from crispml.services.ingest.targets import external, managed
@@ -36,10 +37,6 @@ from crispml.spine.operations import Runtime
 
 #: Rows per batch read from JSON lines and Parquet files (CSV batches are 4 MiB blocks).
 _FILE_BATCH_ROWS = 65_536
-
-
-class StopRequested(Exception):
-    """BatchStopJobRun asked the run to end; nothing was committed."""
 
 
 class Hooks(Protocol):
@@ -58,14 +55,6 @@ class Outcome:
     bytes_written: int = 0
     snapshot_id: int | None = None
     bookmark_after: dict[str, Any] | None = None
-
-
-def check_target(table: Table, mode: str) -> None:
-    """An external table takes new files (APPEND) only."""
-    if not table.is_iceberg and mode == "OVERWRITE":
-        raise InvalidInputException(
-            f"table {table.database_name}.{table.name} is an external table over files: a load adds files to it "
-            "(WriteMode APPEND); to replace its rows, load a managed (Iceberg) table")
 
 
 class Loader:

@@ -25,7 +25,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -44,8 +44,7 @@ from crispml.services.ingest.errors import (
     InvalidInputException,
 )
 from crispml.services.ingest.jobs import page_position
-from crispml.services.ingest.load import Loader, Outcome, StopRequested
-from crispml.services.ingest.sources.base import Progress
+from crispml.services.ingest.sources.base import Progress, StopRequested
 from crispml.services.ingest.specs import (
     BatchStopJobRunRequest,
     BatchStopJobRunResponse,
@@ -58,6 +57,9 @@ from crispml.services.ingest.specs import (
 )
 from crispml.services.ingest.store import JobRunRow
 from crispml.spine.operations import operation
+
+if TYPE_CHECKING:
+    from crispml.services.ingest.load import Outcome
 
 #: Seconds between heartbeats while a run waits on its source or its commit.
 HEARTBEAT_SECONDS = 30.0
@@ -126,6 +128,8 @@ class RunOps(IngestCore):
 
         job, url, bookmark = self._writing(claim)
         keeps = job.job_bookmark_option == "job-bookmark-enable"
+        from crispml.services.ingest.load import Loader  # the readers and writers (pyarrow): here
+
         loader = Loader(self.runtime, ctx, run_id, job, url, loads(bookmark), _RunHooks(self, run_id, keeps))
         progress = Progress()
         started = time.perf_counter()

@@ -22,7 +22,6 @@ from crispml.services.lake.service import GetObjectRequest, LakeService
 from crispml.services.query.entities import ColumnInfo, Datum, ResultSet, ResultSetMetadata, Row
 from crispml.services.query.errors import InvalidRequestException, ResourceNotFoundException
 from crispml.services.query.executions import ExecutionOps, execution_crn
-from crispml.services.query.results_csv import parse_records
 from crispml.services.query.specs import GetQueryResultsRequest, GetQueryResultsResponse
 from crispml.spine.operations import operation
 
@@ -61,6 +60,8 @@ class ResultOps(ExecutionOps):
     def _page(lake: LakeService, ctx: CallContext, location: str, offset: int, size: int,
               limit: int) -> tuple[list[list[str | None]], int]:
         """Up to ``limit`` records of the CSV from ``offset``, and the offset after the last."""
+        from crispml.services.query import results_csv  # imports pyarrow: on the first page read
+
         if offset >= size:
             return [], offset
         bucket, _, key = location[len("lake://"):].partition("/")
@@ -76,7 +77,7 @@ class ResultOps(ExecutionOps):
                     f"the results of this query are gone from the lake ({location}): {exc.message}") from exc
             read_to = last
             final = read_to >= size
-            records, used = parse_records(data, limit, final=final)
+            records, used = results_csv.parse_records(data, limit, final=final)
             if len(records) == limit or final:
                 return records, offset + used
             want *= 2  # a row longer than the read: read on

@@ -44,7 +44,6 @@ from crispml.core.errors import CrispmlError, LimitExceeded
 from crispml.core.owners import owner_alive as process_alive
 from crispml.services.query.engines.base import Caller, EngineResult, PreparedQuery, QueryCancelled, QueryFailed
 from crispml.services.query.entities import ACTIVE_STATES, ColumnInfo
-from crispml.services.query.results_csv import batch_bytes, header_bytes
 from crispml.services.query.store import QueryExecutionRow
 from crispml.spine.operations import RuntimeAccess
 
@@ -221,6 +220,8 @@ class Run:
 
     def _write_results(self, result: EngineResult) -> tuple[int, int, int]:
         """Stream the rows into ``<output>/<id>.csv``; the rows, bytes and ms spent writing."""
+        from crispml.services.query.results_csv import batch_bytes, header_bytes  # pyarrow's CSV writer
+
         fs = self.caller.lake.filesystem(self.caller.ctx)
         rows, writing = 0, 0.0
         with fs.open(self.result_path, "wb") as out:
