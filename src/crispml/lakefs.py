@@ -15,11 +15,10 @@ from typing import Any
 from crispml.core.config import load_settings
 from crispml.core.context import CallContext
 from crispml.platform import Platform
-from crispml.services.lake import fs
-from crispml.services.lake.service import LakeService
+from crispml.services.lake import service as lake
 
 
-class LakeFileSystem(fs.LakeFileSystem):
+class LakeFileSystem(lake.LakeFileSystem):
     """``fsspec.filesystem("lake", client=client)`` or ``fsspec.filesystem("lake", home=..., principal=...)``."""
 
     def __init__(self, client: Any = None, home: str | None = None, principal: str | None = None,
@@ -31,4 +30,4 @@ class LakeFileSystem(fs.LakeFileSystem):
             settings = load_settings(home=home)
             platform = Platform(settings)
             ctx = CallContext(principal=principal or settings.principal, source="lake-fs")
-        super().__init__(platform.peer(LakeService), ctx, **storage_options)
+        super().__init__(platform.peer(lake.LakeService), ctx, **storage_options)

@@ -1,4 +1,4 @@
-"""``crispml.migrations.HEAD`` and the migration check that opening a home makes without Alembic."""
+"""``crispml.core.metadb.engine.HEAD`` and the migration check that opening a home makes without Alembic."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from pathlib import Path
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from crispml.core.metadb.engine import MIGRATIONS, Database
-from crispml.migrations import HEAD
+from crispml.core.metadb.engine import HEAD, MIGRATIONS, Database
 
 
 def test_head_is_alembics_head() -> None:

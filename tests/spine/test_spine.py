@@ -39,9 +39,14 @@ from crispml.services import load_models
 from crispml.services.audit.entities import AuditEvent
 from crispml.services.audit.store import AuditEventRow
 from crispml.services.catalog.crawler_store import CrawlerRow
+from crispml.services.catalog.entities import StorageDescriptor
+from crispml.services.catalog.service import CatalogService, CreateTableRequest, TableRequest
+from crispml.services.catalog.specs import DatabaseInput, TableInput
 from crispml.services.iam.service import ALWAYS_ALLOWED
 from crispml.services.iam.store import PrincipalRow
 from crispml.services.ingest.store import JobRunRow
+from crispml.services.lake.errors import InvalidBucketName
+from crispml.services.lake.service import BucketRequest
 from crispml.services.query.service import QueryService
 from crispml.services.query.store import QueryExecutionRow
 from crispml.spine import REGISTRY, OperationSpec
@@ -527,6 +532,38 @@ def test_each_call_has_its_own_request_id(local_client: Client) -> None:
     assert len(ids) == 4
     assert len(set(ids)) == 4
     assert all(i.startswith("req-") for i in ids)
+
+
+def test_a_service_calls_another_as_its_caller_each_call_under_its_own_request_id(local_client: Client) -> None:
+    """CreateTable asks the lake whether its location's bucket exists (HeadBucket) as the same caller; one
+    context, and every call under an id of its own."""
+    local_client.lake.create_bucket(bucket="spine-ids")
+    local_client.catalog.create_database(database_input={"Name": "ids"})
+    ctx = CallContext(principal="root", source="sdk")
+    catalog = local_client.platform.peer(CatalogService)
+    catalog.create_table(ctx, CreateTableRequest(database_name="ids", table_input=TableInput(
+        name="t", storage_descriptor=StorageDescriptor(location="lake://spine-ids/t/"),
+        parameters={"classification": "csv"})))
+    catalog.get_table(ctx, TableRequest(database_name="ids", name="t"))  # the same context again, from outside
+    outer, inner, again = (events(local_client, action=a)[0] for a in (
+        "catalog:CreateTable", "lake:HeadBucket", "catalog:GetTable"))
+    assert outer.request_id == ctx.request_id  # the context's own id goes to its first call
+    assert len({outer.request_id, inner.request_id, again.request_id}) == 3
+    assert {e.principal for e in (outer, inner, again)} == {"root"}
+    assert inner.resource == "crn:crispml:lake:::bucket/spine-ids"
+
+
+def test_a_request_built_in_code_is_refused_with_the_typed_error_the_spine_gives() -> None:
+    """A service building another's request in code meets the same errors as a caller passing fields."""
+    with pytest.raises(InvalidBucketName, match="invalid bucket name 'x'"):
+        BucketRequest(bucket="x")
+    with pytest.raises(InvalidArgument, match=r"invalid BucketRequest: 'bucket' is required; unknown field 'name'"):
+        BucketRequest(name="spine-data")  # type: ignore[call-arg]
+    with pytest.raises(InvalidArgument, match=r"'table_input\.storage_descriptor\.columns\.0\.name'"):
+        CreateTableRequest(database_name="d", table_input={  # nested shapes given as data keep their path
+            "Name": "t", "StorageDescriptor": {"Columns": [{"Type": "int"}]}})
+    with pytest.raises(InvalidArgument, match="database name '' must be 1-255 characters"):  # the catalog's check
+        DatabaseInput(name="")
 
 
 def test_a_failure_inside_the_operation_is_audited_with_its_code(local_client: Client) -> None:

@@ -34,7 +34,7 @@ def upgrade(
     output: OutputFormat = typer.Option(OutputFormat.table, "--output", "-o", help="table or json."),
 ) -> None:
     """Migrate the metadata DB to the newest schema (safe to run any time)."""
-    from crispml.cli.render import render
+    from crispml.render import render
 
     db = _database(ctx)
     try:
@@ -51,7 +51,7 @@ def current(
     output: OutputFormat = typer.Option(OutputFormat.table, "--output", "-o", help="table or json."),
 ) -> None:
     """Show the schema revision of the metadata DB and the newest one available."""
-    from crispml.cli.render import render
+    from crispml.render import render
 
     db = _database(ctx)
     try:

@@ -21,10 +21,10 @@ def demo(
     from rich.console import Console
     from rich.markup import escape
 
-    from crispml.cli.render import render, table_of
     from crispml.demo.dataset import penguins
     from crispml.demo.phases import PHASES, DemoState
     from crispml.demo.report import Section, write_report
+    from crispml.render import render, table_of
 
     state = state_of(ctx)
     quiet = output.value == "json"

@@ -114,7 +114,7 @@ def make_command(op: OperationEntry) -> Any:
     fields = {field.name: field for field in op.fields}
 
     def command(**kwargs: Any) -> None:
-        from crispml.cli.render import render
+        from crispml.render import render
 
         ctx: typer.Context = kwargs.pop("ctx")
         output: OutputFormat = kwargs.pop("output")

@@ -14,9 +14,9 @@ from typing import Any
 import typer
 
 from crispml.cli.generated import OutputFormat
-from crispml.cli.render import error_console, render
 from crispml.cli.state import state_of
 from crispml.core.errors import InvalidArgument, NotFound
+from crispml.render import error_console, render
 
 LAKE = "lake://"
 

@@ -157,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _error_console() -> Any:
-    from crispml.cli.render import error_console  # rich and pydantic: not needed to start
+    from crispml.render import error_console  # rich and pydantic: not needed to start
 
     return error_console()
 

@@ -97,7 +97,7 @@ def _stop(client: Any, query_id: str | None, request: dict[str, Any]) -> None:
 
 def _wait(client: Any, query_id: str) -> Any:
     """Wait for the query to end, with a spinner on a terminal."""
-    from crispml.cli.render import error_console
+    from crispml.render import error_console
     from crispml.sdk.queries import wait
 
     err = error_console()
@@ -147,7 +147,7 @@ class _Printer:
         from rich.table import Table
         from rich.text import Text
 
-        from crispml.cli.render import console
+        from crispml.render import console
         from crispml.sdk.queries import FLOATS, INTEGERS, typed
 
         header, self.header_due = self.header_due, False
@@ -180,7 +180,7 @@ def _csv_line(values: list[str | None]) -> str:
 
 
 def _print_statistics(execution: Any, rows: int, update_count: int) -> None:
-    from crispml.cli.render import error_console
+    from crispml.render import error_console
 
     stats = execution.statistics
     what = f"{update_count} rows written" if update_count else f"{rows} row{'s' if rows != 1 else ''}"

@@ -16,10 +16,10 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-from crispml.cli.render import table_of
 from crispml.core.errors import NotFound
 from crispml.demo.dataset import Dataset
 from crispml.demo.report import Section
+from crispml.render import table_of
 from crispml.sdk.client import Client
 from crispml.sdk.queries import QueryRun, run_query
 

@@ -30,8 +30,7 @@ from crispml.services.catalog.errors import (
     InvalidInputException,
 )
 from crispml.services.catalog.store import DatabaseRow, PartitionRow, TableRow, TableVersionRow
-from crispml.services.lake.service import LakeService
-from crispml.services.lake.specs import BucketRequest
+from crispml.services.lake.service import BucketRequest, LakeService
 from crispml.spine.operations import RuntimeAccess
 
 

@@ -87,7 +87,9 @@ from crispml.spine.operations import Service
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from crispml.services.catalog.iceberg import DataFileRef, IcebergScan
+    # what plan_scan returns (pyiceberg behind it: for annotations here, imported when a scan is planned)
+    from crispml.services.catalog.iceberg import DataFileRef as DataFileRef
+    from crispml.services.catalog.iceberg import IcebergScan as IcebergScan
 
 #: What other services and shells may import: the service, its operations' requests, and what they share.
 __all__ = [
@@ -104,7 +106,6 @@ __all__ = [
     "CreateDatabaseRequest",
     "CreatePartitionRequest",
     "CreateTableRequest",
-    "DataFileRef",
     "DatabaseRequest",
     "DeleteTableDataRequest",
     "GetClassifiersRequest",
@@ -116,7 +117,6 @@ __all__ = [
     "GetTableVersionsRequest",
     "GetTablesRequest",
     "IcebergInput",
-    "IcebergScan",
     "ListCrawlsRequest",
     "OpenTableFormatInput",
     "OverwriteTableDataRequest",

@@ -79,3 +79,12 @@ class LakeService(Service, BucketOps, ObjectOps, ListingOps, MultipartOps, Lifec
         object, the real file behind it (None where there is none: an s3:// lake), or the error reading it
         would meet (NoSuchKey, InvalidObjectState for an archived object, AccessDenied)."""
         return self._readable_paths(ctx, objects)
+
+
+def __getattr__(name: str) -> Any:
+    """``LakeFileSystem`` on first use (it imports fsspec; the fsspec entry point subclasses it)."""
+    if name == "LakeFileSystem":
+        from crispml.services.lake.fs import LakeFileSystem
+
+        return LakeFileSystem
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,5 @@
-"""Render operation responses as tables (for people) or JSON (for scripts)."""
+"""Render operation responses as tables (for people) or JSON (for scripts): what the command line prints,
+and the tables the demo shows. It imports only pydantic and rich, so any shell can use it."""
 
 from __future__ import annotations
 
