@@ -22,12 +22,10 @@ def _pascal(name: str) -> str:
 _AWS_ALIASES = AliasGenerator(validation_alias=_pascal)
 
 
-class Request(BaseModel):
-    """A validated operation request.
-
-    Built in code (``BucketRequest(bucket=name)``, as a service calling another does), a request that
-    does not validate raises the same typed error the spine gives a caller's bad input, not pydantic's.
-    """
+class _Input(BaseModel):
+    """What callers give: built in code (``BucketRequest(bucket=name)``, as a service calling another does),
+    input that does not validate raises the same typed error the spine gives a caller's bad input, not
+    pydantic's."""
 
     def __init__(self, /, **data: Any) -> None:
         try:
@@ -38,6 +36,11 @@ class Request(BaseModel):
     # Validation of an enclosing model must not run this __init__ (its errors would lose their path):
     # marked as pydantic marks its own, it is called only when the class is called.
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+
+
+class Request(_Input):
+    """A validated operation request."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -59,19 +62,8 @@ class Response(BaseModel):
         return self.model_dump(mode="json", exclude=set(_stream_fields(self)))
 
 
-class Shape(BaseModel):
-    """A nested value inside requests (rules, filters, tags), with AWS aliases; built in code, it fails as
-    a :class:`Request` does."""
-
-    def __init__(self, /, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise invalid(type(self).__name__, exc) from None
-
-    # Validation of an enclosing model must not run this __init__ (its errors would lose their path):
-    # marked as pydantic marks its own, it is called only when the class is called.
-    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+class Shape(_Input):
+    """A nested value inside requests (rules, filters, tags), with AWS aliases."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, alias_generator=_AWS_ALIASES,
                               loc_by_alias=False)
