@@ -133,7 +133,7 @@ def test_concurrent_appends_lose_no_rows(managed: Client) -> None:
 # -- a writer killed midway ----------------------------------------------------------------------
 
 _KILLED_WRITER = textwrap.dedent("""
-    import pathlib, sys, time
+    import pathlib, sys, threading
     import pyarrow as pa
     import crispml
     from crispml.services.catalog.iceberg_catalog import LakeCatalog
@@ -144,8 +144,7 @@ _KILLED_WRITER = textwrap.dedent("""
     def held(metadata, io, path):  # the new metadata file is written; hold before the pointer moves
         real(metadata, io, path)
         pathlib.Path(marker).write_text(path)
-        while True:
-            time.sleep(1)
+        threading.Event().wait()  # held here until the test kills this process
 
     LakeCatalog._write_metadata = staticmethod(held)
     with crispml.connect(home=home, db_url=db_url) as client:

@@ -97,10 +97,10 @@ def test_a_stop_from_another_process_interrupts_the_query_here(db_client: Client
 
 
 _STARTER = f"""
-import sys, time, crispml
+import sys, threading, crispml
 client = crispml.connect(home=sys.argv[1])
 print(client.query.start_query_execution(query_string={ENDLESS!r}).query_execution_id, flush=True)
-time.sleep(600)
+threading.Event().wait()  # held here until the test kills this process
 """
 
 

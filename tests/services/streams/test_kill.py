@@ -100,7 +100,7 @@ class Child:
         assert self.process.wait(timeout=_WAIT) == -signal.SIGKILL
 
 
-@pytest.fixture(params=["embedded", "redis"])
+@pytest.fixture(params=["embedded", pytest.param("redis", marks=pytest.mark.redis)])
 def kill_store(request: pytest.FixtureRequest) -> str:
     if request.param == "redis":
         url: str = request.getfixturevalue("redis_url")
