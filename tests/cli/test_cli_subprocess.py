@@ -1,4 +1,6 @@
-"""The core lake flow through real ``python -m crispml`` child processes, as a user runs it."""
+"""The core lake flow through real ``python -m crispml`` child processes, as a user runs it: each command a
+process of its own on one home, bytes piped in and out, the console script; the same flow on an S3 lake
+runs in this process (tests/cli/test_lake_shortcuts.py and test_cli_errors.py hold the other CLI checks)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import crispml
-from tests.cli.support import run_cli, s3_env
-from tests.fixtures.servers import S3Lake
+from tests.cli.support import Run, run_cli, s3_env
+from tests.fixtures.servers import S3Lake, s3_client
 
 
 def test_core_flow_in_child_processes(tmp_path: Path) -> None:
@@ -52,15 +54,21 @@ def test_body_from_standard_input(tmp_path: Path) -> None:
 
 
 @pytest.mark.s3
-def test_core_flow_on_an_s3_lake(tmp_path: Path, s3_lake_url: S3Lake) -> None:
-    home, env = tmp_path / "home", s3_env(s3_lake_url)
+def test_core_flow_on_an_s3_lake(tmp_path: Path, s3_lake_url: S3Lake, run: Run,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in s3_env(s3_lake_url).items():  # configured as a user would: by the environment
+        monkeypatch.setenv(name, value)
     (tmp_path / "a.txt").write_text("on s3\n", encoding="utf-8")
-    assert run_cli("lake", "create-bucket", "--bucket", "cli-sub-s3", home=home, env=env).code == 0
-    assert run_cli("lake", "cp", str(tmp_path / "a.txt"), "lake://cli-sub-s3/a.txt", home=home, env=env).code == 0
-    listing = run_cli("lake", "ls", "lake://cli-sub-s3/", "-o", "json", home=home, env=env).json()
+    assert run("lake", "create-bucket", "--bucket", "cli-sub-s3").code == 0
+    assert run("lake", "cp", str(tmp_path / "a.txt"), "lake://cli-sub-s3/a.txt").code == 0
+    listing = run("lake", "ls", "lake://cli-sub-s3/", "-o", "json").json()
     assert [e["name"] for e in listing["entries"]] == ["lake://cli-sub-s3/a.txt"]
-    out = run_cli("lake", "get-object", "--bucket", "cli-sub-s3", "--key", "a.txt", "-", home=home, env=env)
+    out = run("lake", "get-object", "--bucket", "cli-sub-s3", "--key", "a.txt", "-")
     assert out.raw_out == b"on s3\n"
+    # and the objects are really on the S3 server, under the lake's prefix
+    keys = [o["Key"] for o in s3_client(s3_lake_url.endpoint).list_objects_v2(
+        Bucket=s3_lake_url.bucket).get("Contents", [])]
+    assert keys and all(k.startswith("lake/") for k in keys)
 
 
 def test_console_script_and_version(tmp_path: Path) -> None:

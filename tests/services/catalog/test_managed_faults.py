@@ -105,6 +105,7 @@ def test_a_writer_out_of_retries_fails_clearly_and_changes_nothing(managed: Clie
     assert glue == iceberg
 
 
+@pytest.mark.load
 def test_concurrent_appends_lose_no_rows(managed: Client) -> None:
     writers, outcomes = 4, []
     start = threading.Barrier(writers)
@@ -153,6 +154,7 @@ _KILLED_WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.kill
 def test_a_writer_killed_mid_append_leaves_the_last_commit(managed: Client, home: Path, db_url: str,
                                                           tmp_path: Path) -> None:
     committed = append(managed, ids([1, 2, 3]))

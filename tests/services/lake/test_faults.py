@@ -231,6 +231,7 @@ def assert_still_writable(lake: Any, bucket: str, key: str) -> None:
 # -- a writer killed mid-upload -------------------------------------------------
 
 
+@pytest.mark.kill
 def test_killed_put_leaves_no_partial_object(
     client: Client, bucket: str, home: Path, lake_settings: dict[str, Any], spawn: Callable[..., Child],
 ) -> None:
@@ -251,6 +252,7 @@ def test_killed_put_leaves_no_partial_object(
     assert read(lake, bucket, "neighbour") == b"unrelated"
 
 
+@pytest.mark.kill
 def test_killed_stream_write_keeps_the_previous_version(
     client: Client, bucket: str, home: Path, lake_settings: dict[str, Any], spawn: Callable[..., Child],
 ) -> None:
@@ -271,6 +273,7 @@ def test_killed_stream_write_keeps_the_previous_version(
     assert_still_writable(lake, bucket, "data/model.bin")
 
 
+@pytest.mark.kill
 def test_killed_loops_of_small_puts_leave_only_whole_objects(
     client: Client, bucket: str, spawn: Callable[..., Child],
 ) -> None:
@@ -303,6 +306,7 @@ def test_killed_loops_of_small_puts_leave_only_whole_objects(
 # -- two writers of one key ------------------------------------------------------
 
 
+@pytest.mark.load
 def test_racing_writers_of_one_key_each_commit_whole(
     client: Client, bucket: str, versioned: str, lake_settings: dict[str, Any], spawn: Callable[..., Child],
 ) -> None:

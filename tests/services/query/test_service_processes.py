@@ -104,6 +104,7 @@ threading.Event().wait()  # held here until the test kills this process
 """
 
 
+@pytest.mark.kill
 def test_a_query_whose_process_was_killed_is_recovered_as_failed(db_client: Client, db_url: str) -> None:
     starter = child(_STARTER, str(db_client.settings.home), db_url=db_url)
     try:

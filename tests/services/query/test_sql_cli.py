@@ -123,6 +123,7 @@ def test_crispml_sql_in_a_child_process(tmp_path: Path) -> None:
     assert_refused(failed, "NotFound", "nowhere")
 
 
+@pytest.mark.kill
 def test_ctrl_c_stops_the_query_before_exiting(tmp_path: Path) -> None:
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CRISPML_", "AWS_"))}

@@ -28,6 +28,7 @@ import pytest
 import crispml
 from tests.services.streams.conftest import read_all
 
+pytestmark = pytest.mark.kill
 _WAIT = 60.0
 
 CHILD = r"""
