@@ -32,6 +32,7 @@ from crispml.services.catalog.iceberg_data import conform
 from crispml.services.catalog.iceberg_store import ICEBERG_TABLES
 from crispml.services.catalog.service import CatalogService
 from tests.cli.support import Run, assert_refused
+from tests.fixtures.homes import once_on_sqlite
 from tests.services.catalog.conftest import BUCKET
 from tests.services.catalog.managed_support import ICEBERG, create_managed, iceberg_input, rows, scan
 
@@ -189,6 +190,7 @@ def test_a_writer_killed_mid_append_leaves_the_last_commit(managed: Client, home
 # -- bad input ------------------------------------------------------------------------------------------
 
 
+@once_on_sqlite
 @pytest.mark.parametrize(("body", "problem"), [
     (pa.table({"id": [1], "region": ["eu"]}), "Body has column 'region', which table sales.orders does not have "
                                               "\\(columns: id, amount\\)"),
@@ -224,6 +226,7 @@ def test_bodies_that_are_not_parquet_files(managed: Client, tmp_path: Path) -> N
     assert scan(managed).snapshot_id is None
 
 
+@once_on_sqlite
 @pytest.mark.parametrize(("row_filter", "problem"), [
     ("id = ", "is not a valid filter: cannot read it at character 1"),
     ("amount > 10 AND", "is not a valid filter: cannot read it at character 16 \\(at the end\\)"),
