@@ -100,8 +100,10 @@ def test_a_query_over_the_cutoff_exits_2_with_limit_exceeded(cli: Cli, home: Pat
 def test_the_derived_query_commands(cli: Cli) -> None:
     started = cli("query", "start-query-execution", "--query-string", "SELECT 7 AS seven", "-o", "json")
     query_id = started.json()["query_execution_id"]
+    deadline = time.monotonic() + 120
     while cli("query", "get-query-execution", "--query-execution-id", query_id, "-o", "json").json()[
             "query_execution"]["status"]["state"] != "SUCCEEDED":
+        assert time.monotonic() < deadline, "the query did not succeed"
         time.sleep(0.05)
     listed = cli("query", "list-query-executions", "-o", "json").json()
     assert listed["query_execution_ids"] == [query_id]
