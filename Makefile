@@ -9,11 +9,12 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 RUNTIME_STAMP := $(VENV)/.stamp-runtime
 DEV_STAMP     := $(VENV)/.stamp-dev
 
-.PHONY: demo test bench lint lock clean help
+.PHONY: demo test test-fast bench lint lock clean help
 
 help:
 	@echo "make demo   - set up .venv and run 'crispml demo' (the CRISP-DM tour)"
-	@echo "make test   - set up .venv with the dev tools and run the test suite"
+	@echo "make test   - set up .venv with the dev tools and run the test suite (on every core, in random order)"
+	@echo "make test-fast - the same without the kill and load tests (marked kill, load): the edit-test loop"
 	@echo "make bench  - run every benchmark in benchmarks/ (or: python benchmarks/NAME.py [--quick])"
 	@echo "make lint   - ruff and mypy --strict on src/"
 	@echo "make lock   - re-pin requirements/*.lock from pyproject.toml"
@@ -35,8 +36,12 @@ $(DEV_STAMP): $(BIN)/python requirements/dev.lock pyproject.toml
 demo: $(RUNTIME_STAMP)
 	$(BIN)/crispml demo
 
+# pytest's options (-n auto: one worker per core; random order) are in pyproject.toml; see tests/README.md.
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
+
+test-fast: $(DEV_STAMP)
+	$(BIN)/python -m pytest -m "not kill and not load" --durations=15
 
 bench: $(DEV_STAMP)
 	@for bench in benchmarks/*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done

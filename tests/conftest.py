@@ -1,8 +1,13 @@
 """Shared fixtures: homes on every backend family, built from real parts.
 
-``client`` runs a test on the lake's file:// and s3:// stores (moto_server in
-its own process); ``db_client`` runs it on SQLite and on PostgreSQL. A missing
-PostgreSQL is a skip locally and a failure under CI=true.
+``client`` runs a test on the lake's file:// and s3:// stores (the run's moto
+server); ``db_client`` runs it on SQLite and on PostgreSQL; ``local_client`` runs it
+once, on SQLite and file://, for checks that do not depend on the backends. Their
+homes are copies of a migrated template (tests/fixtures/homes.py). A missing
+PostgreSQL, Redis or moto is a skip locally and a failure under CI=true.
+
+Backend parameters carry the markers ``postgresql``, ``s3`` and ``redis``, so
+``-m "not postgresql and not s3"`` runs the rest; see tests/README.md.
 """
 
 from __future__ import annotations
@@ -17,7 +22,21 @@ import crispml
 from crispml.core.clock import FixedClock
 from crispml.sdk.client import Client
 
-pytest_plugins = ["tests.fixtures.servers"]
+pytest_plugins = ["tests.fixtures.servers", "tests.fixtures.homes"]
+
+#: Fixtures that reach a server, and the marker a test using one of them gets.
+_SERVER_MARKS = {"postgres_url": "postgresql", "postgres_home_url": "postgresql", "postgres_template": "postgresql",
+                 "moto_server": "s3", "s3_lake_url": "s3", "redis_url": "redis"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that asks for a server's fixture by name carries that server's marker (backend parameters
+    that reach a server at run time carry theirs through ``pytest.param(..., marks=...)``)."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        for marker in sorted({mark for fixture, mark in _SERVER_MARKS.items() if fixture in names}):
+            if item.get_closest_marker(marker) is None:
+                item.add_marker(marker)
 
 if TYPE_CHECKING:
     from tests.cli.support import Result, Run
@@ -42,11 +61,16 @@ def clock() -> FixedClock:
     return FixedClock()
 
 
-def _open(home: Path, clock: FixedClock, **settings: Any) -> Client:
+def _open(home: Path, clock: FixedClock, template: Path, **settings: Any) -> Client:
+    """Open ``home``; unless the metadata DB is elsewhere, the home starts as a copy of the template."""
+    from tests.fixtures.homes import seed_home  # after pytest_plugins, so the module is rewritten
+
+    if "db_url" not in settings or settings["db_url"] == f"sqlite:///{home / 'meta.db'}":
+        seed_home(home, template)
     return crispml.connect(home=str(home), clock=clock, **settings)
 
 
-@pytest.fixture(params=["file", "s3"])
+@pytest.fixture(params=["file", pytest.param("s3", marks=pytest.mark.s3)])
 def lake_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
     """Settings for a lake on local files, or on the S3 protocol server."""
     if request.param == "file":
@@ -56,34 +80,39 @@ def lake_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 @pytest.fixture
-def client(home: Path, clock: FixedClock, lake_settings: dict[str, Any]) -> Iterator[Client]:
+def client(home: Path, clock: FixedClock, lake_settings: dict[str, Any], sqlite_template: Path) -> Iterator[Client]:
     """A client on a fresh home, once per lake backend (file://, s3://)."""
-    c = _open(home, clock, **lake_settings)
+    c = _open(home, clock, sqlite_template, **lake_settings)
     yield c
     c.close()
 
 
 @pytest.fixture
-def local_client(home: Path, clock: FixedClock) -> Iterator[Client]:
+def local_client(home: Path, clock: FixedClock, sqlite_template: Path) -> Iterator[Client]:
     """A client on a fresh home with the default SQLite + file:// lake."""
-    c = _open(home, clock)
+    c = _open(home, clock, sqlite_template)
     yield c
     c.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
 def db_url(request: pytest.FixtureRequest, home: Path) -> str:
-    """A metadata DB URL, once per database (SQLite file, PostgreSQL server)."""
+    """A metadata DB URL, once per database (SQLite file, PostgreSQL server).
+
+    The database is empty — for tests of what opening a new home does — unless the test also uses
+    ``db_client``, whose database is a copy of the migrated template.
+    """
     if request.param == "sqlite":
         return f"sqlite:///{home / 'meta.db'}"
-    url: str = request.getfixturevalue("postgres_url")
+    url: str = request.getfixturevalue("postgres_home_url" if "db_client" in request.fixturenames
+                                       else "postgres_url")
     return url
 
 
 @pytest.fixture
-def db_client(home: Path, clock: FixedClock, db_url: str) -> Iterator[Client]:
+def db_client(home: Path, clock: FixedClock, db_url: str, sqlite_template: Path) -> Iterator[Client]:
     """A client on a fresh home, once per metadata DB (SQLite, PostgreSQL)."""
-    c = _open(home, clock, db_url=db_url)
+    c = _open(home, clock, sqlite_template, db_url=db_url)
     yield c
     c.close()
 

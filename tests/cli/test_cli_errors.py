@@ -1,9 +1,11 @@
 """What a user sees when crispml refuses: exit code 2, one line ``error <Code>: …``, no traceback.
 
-Every case runs twice: in this process through ``main`` and as a real child
-process (``python -m crispml``), because the exit status and standard error of
-the process are what scripts and people actually get. The set-up steps of a
-case run in this process, on the same home.
+Every case runs in this process through ``main``, with table and with JSON output.
+A case of each stage a refusal can come from — parsing the command line, opening
+the home, an operation, the lake's storage — runs again as a real child process
+(``python -m crispml``), because the exit status and standard error of the process
+are what scripts and people actually get. The set-up steps of a case run in this
+process, on the same home.
 """
 
 from __future__ import annotations
@@ -96,6 +98,23 @@ def test_refused_in_process(case: Refusal, cli: Cli, tmp_path: Path, monkeypatch
 
 
 @pytest.mark.parametrize("case", REFUSALS, ids=lambda c: c.name)
+def test_refused_with_json_output_leaves_stdout_empty(case: Refusal, cli: Cli, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A script reading ``-o json`` gets nothing on stdout, and the same one line on stderr."""
+    args = _prepare(case, cli, tmp_path)
+    for name, value in case.env.items():
+        monkeypatch.setenv(name, value)
+    refused = cli(*args, "-o", "json")
+    assert_refused(refused, case.code, *case.mentions)
+    assert refused.out == ""
+
+
+#: One case per stage a refusal comes from, for the child processes: the command line (parsing), opening
+#: the home (the metadata DB), an operation's own refusal, and the lake's storage (an S3 client to close).
+IN_A_CHILD = ("unknown-option", "unreachable-db", "missing-bucket", "unreachable-s3")
+
+
+@pytest.mark.parametrize("case", [c for c in REFUSALS if c.name in IN_A_CHILD], ids=lambda c: c.name)
 def test_refused_in_a_child_process(case: Refusal, cli: Cli, home: Path, tmp_path: Path) -> None:
     args = _prepare(case, cli, tmp_path)
     assert_refused(run_cli(*args, home=home, env=case.env), case.code, *case.mentions)

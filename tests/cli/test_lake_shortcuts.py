@@ -12,7 +12,7 @@ from tests.cli.support import assert_refused, s3_env
 from tests.fixtures.servers import S3Lake
 
 
-@pytest.fixture(params=["file", "s3"])
+@pytest.fixture(params=["file", pytest.param("s3", marks=pytest.mark.s3)])
 def any_lake(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Runs a test on the default file:// lake and on an s3:// lake (moto server)."""
     if request.param == "s3":

@@ -238,6 +238,7 @@ _CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.load
 def test_processes_opening_a_fresh_home_together_all_succeed(
     tmp_path: Path, home: Path, db_url: str
 ) -> None:

@@ -1,8 +1,10 @@
-"""``crispml demo`` end to end: real child processes on a fresh home, then the home inspected.
+"""``crispml demo`` end to end on a fresh home, then the home inspected.
 
 The demo must run twice on the same home (the second run reuses the bucket),
 leave the shipped penguins file byte for byte in the lake, write a report, and
-leave its calls in the audit log — on the file lake and on an S3 lake.
+leave its calls in the audit log — on the file lake (first as a real child
+process, then in this process) and on an S3 lake (in this process, configured as
+a user would: by the environment).
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from typing import Any
 import pytest
 
 import crispml
+from crispml.cli.main import main
 from crispml.sdk.queries import run_query
-from tests.cli.support import Result, run_cli, s3_env
+from tests.cli.support import WIDE, Result, Run, plain, run_cli, s3_env
 from tests.fixtures.servers import S3Lake
 
 RAW_KEY = "penguins/raw/penguins.csv"
@@ -76,23 +79,31 @@ def _check_home(home: Path, runs: int, **settings: Any) -> None:
     assert all((e.outcome, e.source, e.principal) == ("Success", "cli", "root") for e in puts)
 
 
-def test_demo_runs_twice_on_one_home(tmp_path: Path) -> None:
+def test_demo_runs_twice_on_one_home(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path / "my home [1]"  # a space and brackets: paths are text, never markup or globs
-    first = run_cli("demo", home=home)
+    first = run_cli("demo", home=home)  # the README's first command, as a process of its own
     assert first.code == 0, first.err
     assert "created bucket demo-raw" in first.out and "344 rows" in first.out
     assert f"home {home}" in first.out
     assert "Traceback" not in first.out + first.err
 
-    second = run_cli("demo", "--output", "json", home=home)  # reuses the bucket and the object
+    # the second run in this process, on the same home: it reuses the bucket and the object
+    for name, value in WIDE.items():
+        monkeypatch.setenv(name, value)
+    capsysbinary.readouterr()
+    code = main(["--home", str(home), "demo", "--output", "json"])
+    out, err = (plain(text.decode()) for text in capsysbinary.readouterr())
+    second = Result(code, out, err)
     summary = _check_summary(second, home)
     assert summary["audit_events"] >= 4  # head, put, list, get of this run only
     _check_home(home, runs=2)
 
 
 @pytest.mark.s3
-def test_demo_on_an_s3_lake(tmp_path: Path, s3_lake_url: S3Lake) -> None:
-    home = tmp_path / "home"
-    result = run_cli("demo", "-o", "json", home=home, env=s3_env(s3_lake_url))
+def test_demo_on_an_s3_lake(home: Path, run: Run, s3_lake_url: S3Lake, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in s3_env(s3_lake_url).items():
+        monkeypatch.setenv(name, value)
+    result = run("demo", "-o", "json")
     _check_summary(result, home)
     _check_home(home, runs=1, lake_url=s3_lake_url.url, **s3_lake_url.kwargs)

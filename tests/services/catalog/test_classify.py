@@ -504,6 +504,7 @@ def test_new_folders_only_samples_only_new_partitions(lake: Any) -> None:
 # -- scale -------------------------------------------------------------------------------------
 
 
+@pytest.mark.load
 def test_a_crawl_of_1000_files(lake: Any) -> None:
     for i in range(1000):
         put(lake, f"many/day={i % 10:02d}/f{i:04d}.csv", f"id,value,label\n{i},{i / 3},row{i}\n{i + 1},1,x\n")

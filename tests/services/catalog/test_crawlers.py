@@ -330,6 +330,7 @@ def test_a_running_crawl_refuses_a_second_start_and_stops_when_asked(
     assert tables(local_client) == {}
 
 
+@pytest.mark.kill
 def test_a_crawl_whose_process_died_is_failed_not_stuck_running(
         local_client: Client, home: Path, tmp_path: Path) -> None:
     seed(local_client)

@@ -32,6 +32,7 @@ from crispml.services.catalog.iceberg_data import conform
 from crispml.services.catalog.iceberg_store import ICEBERG_TABLES
 from crispml.services.catalog.service import CatalogService
 from tests.cli.support import Run, assert_refused
+from tests.fixtures.homes import once_on_sqlite
 from tests.services.catalog.conftest import BUCKET
 from tests.services.catalog.managed_support import ICEBERG, create_managed, iceberg_input, rows, scan
 
@@ -105,6 +106,7 @@ def test_a_writer_out_of_retries_fails_clearly_and_changes_nothing(managed: Clie
     assert glue == iceberg
 
 
+@pytest.mark.load
 def test_concurrent_appends_lose_no_rows(managed: Client) -> None:
     writers, outcomes = 4, []
     start = threading.Barrier(writers)
@@ -133,7 +135,7 @@ def test_concurrent_appends_lose_no_rows(managed: Client) -> None:
 # -- a writer killed midway ----------------------------------------------------------------------
 
 _KILLED_WRITER = textwrap.dedent("""
-    import pathlib, sys, time
+    import pathlib, sys, threading
     import pyarrow as pa
     import crispml
     from crispml.services.catalog.iceberg_catalog import LakeCatalog
@@ -144,8 +146,7 @@ _KILLED_WRITER = textwrap.dedent("""
     def held(metadata, io, path):  # the new metadata file is written; hold before the pointer moves
         real(metadata, io, path)
         pathlib.Path(marker).write_text(path)
-        while True:
-            time.sleep(1)
+        threading.Event().wait()  # held here until the test kills this process
 
     LakeCatalog._write_metadata = staticmethod(held)
     with crispml.connect(home=home, db_url=db_url) as client:
@@ -154,6 +155,7 @@ _KILLED_WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.kill
 def test_a_writer_killed_mid_append_leaves_the_last_commit(managed: Client, home: Path, db_url: str,
                                                           tmp_path: Path) -> None:
     committed = append(managed, ids([1, 2, 3]))
@@ -188,6 +190,7 @@ def test_a_writer_killed_mid_append_leaves_the_last_commit(managed: Client, home
 # -- bad input ------------------------------------------------------------------------------------------
 
 
+@once_on_sqlite
 @pytest.mark.parametrize(("body", "problem"), [
     (pa.table({"id": [1], "region": ["eu"]}), "Body has column 'region', which table sales.orders does not have "
                                               "\\(columns: id, amount\\)"),
@@ -223,6 +226,7 @@ def test_bodies_that_are_not_parquet_files(managed: Client, tmp_path: Path) -> N
     assert scan(managed).snapshot_id is None
 
 
+@once_on_sqlite
 @pytest.mark.parametrize(("row_filter", "problem"), [
     ("id = ", "is not a valid filter: cannot read it at character 1"),
     ("amount > 10 AND", "is not a valid filter: cannot read it at character 16 \\(at the end\\)"),

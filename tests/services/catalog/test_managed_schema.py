@@ -11,6 +11,7 @@ import pytest
 
 from crispml.sdk.client import Client
 from crispml.services.catalog.errors import ConcurrentModificationException, InvalidInputException
+from tests.fixtures.homes import once_on_sqlite
 from tests.services.catalog.conftest import BUCKET, table_input
 from tests.services.catalog.managed_support import create_managed, rows, scan, table_input_of
 
@@ -78,6 +79,7 @@ def test_add_drop_and_widen_columns_keeping_the_previous_version(evolving: Clien
     assert rows(evolving)[-1] == {"id": 2**40, "amount": None, "price": None, "qty": 3, "tags": ["x"], "day": "d2"}
 
 
+@once_on_sqlite
 @pytest.mark.parametrize(("columns", "problem"), [
     ([("id", "int"), ("amount", "float"), ("price", "decimal(5,2)"), ("note", "int")],
      "'note' cannot change from string to int"),
@@ -134,6 +136,7 @@ def test_skip_archive_and_version_id_on_a_managed_table(evolving: Client) -> Non
     assert [f.name for f in scan(evolving).arrow_schema][-2:] == ["extra", "day"]
 
 
+@once_on_sqlite
 @pytest.mark.parametrize(("change", "problem"), [
     ({"storage_descriptor": {"location": f"lake://{BUCKET}/elsewhere/"}}, "its location cannot change"),
     ({"partition_keys": [{"name": "region", "type": "string"}]}, "its partition keys cannot change"),

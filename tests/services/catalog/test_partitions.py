@@ -13,6 +13,7 @@ from crispml.services.catalog.errors import (
     EntityNotFoundException,
     InvalidInputException,
 )
+from tests.fixtures.homes import once_on_sqlite
 from tests.services.catalog.conftest import BUCKET, table_input
 
 T = {"database_name": "sales", "table_name": "orders"}
@@ -146,6 +147,7 @@ def test_a_filtered_listing_pages_too(orders: Any) -> None:
     assert rest.next_token is None
 
 
+@once_on_sqlite
 @pytest.mark.parametrize(("expression", "problem"), [
     ("country = 'eu'", "'country' is not a partition key.*year, region"),
     ("year = ", "ends too early"),

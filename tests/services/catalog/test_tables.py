@@ -15,6 +15,7 @@ from crispml.services.catalog.errors import (
     EntityNotFoundException,
     InvalidInputException,
 )
+from tests.fixtures.homes import once_on_sqlite
 from tests.services.catalog.conftest import BUCKET, table_input
 
 GLUE_CSV_TABLE = {  # what a Glue crawler writes for a CSV folder, field for field
@@ -92,6 +93,7 @@ def test_table_input_rules(catalog: Any, sales: str, change: dict[str, Any], pro
     assert catalog.get_tables(database_name="sales").table_list == []
 
 
+@once_on_sqlite
 @pytest.mark.parametrize(("columns", "keys", "problem"), [
     ([("id", "bigint"), ("ID", "string")], [], "column 'id' appears twice"),
     ([("id", "bigint")], [("id", "string")], "partition key 'id' appears twice"),
@@ -113,6 +115,7 @@ def test_a_column_without_a_type_is_refused(catalog: Any, sales: str) -> None:
         catalog.create_table(database_name="sales", table_input=given)
 
 
+@once_on_sqlite
 @pytest.mark.parametrize(("location", "problem"), [
     (None, "needs StorageDescriptor.Location"),
     ("/tmp/orders", "must be a lake prefix"),

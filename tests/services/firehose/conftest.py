@@ -15,14 +15,16 @@ import pytest
 import crispml
 from crispml.core.clock import FixedClock
 from crispml.sdk.client import Client
+from tests.fixtures.homes import seed_home
 
 BUCKET = "landing"
 #: Firehose's object name after the prefix: ``<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid4>``.
 UUID4 = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 
 
-@pytest.fixture(params=["file-sqlite", "s3-sqlite", "file-postgresql"])
-def fh_client(request: pytest.FixtureRequest, home: Path, clock: FixedClock) -> Iterator[Client]:
+@pytest.fixture(params=["file-sqlite", pytest.param("s3-sqlite", marks=pytest.mark.s3),
+                        pytest.param("file-postgresql", marks=pytest.mark.postgresql)])
+def fh_client(request: pytest.FixtureRequest, home: Path, clock: FixedClock, sqlite_template: Path) -> Iterator[Client]:
     """A client on a fresh home with the bucket ``landing``, once per lake (file, s3) and database (SQLite,
     PostgreSQL)."""
     settings: dict[str, Any] = {}
@@ -30,7 +32,9 @@ def fh_client(request: pytest.FixtureRequest, home: Path, clock: FixedClock) -> 
         s3 = request.getfixturevalue("s3_lake_url")
         settings = {"lake_url": s3.url, **s3.kwargs}
     elif request.param == "file-postgresql":
-        settings = {"db_url": request.getfixturevalue("postgres_url")}
+        settings = {"db_url": request.getfixturevalue("postgres_home_url")}
+    if request.param != "file-postgresql":
+        seed_home(home, sqlite_template)
     client = crispml.connect(home=str(home), clock=clock, **settings)
     client.lake.create_bucket(bucket=BUCKET)
     yield client

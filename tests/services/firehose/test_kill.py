@@ -33,6 +33,7 @@ import crispml
 from tests.cli.support import run_cli
 from tests.services.firehose.conftest import BUCKET, keys, read
 
+pytestmark = pytest.mark.kill
 _WAIT = 60.0
 RECORD = 10_000  # bytes: about 105 records fill the 1 MiB buffer
 BATCH = 50

@@ -38,14 +38,16 @@ def _iam(client: Client) -> IamService:
     return service
 
 
-def test_a_fresh_home_has_exactly_a_root_account(db_client: Client, clock: FixedClock) -> None:
-    root = db_client.platform.root
-    assert (root.name, root.kind, root.status) == ("root", "Root", "Active")
-    assert len(root.account_id) == 12 and root.account_id.isdigit()
-    assert root.principal_id.startswith("AID-")
-    assert root.arn == f"crn:crispml:iam::{root.account_id}:root"
-    assert root.created_at == clock.now()
-    assert _principal_count(db_client) == 1
+def test_a_fresh_home_has_exactly_a_root_account(home: Path, db_url: str, clock: FixedClock) -> None:
+    # a new, empty database (not the template copy db_client starts from): opening it writes the root
+    with crispml.connect(home=str(home), db_url=db_url, clock=clock) as client:
+        root = client.platform.root
+        assert (root.name, root.kind, root.status) == ("root", "Root", "Active")
+        assert len(root.account_id) == 12 and root.account_id.isdigit()
+        assert root.principal_id.startswith("AID-")
+        assert root.arn == f"crn:crispml:iam::{root.account_id}:root"
+        assert root.created_at == clock.now()
+        assert _principal_count(client) == 1
 
 
 def test_bootstrap_is_idempotent(db_client: Client) -> None:

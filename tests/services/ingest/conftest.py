@@ -20,7 +20,6 @@ import pytest
 from psycopg import sql
 
 from crispml.sdk.client import Client
-from tests.fixtures.servers import DEFAULT_PG_ADMIN_URL, service_required
 from tests.services.catalog.managed_support import rows as iceberg_rows
 
 BUCKET = "ingest-data"
@@ -135,17 +134,18 @@ def parquet_bytes(table: pa.Table) -> bytes:
     return sink.getvalue()
 
 
-# -- a throw-away schema on the PostgreSQL server ---------------------------------------------------
+# -- a throw-away source database on the PostgreSQL server ---------------------------------------------
 
 
 class PgSource:
-    """A schema of its own in the server's ``postgres`` database, dropped after the test."""
+    """A schema of its own in a database of the test's own (``postgres_url``, dropped after the test)."""
 
-    def __init__(self, admin_url: str) -> None:
+    def __init__(self, url: str) -> None:
         self.schema = f"ingest_{uuid.uuid4().hex[:12]}"
-        self.conn = psycopg.connect(admin_url, autocommit=True, connect_timeout=5)
+        plain = url.replace("postgresql+psycopg://", "postgresql://", 1)
+        self.conn = psycopg.connect(plain, autocommit=True, connect_timeout=5)
         self.conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
-        self.url = admin_url.replace("postgresql://", "postgresql+psycopg://", 1)
+        self.url = plain.replace("postgresql://", "postgresql+psycopg://", 1)
 
     def execute(self, statement: str, params: Any = None) -> None:
         self.conn.execute(statement.replace("{schema}", self.schema), params)
@@ -154,18 +154,12 @@ class PgSource:
         return f"{self.schema}.{name}"
 
     def drop(self) -> None:
-        self.conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
-                          "AND query LIKE %s", (f"%{self.schema}%",))
-        self.conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(self.schema)))
-        self.conn.close()
+        self.conn.close()  # the database goes with postgres_url, sessions and all
 
 
 @pytest.fixture
-def pg_source() -> Iterator[PgSource]:
-    try:
-        source = PgSource(DEFAULT_PG_ADMIN_URL)
-    except psycopg.OperationalError as exc:
-        service_required("PostgreSQL at 127.0.0.1:5432", exc)
+def pg_source(postgres_url: str) -> Iterator[PgSource]:
+    source = PgSource(postgres_url)
     yield source
     source.drop()
 

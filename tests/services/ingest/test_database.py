@@ -53,7 +53,7 @@ class Source:
         self.engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgresql)])
 def source(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
     if request.param == "sqlite":
         found = Source(sqlite_url(tmp_path / "shop.db"), "orders")

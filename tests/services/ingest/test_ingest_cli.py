@@ -1,14 +1,14 @@
-"""Load jobs from the command line: the README's commands as a user types them (a real ``crispml``
-process per command), and refusals as one line with exit code 2 (in this process)."""
+"""Load jobs from the command line: the README's commands as a user types them, and refusals as one line
+with exit code 2 — both in this process (``main``; tests/cli/test_cli_subprocess.py runs real ``crispml``
+processes)."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shlex
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,8 @@ def readme_commands(section: str) -> list[str]:
     return [c.strip()[2:] for c in re.sub(r"\\\n\s*", "", block).splitlines() if c.startswith("$ ")]
 
 
-def test_the_readme_commands_work(home: Path, tmp_path: Path) -> None:
+def test_the_readme_commands_work(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
     work = tmp_path / "work"
     (work / "exports").mkdir(parents=True)
     (work / "exports" / "march.csv").write_text("id,amount,updated_at\n3,3.5,2024-03-01 10:00:00\n")
@@ -47,16 +48,24 @@ def test_the_readme_commands_work(home: Path, tmp_path: Path) -> None:
             "Columns": [{"Name": "id", "Type": "bigint"}, {"Name": "amount", "Type": "double"},
                         {"Name": "updated_at", "Type": "timestamp"}], "Location": "s3://demo-raw/tables/orders/"}},
             open_table_format_input={"IcebergInput": {"MetadataOperation": "CREATE"}})
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRISPML_", "AWS_"))}
-    env.update(WIDE, CRISPML_HOME=str(home), PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}")
+    for name in [n for n in os.environ if n.startswith(("CRISPML_", "AWS_"))]:
+        monkeypatch.delenv(name)
+    for name, value in {**WIDE, "CRISPML_HOME": str(home)}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(work)  # the commands name ./exports/ and sqlite:///shop.db
     commands = readme_commands("Batch loads")
     assert len(commands) == 6
     outputs = []
     for command in commands:
-        done = subprocess.run(["bash", "-c", command], cwd=work, env=env, capture_output=True, timeout=120,
-                              check=False)
-        assert done.returncode == 0, f"{command}: {done.stderr.decode()}"
-        outputs.append(plain(done.stdout.decode()))
+        # split as the shell would: plain words, quotes and comments, nothing else the shell interprets
+        assert not re.search(r"[|;&<>`$]", command.split("#", 1)[0]), f"not a plain command: {command}"
+        words = shlex.split(command, comments=True)
+        assert words[0] == "crispml", command
+        capsys.readouterr()
+        code = main(words[1:])
+        captured = capsys.readouterr()
+        assert code == 0, f"{command}: {captured.err}"
+        outputs.append(plain(captured.out))
     assert "SUCCEEDED" in outputs[1] and "SUCCEEDED" in outputs[3]
     assert "2024-03-02" in outputs[5]  # the watermark
     with crispml.connect(home=str(home)) as client:

@@ -188,6 +188,7 @@ def loader(home: Path, db_url: str, die_at: str) -> subprocess.Popen[bytes]:
                             stderr=subprocess.PIPE)
 
 
+@pytest.mark.kill
 def test_a_loader_killed_mid_load_leaves_table_and_bookmark_and_the_rerun_loads_each_row_once(
         db_home: Client, gate: Gate, home: Path, db_url: str) -> None:
     managed_table(db_home, columns=COLUMNS)
@@ -217,6 +218,7 @@ def test_a_loader_killed_mid_load_leaves_table_and_bookmark_and_the_rerun_loads_
         "SUCCEEDED", "FAILED", "SUCCEEDED"]
 
 
+@pytest.mark.kill
 def test_a_loader_killed_after_its_commit_is_rolled_forward(db_home: Client, home: Path, db_url: str,
                                                            tmp_path: Path) -> None:
     managed_table(db_home, columns=COLUMNS)
@@ -236,6 +238,7 @@ def test_a_loader_killed_after_its_commit_is_rolled_forward(db_home: Client, hom
     source.close()
 
 
+@pytest.mark.kill
 def test_an_external_load_killed_while_publishing_is_rolled_back(db_home: Client, home: Path, db_url: str) -> None:
     external_table(db_home, "orders", "parquet", columns=[("id", "bigint"), ("amount", "double")],
                    keys=[("day", "string")])

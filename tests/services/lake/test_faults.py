@@ -41,7 +41,7 @@ _WAIT = 60.0  # seconds a child may take to reach a point; generous for a loaded
 #: The child program: connects to the same home, then does what its mode says.
 #: It reports progress as lines on stdout; the parent waits for them, then acts.
 CHILD = r"""
-import io, json, random, sys, time
+import io, json, random, sys, threading
 import crispml
 
 args = json.loads(sys.argv[1])
@@ -59,15 +59,12 @@ def pattern(seed, size):  # the same as pattern() in test_faults.py
     return random.Random(seed).randbytes(size)
 
 def slow_chunks(fast):
-    # 1 MiB chunks: `fast` of them at once, then one every 0.2 s until killed
-    n = 0
-    while True:
+    # 1 MiB chunks: `fast` of them, then none: the write stays unfinished until the test kills us
+    for n in range(fast):
         if n == 1:
             say("streaming")  # the first chunk has been taken by the writer
-        if n >= fast:
-            time.sleep(0.2)
         yield bytes([n % 251]) * MiB
-        n += 1
+    threading.Event().wait()
 
 mode, bucket = args["mode"], args.get("bucket")
 if mode == "put":
@@ -216,8 +213,9 @@ def kill_mid_upload(child: Child, home: Path, lake_settings: dict[str, Any], bas
 
 
 def fast_chunks(lake_settings: dict[str, Any]) -> int:
-    """MiB a slow child sends at once: on s3:// enough to fill one multipart part."""
-    return PART_SIZE // MiB + 2 if lake_settings else 2
+    """MiB a child sends before it holds its write open: enough that some of them reach storage — one
+    multipart part on s3://, more than a ``lake://`` file buffers before it sends (4 MiB) on file://."""
+    return PART_SIZE // MiB + 2 if lake_settings else 6
 
 
 def listed_keys(lake: Any, bucket: str, **kwargs: Any) -> dict[str, Any]:
@@ -233,6 +231,7 @@ def assert_still_writable(lake: Any, bucket: str, key: str) -> None:
 # -- a writer killed mid-upload -------------------------------------------------
 
 
+@pytest.mark.kill
 def test_killed_put_leaves_no_partial_object(
     client: Client, bucket: str, home: Path, lake_settings: dict[str, Any], spawn: Callable[..., Child],
 ) -> None:
@@ -253,6 +252,7 @@ def test_killed_put_leaves_no_partial_object(
     assert read(lake, bucket, "neighbour") == b"unrelated"
 
 
+@pytest.mark.kill
 def test_killed_stream_write_keeps_the_previous_version(
     client: Client, bucket: str, home: Path, lake_settings: dict[str, Any], spawn: Callable[..., Child],
 ) -> None:
@@ -273,6 +273,7 @@ def test_killed_stream_write_keeps_the_previous_version(
     assert_still_writable(lake, bucket, "data/model.bin")
 
 
+@pytest.mark.kill
 def test_killed_loops_of_small_puts_leave_only_whole_objects(
     client: Client, bucket: str, spawn: Callable[..., Child],
 ) -> None:
@@ -305,6 +306,7 @@ def test_killed_loops_of_small_puts_leave_only_whole_objects(
 # -- two writers of one key ------------------------------------------------------
 
 
+@pytest.mark.load
 def test_racing_writers_of_one_key_each_commit_whole(
     client: Client, bucket: str, versioned: str, lake_settings: dict[str, Any], spawn: Callable[..., Child],
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -85,6 +86,22 @@ def wait(client: Client, query_id: str, *, states: tuple[str, ...] = TERMINAL, t
     if execution.status.state in TERMINAL:
         assert joined(client, query_id, timeout), "the query's worker did not end"
     return execution
+
+
+def in_engine(query_id: str, timeout: float = 120) -> None:
+    """Wait until this process's worker of a query is inside DuckDB (its thread's stack has reached the
+    engine's ``to_arrow_reader`` call), so a stop now interrupts a running engine, not one about to start."""
+    deadline = time.monotonic() + timeout
+    while True:
+        worker = next((t for t in threading.enumerate() if t.name == f"query-{query_id}"), None)
+        frame = sys._current_frames().get(worker.ident) if worker is not None and worker.ident else None
+        while frame is not None and frame.f_code.co_name != "to_arrow_reader":
+            frame = frame.f_back
+        if frame is not None:
+            return
+        assert worker is None or worker.is_alive(), f"the worker of query {query_id} ended"
+        assert time.monotonic() < deadline, f"query {query_id} never reached the engine"
+        time.sleep(0.01)
 
 
 def run_query(client: Client, sql: str, **fields: Any) -> Any:

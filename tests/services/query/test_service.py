@@ -5,7 +5,6 @@ query from another thread. Runs against the real DuckDB engine."""
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +19,7 @@ from tests.services.query.conftest import (
     ENDLESS,
     ORDERS,
     add_csv_table,
+    in_engine,
     joined,
     orders_csv,
     run_query,
@@ -232,7 +232,7 @@ def test_a_query_over_the_cutoff_fails_with_limit_exceeded_giving_both_numbers(c
 def test_stop_from_another_thread_cancels_the_running_query(client: Client) -> None:
     query_id = client.query.start_query_execution(query_string=ENDLESS).query_execution_id
     wait(client, query_id, states=("RUNNING",))
-    time.sleep(0.3)  # let DuckDB get going: the stop must interrupt a running engine
+    in_engine(query_id)  # the stop must interrupt a running engine
     stopper = threading.Thread(target=client.query.stop_query_execution, kwargs={"query_execution_id": query_id})
     stopper.start()
     stopper.join()

@@ -97,13 +97,14 @@ def test_a_stop_from_another_process_interrupts_the_query_here(db_client: Client
 
 
 _STARTER = f"""
-import sys, time, crispml
+import sys, threading, crispml
 client = crispml.connect(home=sys.argv[1])
 print(client.query.start_query_execution(query_string={ENDLESS!r}).query_execution_id, flush=True)
-time.sleep(600)
+threading.Event().wait()  # held here until the test kills this process
 """
 
 
+@pytest.mark.kill
 def test_a_query_whose_process_was_killed_is_recovered_as_failed(db_client: Client, db_url: str) -> None:
     starter = child(_STARTER, str(db_client.settings.home), db_url=db_url)
     try:

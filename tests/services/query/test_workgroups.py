@@ -10,6 +10,7 @@ import pytest
 from crispml.core.errors import AlreadyExists, InvalidArgument, NotFound
 from crispml.sdk.client import Client
 from crispml.services.query.errors import InvalidRequestException, ResourceNotFoundException
+from tests.fixtures.homes import once_on_sqlite
 from tests.services.query.conftest import run_query
 
 OUTPUT = {"ResultConfiguration": {"OutputLocation": "s3://wg-results/team"}}
@@ -58,6 +59,7 @@ def test_create_get_and_list(query: Any) -> None:
         query.create_work_group(name="team-a")
 
 
+@once_on_sqlite
 @pytest.mark.parametrize(("fields", "named"), [
     ({"name": "has space"}, "workgroup name"),
     ({"name": "x" * 129}, "workgroup name"),

@@ -1,9 +1,9 @@
 """Fixtures of the streams contract suite: one home per backend — records in SQLite, in
 PostgreSQL, or in Redis Streams (metadata in SQLite) — and helpers to make and read streams.
 
-Redis is the server at ``REDIS_URL``; if it cannot be reached its tests skip on a
-workstation and fail under ``CI=true`` (``service_required``). Keys a test leaves
-in Redis are removed after it.
+Redis is the server of ``redis_url`` (tests/fixtures/servers.py), on the worker's own
+database; if it cannot be reached its tests skip on a workstation and fail under
+``CI=true``. Keys a test leaves in Redis are removed after it.
 """
 
 from __future__ import annotations
@@ -17,31 +17,11 @@ import pytest
 import crispml
 from crispml.core.clock import FixedClock
 from crispml.sdk.client import Client
-from tests.fixtures.servers import service_required
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from tests.fixtures.homes import seed_home
 
 
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """The Redis server's URL; keys the test adds under ``crispml:streams:`` are removed after it."""
-    try:
-        import redis
-    except ImportError as exc:
-        service_required("the redis package (pip install 'crispml[redis]')", exc)
-    server = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        before = set(server.scan_iter("crispml:streams:*"))
-    except redis.RedisError as exc:
-        service_required(f"Redis at {REDIS_URL}", exc)
-    yield REDIS_URL
-    added = set(server.scan_iter("crispml:streams:*")) - before
-    if added:
-        server.delete(*added)
-    server.close()
-
-
-@pytest.fixture(params=["embedded-sqlite", "embedded-postgresql", "redis"])
+@pytest.fixture(params=["embedded-sqlite", pytest.param("embedded-postgresql", marks=pytest.mark.postgresql),
+                        pytest.param("redis", marks=pytest.mark.redis)])
 def store(request: pytest.FixtureRequest) -> str:
     """Where the test's streams keep their records: ``embedded`` or a redis:// URL."""
     if request.param == "redis":
@@ -51,11 +31,14 @@ def store(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def streams_client(request: pytest.FixtureRequest, store: str, home: Path, clock: FixedClock) -> Iterator[Client]:
+def streams_client(request: pytest.FixtureRequest, store: str, home: Path, clock: FixedClock,
+                   sqlite_template: Path) -> Iterator[Client]:
     """A client on a fresh home whose metadata DB is SQLite, or PostgreSQL for embedded-postgresql."""
     settings: dict[str, Any] = {}
     if request.node.callspec.params.get("store") == "embedded-postgresql":
-        settings["db_url"] = request.getfixturevalue("postgres_url")
+        settings["db_url"] = request.getfixturevalue("postgres_home_url")
+    else:
+        seed_home(home, sqlite_template)
     client = crispml.connect(home=str(home), clock=clock, **settings)
     yield client
     client.close()

@@ -28,6 +28,7 @@ import pytest
 import crispml
 from tests.services.streams.conftest import read_all
 
+pytestmark = pytest.mark.kill
 _WAIT = 60.0
 
 CHILD = r"""
@@ -100,7 +101,7 @@ class Child:
         assert self.process.wait(timeout=_WAIT) == -signal.SIGKILL
 
 
-@pytest.fixture(params=["embedded", "redis"])
+@pytest.fixture(params=["embedded", pytest.param("redis", marks=pytest.mark.redis)])
 def kill_store(request: pytest.FixtureRequest) -> str:
     if request.param == "redis":
         url: str = request.getfixturevalue("redis_url")

@@ -21,6 +21,7 @@ from crispml.services.streams.errors import (
     ResourceNotFoundException,
 )
 from crispml.services.streams.rules import HASH_KEY_SPACE, SHARD_QUOTA
+from tests.fixtures.homes import once_on_embedded_sqlite
 from tests.services.streams.conftest import read_all, stored_count
 
 
@@ -85,6 +86,7 @@ def test_on_demand_streams_start_with_four_shards(streams: Any, store: str) -> N
         streams.update_shard_count(stream_name="auto", target_shard_count=8)
 
 
+@once_on_embedded_sqlite
 @pytest.mark.parametrize(("method", "fields"), [
     ("describe_stream_summary", {}),
     ("list_shards", {}),

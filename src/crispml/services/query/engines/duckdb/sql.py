@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 
 import sqlglot
+import sqlglot.dialects.athena  # imported whole, here: see DIALECT
+import sqlglot.dialects.duckdb
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
@@ -22,6 +24,10 @@ from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from crispml.core.errors import InvalidArgument
 from crispml.services.query.engines.base import StatementType
 
+#: The dialect modules read and written are imported above, whole: sqlglot otherwise loads a dialect on first
+#: use and registers its class before the module has run to the end, so two threads reading Athena SQL for the
+#: first time at once could get the class while a helper it needs is still undefined
+#: (``NameError: name '_TrinoTokenizer' is not defined``).
 DIALECT = "athena"
 #: sqlglot logs a warning for every CTAS property it cannot render in other dialects; we read them ourselves.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
