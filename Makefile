@@ -13,7 +13,7 @@ DEV_STAMP     := $(VENV)/.stamp-dev
 
 help:
 	@echo "make demo   - set up .venv and run 'crispml demo' (the CRISP-DM tour)"
-	@echo "make test   - set up .venv with the dev tools and run the test suite (on every core, in random order)"
+	@echo "make test   - set up .venv with the dev tools, lint, and run the test suite (on every core, in random order)"
 	@echo "make test-fast - the same without the kill and load tests (marked kill, load): the edit-test loop"
 	@echo "make bench  - run every benchmark in benchmarks/ (or: python benchmarks/NAME.py [--quick])"
 	@echo "make lint   - ruff and mypy --strict on src/"
@@ -37,7 +37,8 @@ demo: $(RUNTIME_STAMP)
 	$(BIN)/crispml demo
 
 # pytest's options (-n auto: one worker per core; random order) are in pyproject.toml; see tests/README.md.
-test: $(DEV_STAMP)
+# The suite starts with lint: mypy is what checks every call between services (README, Layout).
+test: lint
 	$(BIN)/python -m pytest --durations=15
 
 test-fast: $(DEV_STAMP)
