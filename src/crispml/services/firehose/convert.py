@@ -35,7 +35,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import sqlglot.dialects.hive  # imported whole: sqlglot's lazy load of a dialect is not safe across threads
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
