@@ -35,6 +35,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import sqlglot.dialects.hive  # noqa: F401  # loaded whole: sqlglot's lazy load of a dialect is not thread-safe
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
