@@ -120,7 +120,7 @@ def db_client(home: Path, clock: FixedClock, db_url: str, sqlite_template: Path)
 @pytest.fixture
 def run(home: Path, capsysbinary: pytest.CaptureFixture[bytes], monkeypatch: pytest.MonkeyPatch) -> Run:
     """``crispml --home HOME ARGS`` in this process (a wide, colourless terminal): exit code and output."""
-    from crispml.cli.main import main  # imported here: the CLI module builds every command on import
+    from crispml.cli.main import main  # imported here: only the tests that run the CLI need it
     from tests.cli.support import WIDE, Result, plain  # after pytest_plugins, so the fixtures are rewritten
 
     for name, value in WIDE.items():
