@@ -22,6 +22,7 @@ help lines, and ``crispml lake ls`` builds the lake's commands only.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import MutableMapping, Sequence
@@ -182,4 +183,29 @@ def _usage_error(exc: typer.TyperException) -> int:
 
 
 def entrypoint() -> Any:
-    sys.exit(main())
+    """The ``crispml`` console script and ``python -m crispml``: run, then leave quickly (:func:`_leave`)."""
+    _leave(main())
+
+
+def _leave(code: int) -> None:
+    """End the process the way the interpreter would, without its teardown.
+
+    Tearing down the modules a command imported (SQLAlchemy, pydantic, rich) takes longer than many commands
+    run (measured: 0.1 s of a 0.5 s ``crispml catalog get-databases``). What an ending must keep is done
+    here first: threads that are not daemons run to their end (a query started by this command finishes,
+    as it would at a normal exit), exit handlers run, and what was printed is flushed.
+    """
+    import atexit
+    import threading
+
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if run_exit_handlers is None:  # not CPython: the interpreter's own way out
+        sys.exit(code)
+    run_exit_handlers()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BrokenPipeError, ValueError):  # a reader gone, or a closed stream: nothing to keep
+            stream.flush()
+    os._exit(code)

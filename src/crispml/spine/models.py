@@ -49,13 +49,14 @@ class Request(_Input):
         loc_by_alias=False,  # errors name the field ('bucket'), whichever spelling was given
         arbitrary_types_allowed=True,
         str_strip_whitespace=False,
+        defer_build=True,
     )
 
 
 class Response(BaseModel):
     """An operation's result: a plain value object."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
 
     def to_json_dict(self) -> dict[str, Any]:
         """The response as JSON-ready data (bodies and streams left out)."""
@@ -66,7 +67,7 @@ class Shape(_Input):
     """A nested value inside requests (rules, filters, tags), with AWS aliases."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, alias_generator=_AWS_ALIASES,
-                              loc_by_alias=False)
+                              loc_by_alias=False, defer_build=True)
 
 
 def _stream_fields(model: BaseModel) -> list[str]:
