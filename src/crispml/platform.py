@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from crispml.core.changes import Changes
 from crispml.core.clock import Clock, SystemClock
 from crispml.core.config import Settings
 from crispml.core.context import CallContext
@@ -62,6 +63,7 @@ class Platform:
         self._db.ensure_upgraded()
         self._blobs: BlobStore | None = None
         self._blobs_lock = threading.Lock()
+        self._changes = Changes()
         self._services: dict[str, Service] = {}
         self._services_lock = threading.RLock()
         self._iam = self.peer(IamService)
@@ -81,6 +83,11 @@ class Platform:
     @property
     def clock(self) -> Clock:
         return self._clock
+
+    @property
+    def changes(self) -> Changes:
+        """Change notices of this process (``core/changes.py``): when to read a state again."""
+        return self._changes
 
     @property
     def blobs(self) -> BlobStore:

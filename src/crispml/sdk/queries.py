@@ -8,7 +8,9 @@ result larger than memory streams. The CLI's ``crispml sql``, the demo and the
 benchmarks use it; every step is an ordinary operation through the spine.
 
 Waiting polls ``GetQueryExecution``, as every Athena client does, backing off
-from 1 ms (a query over a small table ends in a few) to one second.
+from 20 ms to one second; an embedded client is also told when a query of its
+process ends (the platform's change notices), so it reads the end state at once
+instead of at the next poll.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from crispml.services.query.service import QueryCancelledError, error_for
+from crispml.services.query.service import QueryCancelledError, error_for, execution_crn
 
-_FIRST_POLL, _MAX_POLL = 0.001, 1.0
+_FIRST_POLL, _MAX_POLL = 0.02, 1.0
 INTEGERS = frozenset({"tinyint", "smallint", "integer", "int", "bigint"})
 FLOATS = frozenset({"double", "real", "float"})
 
@@ -44,14 +46,20 @@ def typed(value: str | None, kind: str) -> Any:
 
 def wait(client: Any, query_execution_id: str, *, tick: Callable[[], None] | None = None) -> Any:
     """Wait until the execution ends; its final ``QueryExecution``. ``tick`` runs between polls."""
+    changes = getattr(getattr(client, "platform", None), "changes", None)
+    key = execution_crn(query_execution_id)
     delay = _FIRST_POLL
     while True:
+        seen = changes.version(key) if changes is not None else 0
         execution = client.query.get_query_execution(query_execution_id=query_execution_id).query_execution
         if execution.status.state not in ("QUEUED", "RUNNING"):
             return execution
         if tick is not None:
             tick()
-        time.sleep(delay)
+        if changes is not None:
+            changes.wait(key, seen, delay)
+        else:
+            time.sleep(delay)
         delay = min(delay * 2, _MAX_POLL)
 
 

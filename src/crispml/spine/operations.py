@@ -45,6 +45,7 @@ from crispml.spine.models import Request, Response, invalid
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from crispml.core.changes import Changes
     from crispml.core.clock import Clock
     from crispml.core.config import Settings
     from crispml.core.metadb.engine import Database
@@ -102,6 +103,9 @@ class Runtime(Protocol):
 
     @property
     def clock(self) -> Clock: ...
+
+    @property
+    def changes(self) -> Changes: ...
 
     @property
     def settings(self) -> Settings: ...

@@ -257,6 +257,7 @@ class ExecutionOps(WorkGroupOps):
     def _ended(self, run: Run) -> None:
         with self._lock():
             self._runs.pop(run.query_execution_id, None)
+        self.runtime.changes.post(execution_crn(run.query_execution_id))  # its end state is committed
 
     def _workgroup_settings(self, name: str) -> tuple[str, WorkGroupConfiguration]:
         """A workgroup's state and configuration (the primary one made on first use)."""

@@ -20,6 +20,7 @@ from crispml.services.query.errors import (
     QueryCancelledError,
     error_for,
 )
+from crispml.services.query.executions import execution_crn
 from crispml.services.query.results import ResultOps
 from crispml.services.query.runner import Run
 from crispml.services.query.specs import (
@@ -38,10 +39,20 @@ from crispml.spine.operations import Runtime, Service
 
 #: What other services and shells may import: the service, its operations' requests, and what they share.
 __all__ = [
-    "BatchGetQueryExecutionRequest", "CreateWorkGroupRequest", "DeleteWorkGroupRequest",
-    "GetQueryResultsRequest", "ListQueryExecutionsRequest", "ListWorkGroupsRequest", "QueryCancelledError",
-    "QueryExecutionRequest", "QueryService", "StartQueryExecutionRequest", "UpdateWorkGroupRequest",
-    "WorkGroupRequest", "error_for"
+    "BatchGetQueryExecutionRequest",
+    "CreateWorkGroupRequest",
+    "DeleteWorkGroupRequest",
+    "GetQueryResultsRequest",
+    "ListQueryExecutionsRequest",
+    "ListWorkGroupsRequest",
+    "QueryCancelledError",
+    "QueryExecutionRequest",
+    "QueryService",
+    "StartQueryExecutionRequest",
+    "UpdateWorkGroupRequest",
+    "WorkGroupRequest",
+    "error_for",
+    "execution_crn"
 ]
 
 
