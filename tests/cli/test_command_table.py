@@ -1,4 +1,4 @@
-"""The CLI's command table (``crispml/cli/table_data.py``) is what the declarations say.
+"""The CLI's command table (``crispml/cli/table_data/``) is what the declarations say.
 
 The CLI builds its commands from the table so that it imports no service; this
 regenerates the table from the services and compares, so an operation added or
@@ -14,12 +14,14 @@ from crispml.cli import table, tablegen
 
 def test_the_committed_table_is_generated_from_the_declarations() -> None:
     expected = tablegen.render(tablegen.build())
-    committed = tablegen.TABLE.read_text(encoding="utf-8")
-    if committed != expected:
-        diff = "".join(list(difflib.unified_diff(committed.splitlines(True), expected.splitlines(True),
-                                                 "committed", "declared"))[:40])
-        raise AssertionError("crispml/cli/table_data.py is out of date; run: python -m crispml.cli.tablegen\n"
-                             + diff)
+    committed = tablegen.committed()
+    assert sorted(committed) == sorted(expected), "run: python -m crispml.cli.tablegen"
+    for name, text in expected.items():
+        if committed[name] != text:
+            diff = "".join(list(difflib.unified_diff(committed[name].splitlines(True), text.splitlines(True),
+                                                     "committed", "declared"))[:40])
+            raise AssertionError(f"crispml/cli/table_data/{name} is out of date; run: python -m "
+                                 "crispml.cli.tablegen\n" + diff)
 
 
 def test_the_table_holds_every_operation_with_its_fields() -> None:

@@ -110,9 +110,9 @@ def _service_commands(name: str, rich_markup_mode: Any) -> MutableMapping[str, C
 def _build() -> None:
     from crispml.cli import db, demo, sqlcmd
 
-    for service in table.services():
-        group_class = type(f"_{service.name.title()}Group", (_ServiceGroup,), {"service": service.name})
-        app.add_typer(typer.Typer(cls=group_class, help=service.help, no_args_is_help=True), name=service.name)
+    for name, help_line in table.listed():
+        group_class = type(f"_{name.title()}Group", (_ServiceGroup,), {"service": name})
+        app.add_typer(typer.Typer(cls=group_class, help=help_line, no_args_is_help=True), name=name)
     app.add_typer(db.app, name="db")
     app.command("demo")(demo.demo)
     app.command("sql")(sqlcmd.sql)

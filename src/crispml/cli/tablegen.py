@@ -1,4 +1,4 @@
-"""Write the command table (:mod:`crispml.cli.table_data`) from the operation declarations.
+"""Write the command table (the package :mod:`crispml.cli.table_data`) from the operation declarations.
 
 ``python -m crispml.cli.tablegen`` rewrites the table after an operation was
 added or changed; ``python -m crispml.cli.tablegen --check`` exits 1 when the
@@ -43,17 +43,16 @@ SERVICE_HELP = {
 #: Short names for commands people type often: service → {short name: operation (method) name}.
 ALIASES = {"firehose": {"flush": "flush_delivery_stream"}}
 
-TABLE = Path(__file__).with_name("table_data.py")
+#: The table's package: ``__init__.py`` lists the services (name and help, in help's order), and one module
+#: per service holds its operations, so a command loads the table of its own service only.
+TABLE = Path(__file__).with_name("table_data")
 
-_HEADER = '''"""The command table, generated from the operation declarations by ``python -m crispml.cli.tablegen``.
+_HEADER = '''"""{what}, generated from the operation declarations by ``python -m crispml.cli.tablegen``.
 
 Do not edit: change the operation and run the generator (see :mod:`crispml.cli.table`).
 """
-# ruff: noqa: E501
 
-from typing import Any
-
-SERVICES: list[dict[str, Any]] = '''
+'''
 
 
 def declarations() -> list[tuple[type[Service], list[OperationSpec]]]:
@@ -125,39 +124,52 @@ def build() -> list[dict[str, Any]]:
     return data
 
 
-def render(data: list[dict[str, Any]]) -> str:
-    """The source text of :mod:`crispml.cli.table_data` holding ``data``: one line per field, so a
-    changed declaration shows as a changed line in the diff."""
-    lines = [_HEADER + "["]
+def render(data: list[dict[str, Any]]) -> dict[str, str]:
+    """The source text of each module of :mod:`crispml.cli.table_data` holding ``data``, by file name: one
+    line per field, so a changed declaration shows as a changed line in the diff."""
+    index = [_HEADER.format(what="The command table's services") + "SERVICES: list[tuple[str, str]] = ["]
+    index += [f"    ({service['name']!r}, {service['help']!r})," for service in data]
+    files = {"__init__.py": "\n".join([*index, "]"]) + "\n"}
     for service in data:
-        lines.append("    {")
-        lines += [f"        {key!r}: {service[key]!r}," for key in ("name", "help", "aliases")]
-        lines.append("        'operations': [")
+        lines = [_HEADER.format(what=f"The {service['name']} service's commands")
+                 + "from typing import Any\n\nSERVICE: dict[str, Any] = {"]
+        lines += [f"    {key!r}: {service[key]!r}," for key in ("name", "help", "aliases")]
+        lines.append("    'operations': [")
         for op in service["operations"]:
-            lines.append("            {")
-            lines += [f"                {key!r}: {value!r}," for key, value in op.items() if key != "fields"]
-            lines.append("                'fields': [")
-            lines += [f"                    {field!r}," for field in op["fields"]]
-            lines += ["                ],", "            },"]
-        lines += ["        ],", "    },"]
-    lines.append("]")
-    return "\n".join(lines) + "\n"
+            lines.append("        {")
+            lines += [f"            {key!r}: {value!r}," for key, value in op.items() if key != "fields"]
+            lines.append("            'fields': [")
+            lines += [f"                {field!r}," for field in op["fields"]]
+            lines += ["            ],", "        },"]
+        lines += ["    ],", "}"]
+        files[f"{service['name']}.py"] = "\n".join(lines) + "\n"
+    return files
+
+
+def committed() -> dict[str, str]:
+    """The table's modules as they are on disk, by file name."""
+    return {path.name: path.read_text(encoding="utf-8") for path in sorted(TABLE.glob("*.py"))}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crispml.cli.tablegen", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the committed table is out of date")
     args = parser.parse_args(argv)
-    text = render(build())
-    current = TABLE.read_text(encoding="utf-8") if TABLE.exists() else ""
+    files = render(build())
+    current = committed()
     if args.check:
-        if current != text:
+        if current != files:
             print(f"{TABLE} is out of date; run: python -m crispml.cli.tablegen", file=sys.stderr)
             return 1
         return 0
-    if current != text:
-        TABLE.write_text(text, encoding="utf-8")
-        print(f"wrote {TABLE}")
+    TABLE.mkdir(exist_ok=True)
+    for name in sorted(set(current) - set(files)):  # a service that is gone
+        (TABLE / name).unlink()
+        print(f"removed {TABLE / name}")
+    for name, text in files.items():
+        if current.get(name) != text:
+            (TABLE / name).write_text(text, encoding="utf-8")
+            print(f"wrote {TABLE / name}")
     return 0
 
 

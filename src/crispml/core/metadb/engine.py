@@ -257,9 +257,9 @@ class Database:
 
     def upgrade(self, revision: str = "head") -> str | None:
         """Bring the schema to ``revision`` (default: the newest); return the new revision."""
+        self.check()  # an unreachable database fails here, before Alembic is loaded
         from alembic import command
 
-        self.check()
         with self._migration_lock():
             with self.engine.begin() as conn:
                 config = _alembic_config(conn)
@@ -272,7 +272,8 @@ class Database:
         with self._lock:
             if self._upgraded:
                 return
-            self.check()
+            # one statement when the schema is current; an unreachable database reads as unmigrated, and
+            # upgrade() then checks the connection first, failing with Unavailable
             if self._stored_revision() != HEAD:
                 self.upgrade()
             self._upgraded = True
