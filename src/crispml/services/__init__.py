@@ -24,6 +24,7 @@ SERVICES = {
     "streams": "crispml.services.streams.service:StreamsService",
     "ingest": "crispml.services.ingest.service:IngestService",
     "firehose": "crispml.services.firehose.service:FirehoseService",
+    "training": "crispml.services.training.service:TrainingService",
 }
 
 #: Modules that declare tables; imported by :func:`load_models`.
@@ -38,6 +39,7 @@ MODEL_MODULES = (
     "crispml.services.streams.store",
     "crispml.services.firehose.store",
     "crispml.services.ingest.store",
+    "crispml.services.training.store",
 )
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 #: The one host of a single-instance job, as SageMaker names it.
 HOST = "algo-1"
@@ -100,16 +100,16 @@ class Layout:
     # What the job reads ---------------------------------------------------------------------------------
 
     def hyperparameters(self) -> dict[str, str]:
-        return _read(self.hyperparameters_file, {})
+        return cast(dict[str, str], _read(self.hyperparameters_file, {}))
 
     def input_data_config(self) -> dict[str, dict[str, Any]]:
-        return _read(self.inputdataconfig_file, {})
+        return cast(dict[str, dict[str, Any]], _read(self.inputdataconfig_file, {}))
 
     def resource_config(self) -> dict[str, Any]:
-        return _read(self.resourceconfig_file, {"current_host": HOST, "hosts": [HOST]})
+        return cast(dict[str, Any], _read(self.resourceconfig_file, {"current_host": HOST, "hosts": [HOST]}))
 
     def cross_validation(self) -> dict[str, Any] | None:
-        return _read(self.crossvalidation_file, None)
+        return cast(dict[str, Any] | None, _read(self.crossvalidation_file, None))
 
     def channels(self) -> list[str]:
         return sorted(self.input_data_config())
@@ -117,6 +117,6 @@ class Layout:
 
 def _read(path: Path, default: Any) -> Any:
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_text())  # the job's own config files, written by the executor
     except FileNotFoundError:
         return default

@@ -1,0 +1,506 @@
+"""The local executor: drives one training job in a worker process, from its data to its artifacts.
+
+A worker (``python -m crispml.jobworker``, started by CreateTrainingJob, or a
+warm one kept from an earlier job) calls :meth:`Driver.drive` with a job's
+name. It lays out the job's ``/opt/ml`` (``layout.py``), brings in each
+channel's pinned data (``channels.py``), the script's source directory and
+any checkpoints (secondary status ``Downloading``), then forks the job's own
+process (``container.py``, ``Training``) and watches it until it ends:
+
+- every line the job prints goes to CloudWatch Logs and through the metric
+  definitions (``logsink.py``);
+- ``MaxRuntimeInSeconds`` is enforced from the start of training: the job is
+  sent SIGTERM, then SIGKILL after :data:`STOP_GRACE_SECONDS`, and ends
+  ``Stopped`` with secondary status ``MaxRuntimeExceeded``, as on SageMaker;
+- the memory limit is enforced by sampling the resident memory of the job's
+  processes every :data:`TICK_SECONDS` (the standard library and the kernel
+  offer no per-job limit an unprivileged process can set that counts only
+  resident memory): over the limit, the job is killed and ends ``Failed``
+  naming the limit and the peak reached;
+- a StopTrainingJob (status ``Stopping``, seen within a poll) stops it the
+  same way; it ends ``Stopped``, its model uploaded if it saved one;
+- checkpoints written to its checkpoint folder are copied to
+  ``CheckpointConfig.S3Uri`` as they appear, so a job resumed after its worker
+  died continues from them.
+
+Then ``Uploading``: ``model/`` becomes ``<S3OutputPath><job>/output/model.tar.gz``
+and ``output/data/`` ``output.tar.gz``, as SageMaker writes them; the job ends
+``Completed``, or ``Failed`` with the reason its process left in
+``output/failure`` (a traceback's tail), or its exit status. The worker holds
+no thread while it forks: it reads the job's output with ``select`` in one
+loop, so the forked process starts from a clean, single-threaded copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import shutil
+import signal
+import sys
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crispml.core.context import CallContext
+from crispml.core.errors import CrispmlError
+from crispml.core.owners import process_owner
+from crispml.services.lake.service import LakeService
+from crispml.services.training import channels as channel_data
+from crispml.services.training.core import definition_of, move
+from crispml.services.training.entities import Lineage
+from crispml.services.training.frameworks import decode
+from crispml.services.training.layout import HOST, Layout
+from crispml.services.training.logsink import LogSink, Scraper
+from crispml.services.training.store import TrainingJobRow
+
+if TYPE_CHECKING:
+    from crispml.services.training.service import TrainingService
+    from crispml.services.training.specs import CreateTrainingJobRequest
+
+#: How often the worker looks at the job's output, memory and clock.
+TICK_SECONDS = 0.05
+#: How often it sends log lines and metrics, checks for a stop, and beats.
+FLUSH_SECONDS = 0.5
+HEARTBEAT_SECONDS = 5.0
+CHECKPOINT_SYNC_SECONDS = 2.0
+#: Time a stopped job has between SIGTERM and SIGKILL.
+STOP_GRACE_SECONDS = 10.0
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass
+class Outcome:
+    status: str  # Completed | Failed | Stopped
+    secondary: str
+    reason: str | None = None
+    peak_mb: float = 0.0
+
+
+def cpus_of(request: CreateTrainingJobRequest) -> int:
+    available = len(os.sched_getaffinity(0))
+    return min(request.resource_config.cpus or available, available)
+
+
+class Driver:
+    """Runs one job to its end in this worker process (see the module docstring)."""
+
+    def __init__(self, service: TrainingService, name: str) -> None:
+        self.service = service
+        self.name = name
+        self.settings_home = service.runtime.settings.home
+
+    # -- the whole job -----------------------------------------------------------------------------
+
+    def drive(self) -> Outcome:
+        owner = process_owner()
+        row = self._start(owner)
+        request = definition_of(row)
+        ctx = CallContext(principal=row.principal, source="training-job")
+        layout = Layout(self.settings_home / "training" / "jobs" / self.name)
+        lineage = Lineage.model_validate_json(row.lineage)
+        sink = LogSink(self.service, ctx, self.name, row.log_stream or f"{self.name}/{HOST}-{int(time.time())}",
+                       Scraper.of(self._definitions(request)))
+        try:
+            self._prepare(ctx, request, lineage, layout, sink)
+        except CrispmlError as exc:
+            return self._end(Outcome("Failed", "Failed", f"{type(exc).__name__}: {exc}"), sink, ctx, request,
+                             layout, upload=False)
+        except Exception as exc:
+            return self._end(Outcome("Failed", "Failed", f"preparing the job failed: {type(exc).__name__}: {exc}"),
+                             sink, ctx, request, layout, upload=False)
+        if self._stopping():
+            return self._end(Outcome("Stopped", "Stopped"), sink, ctx, request, layout, upload=False)
+        self._move("Training", "Training image download completed. Training in progress.")
+        outcome = self._train(ctx, request, layout, sink)
+        return self._end(outcome, sink, ctx, request, layout, upload=True)
+
+    def _start(self, owner: str) -> TrainingJobRow:
+        def change(row: TrainingJobRow, now: datetime) -> TrainingJobRow:
+            row.owner = owner
+            row.heartbeat_at = now
+            row.attempts += 1
+            row.started_at = row.started_at or now
+            if row.log_stream is None:
+                row.log_stream = f"{row.name}/{HOST}-{int(now.timestamp())}"
+            move(row, "Downloading", "Downloading input data", now)
+            return row
+        return self.service._update(self.name, change)  # type: ignore[no-any-return]
+
+    def _move(self, secondary: str, message: str) -> None:
+        self.service._update(self.name, lambda row, now: move(row, secondary, message, now))
+
+    def _stopping(self) -> bool:
+        def look(row: TrainingJobRow, now: datetime) -> bool:
+            row.heartbeat_at = now
+            return row.status == "Stopping"
+        return bool(self.service._update(self.name, look))
+
+    @staticmethod
+    def _definitions(request: CreateTrainingJobRequest) -> list[tuple[str, str]]:
+        spec = request.algorithm_specification
+        own = [(d.name, d.regex) for d in spec.metric_definitions]
+        if spec.algorithm_name is None:
+            return own
+        from crispml.services.training import algorithms
+
+        return [*algorithms.get(spec.algorithm_name).metric_definitions, *own]
+
+    # -- Downloading ---------------------------------------------------------------------------------
+
+    def _prepare(self, ctx: CallContext, request: CreateTrainingJobRequest, lineage: Lineage, layout: Layout,
+                 sink: LogSink) -> None:
+        shutil.rmtree(layout.root, ignore_errors=True)
+        layout.make()
+        mode = request.algorithm_specification.training_input_mode
+        config = {c.channel_name: {"ContentType": c.content_type, "TrainingInputMode": c.input_mode or mode,
+                                   "S3DistributionType": "FullyReplicated", "RecordWrapperType": "None"}
+                  for c in request.input_data_config}
+        layout.hyperparameters_file.write_text(json.dumps(request.hyper_parameters))
+        layout.inputdataconfig_file.write_text(json.dumps(config))
+        layout.resourceconfig_file.write_text(json.dumps({
+            "current_host": HOST, "hosts": [HOST], "current_instance_type": request.resource_config.instance_type,
+            "current_group_name": "homogeneousCluster", "network_interface_name": "lo"}))
+        if request.cross_validation is not None:
+            layout.crossvalidation_file.write_text(request.cross_validation.model_dump_json(by_alias=False))
+        pinned = {c.channel_name: c for c in lineage.channels}
+        started = time.perf_counter()
+        copied = 0
+        for channel in request.input_data_config:
+            copied += channel_data.materialize(self.service, ctx, channel, pinned[channel.channel_name],
+                                               layout.channel_dir(channel.channel_name),
+                                               channel.input_mode or mode)
+        if any(c.data_source.catalog_data_source is not None for c in request.input_data_config):
+            self.service._update(self.name, lambda row, now: setattr(row, "lineage", lineage.model_dump_json()))
+        sink.add(f"Downloaded {len(request.input_data_config)} channel(s) ({copied:,} bytes copied) in "
+                 f"{time.perf_counter() - started:.2f}s", self.service.clock.now())
+        submit = request.hyper_parameters.get("sagemaker_submit_directory")
+        if request.algorithm_specification.training_image is not None and submit:
+            self._unpack_source(ctx, decode(submit), layout)
+        if request.checkpoint_config is not None:
+            self._restore_checkpoints(ctx, request.checkpoint_config.s3_uri, layout, sink)
+
+    def _unpack_source(self, ctx: CallContext, uri: str, layout: Layout) -> None:
+        fs = self.service.peer(LakeService).filesystem(ctx)
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / "sourcedir.tar.gz"
+            fs.get_file(uri, str(local))
+            with tarfile.open(local) as archive:
+                archive.extractall(layout.code_dir, filter="data")
+
+    def _restore_checkpoints(self, ctx: CallContext, uri: str, layout: Layout, sink: LogSink) -> None:
+        files = channel_data.list_prefix(self.service, ctx, uri)
+        if not files:
+            return
+        fs = self.service.peer(LakeService).filesystem(ctx)
+        for f in files:
+            target = layout.checkpoint_dir / f.uri[len(uri):]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fs.get_file(f.uri, str(target))
+        sink.add(f"Restored {len(files)} checkpoint file(s) from {uri}", self.service.clock.now())
+
+    # -- Training ------------------------------------------------------------------------------------
+
+    def _train(self, ctx: CallContext, request: CreateTrainingJobRequest, layout: Layout,
+               sink: LogSink) -> Outcome:
+        cpus = cpus_of(request)
+        limit_mb = request.resource_config.memory_limit_in_mb
+        read_end, write_end = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the job's own process
+            os.close(read_end)
+            _child(layout, request, cpus, write_end)
+        os.close(write_end)
+        watch = _Watch(pid, time.monotonic(), request.stopping_condition.max_runtime_in_seconds, limit_mb)
+        pending = b""
+        last_flush = last_beat = last_sync = time.monotonic()
+        synced: dict[str, tuple[float, int]] = {}
+        open_pipe = True
+        while True:
+            if open_pipe:
+                ready, _, _ = select.select([read_end], [], [], TICK_SECONDS)
+                if ready:
+                    chunk = os.read(read_end, 65536)
+                    if not chunk:
+                        open_pipe = False
+                    pending += chunk
+                    *lines, pending = pending.split(b"\n")
+                    now = self.service.clock.now()
+                    for line in lines:
+                        sink.add(line.decode("utf-8", "replace"), now)
+            else:
+                time.sleep(TICK_SECONDS)
+            if watch.poll():
+                break
+            now_mono = time.monotonic()
+            watch.check_limits(now_mono)
+            if now_mono - last_flush >= FLUSH_SECONDS:
+                last_flush = now_mono
+                self._flush(sink)
+                if watch.stop_reason is None and self._stopping():
+                    watch.stop("stopped", now_mono)
+                    last_beat = now_mono
+            if now_mono - last_beat >= HEARTBEAT_SECONDS:
+                last_beat = now_mono
+                self._stopping()
+            if request.checkpoint_config is not None and now_mono - last_sync >= CHECKPOINT_SYNC_SECONDS:
+                last_sync = now_mono
+                self._sync_checkpoints(ctx, request.checkpoint_config.s3_uri, layout, synced)
+        if pending:
+            sink.add(pending.decode("utf-8", "replace"), self.service.clock.now())
+        # what is still in the pipe after the process ended
+        while True:
+            ready, _, _ = select.select([read_end], [], [], 0)
+            if not ready:
+                break
+            chunk = os.read(read_end, 65536)
+            if not chunk:
+                break
+            now = self.service.clock.now()
+            for text in chunk.decode("utf-8", "replace").splitlines():
+                sink.add(text, now)
+        os.close(read_end)
+        if request.checkpoint_config is not None:
+            self._sync_checkpoints(ctx, request.checkpoint_config.s3_uri, layout, synced)
+        return watch.outcome(layout)
+
+    def _flush(self, sink: LogSink) -> None:
+        try:
+            sink.flush()
+        except CrispmlError as exc:  # the metadata DB was briefly unreachable: the next flush sends them
+            print(f"crispml worker: logs not sent yet: {exc}", file=sys.stderr)
+
+    def _sync_checkpoints(self, ctx: CallContext, uri: str, layout: Layout,
+                          synced: dict[str, tuple[float, int]]) -> None:
+        fs = None
+        for path in sorted(layout.checkpoint_dir.rglob("*")):
+            if not path.is_file():
+                continue
+            stat = path.stat()
+            relative = str(path.relative_to(layout.checkpoint_dir))
+            if synced.get(relative) == (stat.st_mtime, stat.st_size):
+                continue
+            fs = fs or self.service.peer(LakeService).filesystem(ctx)
+            fs.put_file(str(path), uri + relative)
+            synced[relative] = (stat.st_mtime, stat.st_size)
+
+    # -- Uploading and the end ----------------------------------------------------------------------
+
+    def _end(self, outcome: Outcome, sink: LogSink, ctx: CallContext, request: CreateTrainingJobRequest,
+             layout: Layout, *, upload: bool) -> Outcome:
+        artifacts = None
+        cv_results = None
+        if (upload and outcome.status != "Failed") or (upload and outcome.secondary == "MaxRuntimeExceeded"):
+            try:
+                self._move("Uploading", "Uploading generated training model")
+                artifacts = self._upload(ctx, request, layout)
+                cv_file = layout.output_data_dir / "cross_validation.json"
+                if cv_file.is_file():
+                    cv_results = _cv_results(json.loads(cv_file.read_text()))
+            except CrispmlError as exc:
+                outcome = Outcome("Failed", "Failed", f"uploading the model failed: {exc}", outcome.peak_mb)
+        elif upload:
+            with contextlib.suppress(CrispmlError):
+                self._upload(ctx, request, layout, model=False)
+        if outcome.status == "Completed" and not (layout.model_dir.exists() and any(layout.model_dir.iterdir())):
+            sink.add("Warning: the job left nothing in its model directory (SM_MODEL_DIR)", self.service.clock.now())
+        if outcome.reason:
+            sink.add(f"{outcome.status}: {outcome.reason}", self.service.clock.now())
+        self._flush(sink)
+        final = [{"metric_name": name, "value": value, "timestamp": at.isoformat()}
+                 for name, (value, at) in sink.scraper.last.items()]
+
+        def change(row: TrainingJobRow, now: datetime) -> None:
+            row.failure_reason = outcome.reason if outcome.status == "Failed" else None
+            row.model_artifacts = artifacts
+            row.final_metrics = json.dumps(final)
+            row.cross_validation_results = cv_results
+            row.peak_memory_mb = round(outcome.peak_mb, 1) if outcome.peak_mb else None
+            row.ended_at = now
+            row.heartbeat_at = now
+            message = {"Completed": "Training job completed", "Stopped": "Training job stopped",
+                       "MaxRuntimeExceeded": "Training job stopped: MaxRuntimeInSeconds reached"}.get(
+                outcome.secondary, outcome.reason or "Training job failed")
+            move(row, outcome.secondary, message, now, status=outcome.status)
+        self.service._update(self.name, change)
+        return outcome
+
+    def _upload(self, ctx: CallContext, request: CreateTrainingJobRequest, layout: Layout, *,
+                model: bool = True) -> str | None:
+        fs = self.service.peer(LakeService).filesystem(ctx)
+        base = f"{request.output_data_config.s3_output_path}{self.name}/output/"
+        with tempfile.TemporaryDirectory() as tmp:
+            uploaded = None
+            if model:
+                archive = _tar(layout.model_dir, Path(tmp) / "model.tar.gz")
+                fs.put_file(str(archive), base + "model.tar.gz")
+                uploaded = base + "model.tar.gz"
+            extra = layout.output_data_dir
+            if layout.failure_file.exists():
+                shutil.copy(layout.failure_file, extra / "failure")
+            output = _tar(extra, Path(tmp) / "output.tar.gz")
+            fs.put_file(str(output), base + "output.tar.gz")
+        return uploaded
+
+
+def _tar(folder: Path, target: Path) -> Path:
+    with tarfile.open(target, "w:gz", compresslevel=6) as archive:
+        for path in sorted(folder.rglob("*")):
+            archive.add(path, arcname=str(path.relative_to(folder)), recursive=False)
+    return target
+
+
+def _cv_results(document: dict[str, Any]) -> str:
+    from crispml.services.training.entities import CrossValidationResults
+
+    return CrossValidationResults.model_validate({
+        "strategy": document["Strategy"],
+        "folds": [{"fold": f["Fold"], "metrics": f["Metrics"]} for f in document["Folds"]],
+        "summary": {name: {"mean": s["Mean"], "standard_deviation": s["StandardDeviation"]}
+                    for name, s in document["Summary"].items()},
+    }).model_dump_json()
+
+
+def _child(layout: Layout, request: CreateTrainingJobRequest, cpus: int, write_end: int) -> None:
+    """The forked job process: never returns."""
+    code = 1
+    try:
+        os.setpgid(0, 0)
+        _die_with_parent()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.dup2(write_end, 1)
+        os.dup2(write_end, 2)
+        os.close(write_end)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+        sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+        from crispml.services.training import container
+
+        code = container.run(layout, algorithm=request.algorithm_specification.algorithm_name,
+                             hyperparameters=request.hyper_parameters, cpus=cpus, env=request.environment)
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when the worker dies (a job never outlives its worker)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
+class _Watch:
+    """The job's process: its end, its limits, its stop."""
+
+    def __init__(self, pid: int, started: float, max_runtime: int, limit_mb: int | None) -> None:
+        self.pid = pid
+        self.started = started
+        self.max_runtime = max_runtime
+        self.limit_mb = limit_mb
+        self.status: int | None = None
+        self.stop_reason: str | None = None
+        self.stop_at: float | None = None
+        self.killed_at: float | None = None
+        self.peak_mb = 0.0
+
+    def poll(self) -> bool:
+        done, status, usage = os.wait4(self.pid, os.WNOHANG)
+        if done:
+            self.status = status
+            self.peak_mb = max(self.peak_mb, usage.ru_maxrss / 1024)
+            return True
+        return False
+
+    def check_limits(self, now: float) -> None:
+        resident = _resident_mb(self.pid)
+        self.peak_mb = max(self.peak_mb, resident)
+        if self.stop_reason is None:
+            if self.limit_mb is not None and resident > self.limit_mb:
+                self.stop_reason = "memory"
+                self._signal(signal.SIGKILL)
+                self.killed_at = now
+            elif now - self.started > self.max_runtime:
+                self.stop("runtime", now)
+        elif self.killed_at is None and self.stop_at is not None and now - self.stop_at > STOP_GRACE_SECONDS:
+            self._signal(signal.SIGKILL)
+            self.killed_at = now
+
+    def stop(self, reason: str, now: float) -> None:
+        self.stop_reason = reason
+        self.stop_at = now
+        self._signal(signal.SIGTERM)
+
+    def _signal(self, sig: int) -> None:
+        try:
+            os.killpg(self.pid, sig)
+        except ProcessLookupError:  # it has just ended
+            return
+
+    def outcome(self, layout: Layout) -> Outcome:
+        status = self.status or 0
+        peak = self.peak_mb
+        if self.stop_reason == "memory":
+            return Outcome("Failed", "Failed", f"the job's memory exceeded its limit of {self.limit_mb} MB "
+                                               f"(MemoryLimitInMB; peak {peak:.0f} MB) and it was stopped", peak)
+        if self.stop_reason == "runtime":
+            return Outcome("Stopped", "MaxRuntimeExceeded", f"the job ran longer than MaxRuntimeInSeconds "
+                                                            f"({self.max_runtime} s)", peak)
+        if self.stop_reason == "stopped":
+            return Outcome("Stopped", "Stopped", None, peak)
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+            return Outcome("Completed", "Completed", None, peak)
+        failure = layout.failure_file.read_text().strip() if layout.failure_file.exists() else ""
+        if os.WIFSIGNALED(status):
+            name = signal.Signals(os.WTERMSIG(status)).name
+            reason = f"the training process was killed by {name}" + (f": {failure}" if failure else "")
+        else:
+            reason = failure or f"the training process exited with status {os.WEXITSTATUS(status)}"
+        return Outcome("Failed", "Failed", reason, peak)
+
+
+def _tree(pid: int) -> list[int]:
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as handle:
+                    queue += [int(c) for c in handle.read().split()]
+        except OSError:
+            continue
+    return found
+
+
+def _status_mb(pid: int, field: str) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith(field):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _resident_mb(pid: int) -> float:
+    return sum(_status_mb(p, "VmRSS:") for p in _tree(pid))
+

@@ -1,0 +1,96 @@
+"""The training service (SageMaker training jobs): one class combining the operations.
+
+- ``CreateTrainingJob`` (``jobs.py``): a built-in algorithm
+  (``algorithms/``) or a script in SageMaker's script mode
+  (``frameworks.py``), on channels over lake prefixes or catalog tables,
+  pinned when the job starts (``channels.py``), with SageMaker's resource,
+  stopping, checkpoint and metric options and crispml's ``CrossValidation``.
+- ``DescribeTrainingJob``, ``ListTrainingJobs``, ``StopTrainingJob`` as in
+  SageMaker, and ``GetTrainingJobLogs`` for the job's CloudWatch Logs stream.
+- Each job runs in a worker process (``executor.py``) that forks the job's
+  own process with the SageMaker container contract (``container.py``,
+  ``layout.py``), enforces its limits, streams its logs and metrics
+  (``logsink.py``) and uploads ``model.tar.gz``; workers may be kept warm
+  for the next job (``warm.py``). A job whose worker died is closed, or
+  resumed from its checkpoints, by the next call that reads it (``core.py``).
+"""
+
+from __future__ import annotations
+
+from crispml.services.training.entities import (
+    AlgorithmSpecification,
+    CatalogDataSource,
+    Channel,
+    CheckpointConfig,
+    CrossValidation,
+    DataSource,
+    MetricDefinition,
+    OutputDataConfig,
+    ResourceConfig,
+    S3DataSource,
+    StoppingCondition,
+    Tag,
+    TrainingJob,
+)
+from crispml.services.training.jobs import JobOps
+from crispml.services.training.specs import (
+    CreateTrainingJobRequest,
+    GetTrainingJobLogsRequest,
+    ListTrainingJobsRequest,
+    TrainingJobRequest,
+)
+from crispml.spine.operations import Service
+
+#: What other services and shells may import: the service, its operations' requests, and what they share.
+__all__ = [
+    "AlgorithmSpecification", "CatalogDataSource", "Channel", "CheckpointConfig", "CreateTrainingJobRequest",
+    "CrossValidation", "DataSource", "GetTrainingJobLogsRequest", "ListTrainingJobsRequest", "MetricDefinition",
+    "OutputDataConfig", "ResourceConfig", "S3DataSource", "StoppingCondition", "Tag", "TrainingJob",
+    "TrainingJobRequest", "TrainingService",
+]
+
+
+class TrainingService(Service, JobOps):
+    name = "training"
+
+    def work(self, name: str) -> None:
+        """Drive job ``name`` in this worker process, then any job that claims it while it is kept warm
+        (for the worker entry point, ``python -m crispml.jobworker``)."""
+        from crispml.services.training import warm
+        from crispml.services.training.core import definition_of
+        from crispml.services.training.executor import Driver
+
+        while True:
+            with self._reading() as session:
+                row = self._job(session, name)
+            request = definition_of(row)
+            _preload(request)
+            Driver(self, name).drive()
+            keep = request.resource_config.keep_alive_period_in_seconds
+            if not keep:
+                return
+            following = warm.wait_for_job(self, name, row.pool_key, keep)
+            if following is None:
+                return
+            name = following
+
+
+def _preload(request: CreateTrainingJobRequest) -> None:
+    """Import the job's libraries in the worker, so that its forked process (and the next job's) need not."""
+    import importlib
+
+    from crispml.services.training.frameworks import FRAMEWORKS, framework_of
+
+    spec = request.algorithm_specification
+    if spec.algorithm_name is not None:
+        from crispml.services.training import algorithms
+
+        modules = algorithms.get(spec.algorithm_name).libraries
+    else:
+        assert spec.training_image is not None
+        modules = FRAMEWORKS[framework_of(spec.training_image)]
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            continue
