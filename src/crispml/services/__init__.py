@@ -38,6 +38,7 @@ MODEL_MODULES = (
     "crispml.services.streams.store",
     "crispml.services.firehose.store",
     "crispml.services.ingest.store",
+    "crispml.services.monitoring.store",
 )
 
 
