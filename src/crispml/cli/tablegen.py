@@ -33,7 +33,7 @@ SERVICE_HELP = {
     "catalog": "Glue Data Catalog: databases, external tables, partitions, table versions, crawlers.",
     "iam": "IAM: principals and who you are.",
     "audit": "CloudTrail: the record of every operation.",
-    "monitoring": "CloudWatch: call metrics (alarms and Model Monitor later).",
+    "monitoring": "CloudWatch: logs (groups, streams, events), metrics and statistics, call metrics.",
     "query": "Athena: SQL over the catalog's tables, workgroups, query history, results in the lake.",
     "streams": "Kinesis Data Streams: streams, shards, records, iterators, resharding.",
     "firehose": "Firehose: delivery streams that buffer records into the lake (JSON lines, GZIP, Parquet).",

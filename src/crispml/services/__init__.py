@@ -39,6 +39,7 @@ MODEL_MODULES = (
     "crispml.services.streams.store",
     "crispml.services.firehose.store",
     "crispml.services.ingest.store",
+    "crispml.services.monitoring.store",
     "crispml.services.training.store",
 )
 

@@ -8,7 +8,7 @@ SERVICES: list[tuple[str, str]] = [
     ('audit', 'CloudTrail: the record of every operation.'),
     ('lake', 'S3: buckets, objects, versions, storage classes, lifecycle.'),
     ('catalog', 'Glue Data Catalog: databases, external tables, partitions, table versions, crawlers.'),
-    ('monitoring', 'CloudWatch: call metrics (alarms and Model Monitor later).'),
+    ('monitoring', 'CloudWatch: logs (groups, streams, events), metrics and statistics, call metrics.'),
     ('query', "Athena: SQL over the catalog's tables, workgroups, query history, results in the lake."),
     ('streams', 'Kinesis Data Streams: streams, shards, records, iterators, resharding.'),
     ('ingest', 'Glue/DMS batch loads: files and SQL databases into catalog tables, full or incremental.'),

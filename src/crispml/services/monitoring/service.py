@@ -1,8 +1,14 @@
-"""Monitoring: call metrics per action (count, errors, latency).
+"""Monitoring (CloudWatch): call metrics, CloudWatch Logs and CloudWatch metrics.
 
-The figures are computed from the audit record, which already holds every
-call's outcome and duration — one source of truth instead of a second
-counter table that could disagree with it. Alarms and dashboards come later.
+One class combining the operation groups: call metrics per action, computed
+from the audit record (one source of truth instead of a second counter table
+that could disagree with it); CloudWatch Logs' log groups, streams and events
+(``logs.py``, where training jobs keep their logs: group
+``/aws/sagemaker/TrainingJobs``, stream ``<job>/algo-1-<epoch seconds>``); and
+CloudWatch metrics' data points, statistics and queries (``metrics.py``, where
+training jobs keep scraped metric values: namespace
+``/aws/sagemaker/TrainingJobs``, dimension ``Host`` = ``<job>/algo-1``).
+Alarms, dashboards and Model Monitor come later.
 """
 
 from __future__ import annotations
@@ -10,7 +16,49 @@ from __future__ import annotations
 from crispml.core.context import CallContext
 from crispml.core.names import crn
 from crispml.services.audit.service import AuditService
-from crispml.services.monitoring.entities import CallMetric
+from crispml.services.monitoring.entities import (
+    CallMetric,
+    Datapoint,
+    Dimension,
+    DimensionFilter,
+    FilteredLogEvent,
+    InputLogEvent,
+    LogGroup,
+    LogStream,
+    Metric,
+    MetricDataQuery,
+    MetricDataResult,
+    MetricDatum,
+    MetricStat,
+    OutputLogEvent,
+    RejectedLogEventsInfo,
+)
+from crispml.services.monitoring.errors import (
+    InvalidParameterCombinationException,
+    InvalidParameterException,
+    InvalidParameterValueException,
+    MissingRequiredParameterException,
+    ResourceAlreadyExistsException,
+    ResourceNotFoundException,
+)
+from crispml.services.monitoring.logs import LogOps
+from crispml.services.monitoring.logs_specs import (
+    CreateLogGroupRequest,
+    CreateLogStreamRequest,
+    DeleteLogGroupRequest,
+    DescribeLogGroupsRequest,
+    DescribeLogStreamsRequest,
+    FilterLogEventsRequest,
+    GetLogEventsRequest,
+    PutLogEventsRequest,
+)
+from crispml.services.monitoring.metrics import MetricOps
+from crispml.services.monitoring.metrics_specs import (
+    GetMetricDataRequest,
+    GetMetricStatisticsRequest,
+    ListMetricsRequest,
+    PutMetricDataRequest,
+)
 from crispml.services.monitoring.specs import (
     GetCallMetricsRequest,
     GetCallMetricsResponse,
@@ -19,11 +67,45 @@ from crispml.spine.operations import Service, operation
 
 #: What other services and shells may import: the service, its operations' requests, and what they share.
 __all__ = [
-    "GetCallMetricsRequest", "MonitoringService"
+    "CallMetric",
+    "CreateLogGroupRequest",
+    "CreateLogStreamRequest",
+    "Datapoint",
+    "DeleteLogGroupRequest",
+    "DescribeLogGroupsRequest",
+    "DescribeLogStreamsRequest",
+    "Dimension",
+    "DimensionFilter",
+    "FilterLogEventsRequest",
+    "FilteredLogEvent",
+    "GetCallMetricsRequest",
+    "GetLogEventsRequest",
+    "GetMetricDataRequest",
+    "GetMetricStatisticsRequest",
+    "InputLogEvent",
+    "InvalidParameterCombinationException",
+    "InvalidParameterException",
+    "InvalidParameterValueException",
+    "ListMetricsRequest",
+    "LogGroup",
+    "LogStream",
+    "Metric",
+    "MetricDataQuery",
+    "MetricDataResult",
+    "MetricDatum",
+    "MetricStat",
+    "MissingRequiredParameterException",
+    "MonitoringService",
+    "OutputLogEvent",
+    "PutLogEventsRequest",
+    "PutMetricDataRequest",
+    "RejectedLogEventsInfo",
+    "ResourceAlreadyExistsException",
+    "ResourceNotFoundException",
 ]
 
 
-class MonitoringService(Service):
+class MonitoringService(Service, LogOps, MetricOps):
     name = "monitoring"
 
     @operation("GetCallMetrics", resource=lambda r: crn("monitoring", "metric/calls"), mutating=False)
@@ -35,4 +117,3 @@ class MonitoringService(Service):
                        avg_latency_ms=round(float(avg or 0), 3), max_latency_ms=round(float(mx or 0), 3))
             for a, n, err, avg, mx in rows
         ])
-
