@@ -86,7 +86,8 @@ class ResourceConfig(Shape):
     instance_count: int = Field(1, ge=1, le=1, description="One instance: jobs run on this machine.")
     volume_size_in_gb: int = Field(1, ge=1, alias="VolumeSizeInGB")
     cpus: int | None = Field(None, ge=1, description="crispml: CPUs the job may use (default: all).")
-    memory_limit_in_mb: int | None = Field(None, ge=16, description="crispml: the job's memory limit.")
+    memory_limit_in_mb: int | None = Field(None, ge=16, alias="MemoryLimitInMB",
+                                           description="crispml: the job's memory limit.")
     keep_alive_period_in_seconds: int | None = Field(
         None, ge=0, le=3600, description="Keep the finished job's worker this long for the next job (warm pool).")
 
