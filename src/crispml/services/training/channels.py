@@ -165,7 +165,11 @@ def materialize(service: Service, ctx: CallContext, channel: Channel, pinned: Ch
     if channel.data_source.catalog_data_source is not None:
         return _write_table(service, ctx, channel, pinned, folder)
     lake = service.peer(LakeService)
-    source = pinned.source if pinned.source.endswith("/") else pinned.source.rsplit("/", 1)[0] + "/"
+    s3 = channel.data_source.s3_data_source
+    if s3 is not None and s3.s3_data_type == "ManifestFile":  # files land relative to their common folder
+        source = os.path.commonpath([f.uri.rsplit("/", 1)[0] for f in pinned.files]).replace(":/", "://", 1) + "/"
+    else:
+        source = pinned.source if pinned.source.endswith("/") else pinned.source.rsplit("/", 1)[0] + "/"
     targets = [folder / _relative(f.uri, source) for f in pinned.files]
     if mode == "FastFile":
         real = lake.readable_paths(ctx, [split_uri(f.uri) for f in pinned.files])
