@@ -17,8 +17,7 @@ import sys
 def main(argv: list[str]) -> int:
     from crispml.core.config import Settings
     from crispml.platform import Platform
-    from crispml.services.training.service import TrainingService
-    from crispml.services.training.warm import SETTINGS_VARIABLE
+    from crispml.services.training.service import SETTINGS_VARIABLE, TrainingService
 
     if len(argv) != 1 or SETTINGS_VARIABLE not in os.environ:
         print("usage: CRISPML_WORKER_SETTINGS=... python -m crispml.jobworker JOB (started by CreateTrainingJob)",

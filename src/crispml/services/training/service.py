@@ -39,13 +39,14 @@ from crispml.services.training.specs import (
     ListTrainingJobsRequest,
     TrainingJobRequest,
 )
+from crispml.services.training.warm import SETTINGS_VARIABLE
 from crispml.spine.operations import Service
 
 #: What other services and shells may import: the service, its operations' requests, and what they share.
 __all__ = [
     "AlgorithmSpecification", "CatalogDataSource", "Channel", "CheckpointConfig", "CreateTrainingJobRequest",
     "CrossValidation", "DataSource", "GetTrainingJobLogsRequest", "ListTrainingJobsRequest", "MetricDefinition",
-    "OutputDataConfig", "ResourceConfig", "S3DataSource", "StoppingCondition", "Tag", "TrainingJob",
+    "OutputDataConfig", "ResourceConfig", "S3DataSource", "SETTINGS_VARIABLE", "StoppingCondition", "Tag", "TrainingJob",
     "TrainingJobRequest", "TrainingService",
 ]
 
