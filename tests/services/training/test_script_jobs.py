@@ -138,3 +138,21 @@ def test_stop_training_job_stops_the_process(local_home: Client, tmp_path: Path)
     assert job.training_job_status == "Stopped"
     with pytest.raises(InvalidArgument, match="only a job InProgress"):
         local_home.training.stop_training_job(training_job_name="to-stop")
+
+
+def test_jobs_run_and_list_on_either_metadata_db(db_client: Client, tmp_path: Path) -> None:
+    db_client.lake.create_bucket(bucket=BUCKET)
+    source = script(tmp_path / "src", "import os\nprint('on', os.environ['SM_CURRENT_HOST'])\n")
+    for name in ("job-b", "job-a", "job-c"):
+        script_job(db_client, name, source)
+    for name in ("job-b", "job-a", "job-c"):
+        assert wait(db_client, name).training_job_status == "Completed"
+    listed = db_client.training.list_training_jobs(sort_by="Name", sort_order="Ascending", max_results=2)
+    assert [j.training_job_name for j in listed.training_job_summaries] == ["job-a", "job-b"]
+    rest = db_client.training.list_training_jobs(sort_by="Name", sort_order="Ascending", next_token=listed.next_token)
+    assert [j.training_job_name for j in rest.training_job_summaries] == ["job-c"] and rest.next_token is None
+    newest = db_client.training.list_training_jobs(name_contains="job-", max_results=1).training_job_summaries
+    assert [j.training_job_name for j in newest] == ["job-c"]
+    assert db_client.training.list_training_jobs(status_equals="Failed").training_job_summaries == []
+    lines = [line.message for line in db_client.training.get_training_job_logs(training_job_name="job-a").lines]
+    assert "on algo-1" in lines

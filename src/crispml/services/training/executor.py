@@ -168,7 +168,10 @@ class Driver:
             "current_host": HOST, "hosts": [HOST], "current_instance_type": request.resource_config.instance_type,
             "current_group_name": "homogeneousCluster", "network_interface_name": "lo"}))
         if request.cross_validation is not None:
-            layout.crossvalidation_file.write_text(request.cross_validation.model_dump_json(by_alias=False))
+            cv = request.cross_validation
+            layout.crossvalidation_file.write_text(json.dumps({
+                "Strategy": cv.strategy, "Folds": cv.folds, "Shuffle": cv.shuffle, "Seed": cv.seed,
+                "GroupColumn": cv.group_column}))
         pinned = {c.channel_name: c for c in lineage.channels}
         started = time.perf_counter()
         copied = 0

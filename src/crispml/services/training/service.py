@@ -44,10 +44,25 @@ from crispml.spine.operations import Service
 
 #: What other services and shells may import: the service, its operations' requests, and what they share.
 __all__ = [
-    "AlgorithmSpecification", "CatalogDataSource", "Channel", "CheckpointConfig", "CreateTrainingJobRequest",
-    "CrossValidation", "DataSource", "GetTrainingJobLogsRequest", "ListTrainingJobsRequest", "MetricDefinition",
-    "OutputDataConfig", "ResourceConfig", "S3DataSource", "SETTINGS_VARIABLE", "StoppingCondition", "Tag", "TrainingJob",
-    "TrainingJobRequest", "TrainingService",
+    "SETTINGS_VARIABLE",
+    "AlgorithmSpecification",
+    "CatalogDataSource",
+    "Channel",
+    "CheckpointConfig",
+    "CreateTrainingJobRequest",
+    "CrossValidation",
+    "DataSource",
+    "GetTrainingJobLogsRequest",
+    "ListTrainingJobsRequest",
+    "MetricDefinition",
+    "OutputDataConfig",
+    "ResourceConfig",
+    "S3DataSource",
+    "StoppingCondition",
+    "Tag",
+    "TrainingJob",
+    "TrainingJobRequest",
+    "TrainingService",
 ]
 
 
