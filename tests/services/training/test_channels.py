@@ -74,7 +74,7 @@ def test_a_managed_table_is_pinned_to_its_snapshot_and_a_rerun_reads_the_same_ro
     script_job(client, "first", source, channels=[_table_channel()])
     first = _seen(client, "first")
     text = str(first["train"]["part-00000.csv"]["text"])
-    assert sorted(text.splitlines()) == ["0,1,9.5", "1,2,20"]  # label first, no header
+    assert sorted(text.splitlines()) == ["0,1,9.5", "1,2,20.0"]  # label first, no header
     pinned = client.training.describe_training_job(training_job_name="first").lineage.channels[0]
     assert pinned.snapshot_id is not None and pinned.rows == 2 and pinned.source == "table/shop.orders"
     _append(client, [(3, 1.0, 1)])
@@ -82,7 +82,7 @@ def test_a_managed_table_is_pinned_to_its_snapshot_and_a_rerun_reads_the_same_ro
     script_job(client, "latest", source, channels=[_table_channel(Columns=["amount"])])
     assert _seen(client, "rerun") == first
     latest = str(_seen(client, "latest")["train"]["part-00000.csv"]["text"])
-    assert sorted(latest.splitlines()) == ["0,9.5", "1,1", "1,20"]
+    assert sorted(latest.splitlines()) == ["0,9.5", "1,1.0", "1,20.0"]
 
 
 def test_a_table_channel_as_parquet_keeps_the_types(local_home: Client, tmp_path: Path) -> None:
@@ -137,3 +137,32 @@ def test_a_key_prefix_and_a_manifest_select_objects(home_client: Client, tmp_pat
     assert sorted(seen["train"]) == ["train-1.csv", "train-2.csv"]
     assert sorted(seen["listed"]) == ["test.csv", "train-2.csv"]
     assert os.path.basename(str(seen)) is not None
+
+
+def test_an_external_partitioned_csv_table_is_read_from_its_pinned_files(local_home: Client, tmp_path: Path) -> None:
+    client = local_home
+    client.catalog.create_database(database_input={"Name": "shop"})
+    client.catalog.create_table(database_name="shop", table_input={
+        "Name": "visits", "TableType": "EXTERNAL_TABLE", "Parameters": {"classification": "csv"},
+        "StorageDescriptor": {
+            "Columns": [{"Name": "pages", "Type": "int"}, {"Name": "bought", "Type": "int"}],
+            "Location": f"s3://{BUCKET}/visits/",
+            "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+                          "Parameters": {"field.delim": ",", "skip.header.line.count": "1"}}},
+        "PartitionKeys": [{"Name": "country", "Type": "string"}]})
+    for country, body in (("fr", b"pages,bought\n3,1\n1,0\n"), ("NA", b"pages,bought\n7,1\n")):
+        client.fs.pipe_file(f"{BUCKET}/visits/country={country}/part.csv", body)
+        client.catalog.create_partition(database_name="shop", table_name="visits",
+                                        partition_input={"Values": [country]})
+    source = script(tmp_path / "src", ECHO)
+    script_job(client, "visits", source, channels=[{
+        "ChannelName": "train", "ContentType": "text/csv", "DataSource": {"CatalogDataSource": {
+            "DatabaseName": "shop", "TableName": "visits", "LabelColumn": "bought"}}}])
+    text = str(_seen(client, "visits")["train"]["part-00000.csv"]["text"])
+    # the label first, then the columns and the partition key; 'NA' (Namibia) stays a string
+    assert sorted(text.splitlines()) == ["0,1,fr", "1,3,fr", "1,7,NA"]
+    pinned = client.training.describe_training_job(training_job_name="visits").lineage.channels[0]
+    assert pinned.snapshot_id is None and pinned.rows == 3
+    assert {f.uri for f in pinned.files} == {f"lake://{BUCKET}/visits/country=fr/part.csv",
+                                             f"lake://{BUCKET}/visits/country=NA/part.csv"}
+    assert all(f.e_tag for f in pinned.files)

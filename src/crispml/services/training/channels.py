@@ -22,6 +22,7 @@ rows must be converted whatever the mode.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from pathlib import Path
@@ -311,7 +312,6 @@ def _csv_options(table: Table) -> dict[str, str]:
 
 def write_rows(rows: pa.Table, folder: Path, content_type: str, *, labelled: bool) -> int:
     """``rows`` as one file of ``content_type`` in ``folder`` (label first, when ``labelled``); its size."""
-    import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
     if content_type == "application/x-parquet":
@@ -319,7 +319,10 @@ def write_rows(rows: pa.Table, folder: Path, content_type: str, *, labelled: boo
         pq.write_table(rows, target)
     elif content_type == "text/csv":
         target = folder / "part-00000.csv"
-        pcsv.write_csv(rows, target, write_options=pcsv.WriteOptions(include_header=False, quoting_style="needed"))
+        with target.open("w", newline="") as out:  # quoted only where needed, as SageMaker's readers expect
+            writer = csv.writer(out, lineterminator="\n")
+            for batch in rows.to_batches(max_chunksize=65_536):
+                writer.writerows(zip(*(column.to_pylist() for column in batch.columns), strict=True))
     elif content_type == "application/jsonlines":
         target = folder / "part-00000.jsonl"
         with target.open("w") as out:
