@@ -28,7 +28,9 @@ for name in sorted(os.listdir(os.environ["SM_CHANNEL_TRAIN"])):
 for epoch in range(args.epochs):
     print(f"epoch={epoch} loss={1.0 / (epoch + 1):.4f}")
 with open(os.path.join(args.model_dir, "model.json"), "w") as f:
-    json.dump({"rows": rows, "epochs": args.epochs, "rate": args.rate, "argv": sys.argv[1:], "env": seen}, f)
+    json.dump({"rows": rows, "epochs": args.epochs, "rate": args.rate, "argv": sys.argv[1:], "env": seen,
+               "cores": len(os.sched_getaffinity(0)), "omp": os.environ["OMP_NUM_THREADS"],
+               "mine": os.environ["MY_SETTING"]}, f)
 with open(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "extra.txt"), "w") as f:
     f.write("output data")
 """
@@ -50,7 +52,8 @@ def test_a_script_job_runs_with_the_sagemaker_contract_and_leaves_model_tar_gz(h
     source = script(tmp_path / "src", CONTRACT)
     script_job(client, "contract", source, hyperparameters={"epochs": "3", "rate": '"0.5"'},
                channels=[prefix_channel("train", f"lake://{BUCKET}/data/train/")],
-               algorithm={"MetricDefinitions": [{"Name": "train:loss", "Regex": r"loss=([0-9.]+)"}]})
+               algorithm={"MetricDefinitions": [{"Name": "train:loss", "Regex": r"loss=([0-9.]+)"}]},
+               resource_config={"Cpus": 1}, environment={"MY_SETTING": "on"})
     job = wait(client, "contract")
     assert job.training_job_status == "Completed", job.failure_reason
     assert [t.status for t in job.secondary_status_transitions] == [
@@ -69,7 +72,8 @@ def test_a_script_job_runs_with_the_sagemaker_contract_and_leaves_model_tar_gz(h
     assert env["SM_CHANNEL_TRAIN"].endswith("input/data/train")
     assert json.loads(env["SM_USER_ARGS"]) == ["--epochs", "3", "--rate", "0.5"]
     assert "channel_input_dirs" in json.loads(env["SM_TRAINING_ENV"])
-    assert int(env["SM_NUM_CPUS"]) >= 1
+    assert env["SM_NUM_CPUS"] == "1" and model["cores"] == 1 and model["omp"] == "1"  # held to its CPUs
+    assert model["mine"] == "on"  # Environment reaches the script
     final = {m.metric_name: m.value for m in job.final_metric_data_list}
     assert final == {"train:loss": pytest.approx(1 / 3, abs=1e-4)}
     with tarfile.open(fileobj=io.BytesIO(client.fs.cat_file(f"{OUTPUT}contract/output/output.tar.gz"))) as archive:

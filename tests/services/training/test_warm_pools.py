@@ -33,7 +33,7 @@ def _seen(client: Client, name: str) -> dict[str, object]:
 def test_a_kept_worker_is_reused_by_the_next_matching_job_and_leaves_nothing_behind(
         local_home: Client, tmp_path: Path) -> None:
     source = script(tmp_path / "src", MARK)
-    keep = {"KeepAlivePeriodInSeconds": 60, "Cpus": 1}
+    keep = {"KeepAlivePeriodInSeconds": 15, "Cpus": 1}
     script_job(local_home, "first", source, resource_config=keep)
     first = _seen(local_home, "first")
     assert local_home.training.describe_training_job(training_job_name="first").warm_pool_status.status == \
@@ -52,7 +52,7 @@ def test_a_kept_worker_is_reused_by_the_next_matching_job_and_leaves_nothing_beh
 
 def test_a_job_of_another_kind_does_not_take_a_kept_worker(local_home: Client, tmp_path: Path) -> None:
     source = script(tmp_path / "src", MARK)
-    script_job(local_home, "kept", source, resource_config={"KeepAlivePeriodInSeconds": 60, "Cpus": 1})
+    script_job(local_home, "kept", source, resource_config={"KeepAlivePeriodInSeconds": 15, "Cpus": 1})
     kept = _seen(local_home, "kept")
     script_job(local_home, "other", source, resource_config={"MemoryLimitInMB": 4096, "Cpus": 1})
     assert _seen(local_home, "other")["worker"] != kept["worker"]
