@@ -165,7 +165,8 @@ class TrainingCore(RuntimeAccess):
                 if row.status not in ACTIVE or owner_alive(row.owner, heartbeat_at=row.heartbeat_at, now=now,
                                                            stale_after=STALE_AFTER):
                     continue  # settled or taken over meanwhile
-                gone = f"the worker process running it ({row.owner}) ended without finishing it"
+                gone = (f"the worker process running it ({row.owner}) ended without finishing it (its errors, if "
+                        "any, are in <home>/training/workers.log)")
                 request = definition_of(row)
                 if row.status == "InProgress" and request.checkpoint_config is not None \
                         and row.attempts < MAX_ATTEMPTS:
