@@ -301,7 +301,7 @@ class Driver:
              layout: Layout, *, upload: bool) -> Outcome:
         artifacts = None
         cv_results = None
-        if (upload and outcome.status != "Failed") or (upload and outcome.secondary == "MaxRuntimeExceeded"):
+        if upload and outcome.status != "Failed":  # Completed, or Stopped: a stopped job keeps its model
             try:
                 self._move("Uploading", "Uploading generated training model")
                 artifacts = self._upload(ctx, request, layout)
