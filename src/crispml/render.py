@@ -37,6 +37,8 @@ def _cell(value: Any) -> str:
         return json.dumps(value.model_dump(mode="json", exclude_none=True), separators=(",", ":"))
     if _fields(value) is not None:  # a dataclass entry
         return json.dumps(to_jsonable_python(value, exclude_none=True), separators=(",", ":"))
+    if isinstance(value, list) and value and isinstance(value[0], BaseModel):  # nested shapes (dimensions)
+        return json.dumps([v.model_dump(mode="json", exclude_none=True) for v in value], separators=(",", ":"))
     if isinstance(value, dict | list):
         return json.dumps(value, default=str, separators=(",", ":")) if value else ""
     if isinstance(value, float):

@@ -69,6 +69,8 @@ LEDGER_TABLE: dict[str, Any] = {
     "StorageDescriptor": {"Columns": [{"Name": "id", "Type": "bigint"}], "Location": f"lake://{BUCKET}/ledger/"},
 }
 STREAM = "spine-stream"
+#: A log stream with one event; a metric (namespace spine) with one value.
+LOGS = {"log_group_name": "/spine/logs", "log_stream_name": "spine/algo-1-1"}
 #: A delivery stream with one record buffered (due only after 300 s).
 DELIVERY = "spine-delivery"
 #: A load job (the CSV files under loads/ into the ledger, each file once), run once; and one marked running.
@@ -136,7 +138,25 @@ EXAMPLES: dict[str, Example] = {
     "ingest:ResetJobBookmark": lambda h: {"job_name": "spine_load"},
     "ingest:StartJobRun": lambda h: {"job_name": "spine_load"},  # its one file is loaded already: a cheap run
     "ingest:UpdateJob": lambda h: {"job_name": "spine_load", "job_update": {**LOAD_JOB, "description": "changed"}},
+    "monitoring:CreateLogGroup": lambda h: {"log_group_name": "/spine/new"},
+    "monitoring:CreateLogStream": lambda h: {**LOGS, "log_stream_name": "spine/algo-1-2"},
+    "monitoring:DeleteLogGroup": lambda h: {"log_group_name": LOGS["log_group_name"]},
+    "monitoring:DescribeLogGroups": lambda h: {"log_group_name_prefix": "/spine"},
+    "monitoring:DescribeLogStreams": lambda h: {"log_group_name": LOGS["log_group_name"]},
+    "monitoring:FilterLogEvents": lambda h: {"log_group_name": LOGS["log_group_name"], "filter_pattern": "spine"},
     "monitoring:GetCallMetrics": lambda h: {"action": "lake:*"},
+    "monitoring:GetLogEvents": lambda h: {**LOGS, "start_from_head": True},
+    "monitoring:GetMetricData": lambda h: {
+        "start_time": datetime.now(UTC) - timedelta(hours=1), "end_time": datetime.now(UTC) + timedelta(hours=1),
+        "metric_data_queries": [{"Id": "m", "MetricStat": {"Metric": {"Namespace": "spine", "MetricName": "calls"},
+                                                           "Period": 60, "Stat": "Sum"}}]},
+    "monitoring:GetMetricStatistics": lambda h: {
+        "namespace": "spine", "metric_name": "calls", "start_time": datetime.now(UTC) - timedelta(hours=1),
+        "end_time": datetime.now(UTC) + timedelta(hours=1), "period": 60, "statistics": ["Sum"]},
+    "monitoring:ListMetrics": lambda h: {"namespace": "spine"},
+    "monitoring:PutLogEvents": lambda h: {**LOGS, "log_events": [
+        {"timestamp": int(datetime.now(UTC).timestamp() * 1000), "message": "spine again"}]},
+    "monitoring:PutMetricData": lambda h: {"namespace": "spine", "metric_data": [{"MetricName": "calls", "Value": 2}]},
     "query:BatchGetQueryExecution": lambda h: {"query_execution_ids": [h["query_id"], h["running_query_id"]]},
     "query:CreateWorkGroup": lambda h: {"name": "spine-new", "configuration": {"BytesScannedCutoffPerQuery": 10**8}},
     "query:DeleteWorkGroup": lambda h: {"work_group": "spine-wg"},
@@ -284,6 +304,11 @@ def _prepare(home: Path) -> dict[str, str]:
         job_run, running_job_run = (client.ingest.start_job_run(job_name=job).job_run_id
                                     for job in ("spine_load", "spine_running"))
         mark_job_run_running(client, running_job_run)
+        client.monitoring.create_log_group(log_group_name=LOGS["log_group_name"])
+        client.monitoring.create_log_stream(**LOGS)
+        client.monitoring.put_log_events(**LOGS, log_events=[
+            {"timestamp": int(client.platform.clock.now().timestamp() * 1000), "message": "spine event"}])
+        client.monitoring.put_metric_data(namespace="spine", metric_data=[{"MetricName": "calls", "Value": 1}])
         add_principal(client, "ivan", kind="User", status="Inactive")
         add_principal(client, "uma", kind="User", status="Active")
         return {"upload_id": upload.upload_id, "part_etag": part.etag, "query_id": done, "running_query_id": running,

@@ -1,1 +1,1 @@
-"""monitoring (CloudWatch): call metrics now; alarms, logs and Model Monitor later."""
+"""monitoring (CloudWatch): call metrics, CloudWatch Logs and CloudWatch metrics; alarms and Model Monitor later."""

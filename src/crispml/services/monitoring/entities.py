@@ -9,11 +9,12 @@ integers of milliseconds since the epoch, as in Logs' API; metrics' times are da
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
-from pydantic import AfterValidator, AliasChoices, AliasGenerator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AliasChoices, AliasGenerator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel, to_pascal
 
+from crispml.services.monitoring.errors import InvalidParameterValueException
 from crispml.spine.models import Shape
 
 
@@ -99,12 +100,23 @@ class RejectedLogEventsInfo(BaseModel):
 
 # -- CloudWatch metrics ------------------------------------------------------------------------------------
 
-Unit = Literal[
+_Units = Literal[
     "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes",
     "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count", "Bytes/Second",
     "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second", "Bits/Second",
     "Kilobits/Second", "Megabits/Second", "Gigabits/Second", "Terabits/Second", "Count/Second", "None",
 ]
+
+
+def _known_unit(value: object) -> object:
+    if isinstance(value, str) and value not in get_args(_Units):
+        raise InvalidParameterValueException(
+            f"unit {value!r} is not a CloudWatch unit; use one of {', '.join(get_args(_Units))}")
+    return value
+
+
+#: A CloudWatch unit; an unknown one is InvalidParameterValue, as CloudWatch says.
+Unit = Annotated[_Units, BeforeValidator(_known_unit)]
 Statistic = Literal["SampleCount", "Average", "Sum", "Minimum", "Maximum"]
 
 

@@ -303,7 +303,7 @@ class LogOps(RuntimeAccess):
             if request.log_stream_name_prefix:
                 prefix = request.log_stream_name_prefix
                 streams = streams.where(func.substr(STREAMS.c.name, 1, len(prefix)) == prefix)
-            names = dict(session.execute(streams).tuples().all())
+            names: dict[int, str] = {id_: name for id_, name in session.execute(streams)}
             found: list[FilteredLogEvent] = []
             size, scanned, more = 0, 0, False
             base = _in_range(select(EVENTS).where(EVENTS.c.stream_id.in_(list(names))),

@@ -13,7 +13,7 @@ refused).
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
@@ -92,6 +92,8 @@ class DescribeLogGroupsRequest(LogsRequest):
 
 
 class DescribeLogGroupsResponse(Response):
+    table_columns: ClassVar[dict[str, list[str]]] = {
+        "log_groups": ["log_group_name", "creation_time", "stored_bytes"]}
     log_groups: list[LogGroup]
     next_token: str | None = None
 
@@ -121,6 +123,8 @@ class DescribeLogStreamsRequest(LogsRequest):
 
 
 class DescribeLogStreamsResponse(Response):
+    table_columns: ClassVar[dict[str, list[str]]] = {"log_streams": [
+        "log_stream_name", "first_event_timestamp", "last_event_timestamp", "last_ingestion_time", "stored_bytes"]}
     log_streams: list[LogStream]
     next_token: str | None = None
 
@@ -199,5 +203,7 @@ class FilterLogEventsRequest(LogsRequest):
 
 
 class FilterLogEventsResponse(Response):
+    table_columns: ClassVar[dict[str, list[str]]] = {
+        "events": ["log_stream_name", "timestamp", "message", "event_id"]}
     events: list[FilteredLogEvent]
     next_token: str | None = None
