@@ -278,3 +278,22 @@ class Algorithm(ABC):
 
 def dumps(payload: Any) -> bytes:
     return json.dumps(payload).encode()
+
+
+#: A number as a metric regex captures it (the one group).
+NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
+
+
+def quality_line(channel: str, metric: str, value: float, epoch: int | None = None, tag: str = "loss") -> str:
+    """A metric line as SageMaker's first-party algorithms log it.
+
+    ``#quality_metric: host=algo-1, epoch=3, validation objective_loss <loss>=0.25``
+    (per epoch) or without ``epoch=`` (the final value).
+    """
+    at = f"epoch={epoch}, " if epoch is not None else ""
+    return f"#quality_metric: host=algo-1, {at}{channel} {metric} <{tag}>={value:.6g}"
+
+
+def quality_metric(channel: str, metric: str) -> tuple[str, str]:
+    """The (Name, Regex) pair matching :func:`quality_line`, per epoch and final."""
+    return f"{channel}:{metric}", rf"#quality_metric: host=\S+, (?:epoch=\S+, )?{channel} {metric} <\w+>={NUMBER}"

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from crispml.services.training.algorithms import crossval
-from crispml.services.training.algorithms.base import Algorithm, Hyperparameter, cpus, dumps, emit
+from crispml.services.training.algorithms.base import NUMBER, Algorithm, Hyperparameter, cpus, dumps, emit
 from crispml.services.training.errors import ValidationException
 
 H = Hyperparameter
@@ -34,7 +34,7 @@ OBJECTIVES = ("reg:squarederror", "reg:squaredlogerror", "reg:logistic", "reg:ps
               "multi:softmax", "multi:softprob")
 METRICS = ("rmse", "rmsle", "mae", "mape", "mphe", "logloss", "error", "merror", "mlogloss", "auc", "aucpr",
            "poisson-nloglik", "gamma-nloglik", "cox-nloglik", "gamma-deviance", "tweedie-nloglik")
-_NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
+
 MODEL_FILE = "xgboost-model"
 CHECKPOINT = "xgboost-checkpoint."
 KEEP_CHECKPOINTS = 5
@@ -84,7 +84,7 @@ class XGBoost(Algorithm):
         H("verbosity", "int", 1, 0, 3, doc="xgboost's own log level."),
     )
     metric_definitions = tuple(
-        (f"{channel}:{metric}", rf".*\[[0-9]+\].*#011{channel}-{metric}:{_NUMBER}")
+        (f"{channel}:{metric}", rf".*\[[0-9]+\].*#011{channel}-{metric}:{NUMBER}")
         for channel in ("train", "validation") for metric in METRICS
     )
     content_types = frozenset({"text/csv", "text/libsvm", "application/x-parquet", "application/jsonlines"})
