@@ -118,13 +118,13 @@ def _csv(path: Path, channel: str) -> Array:
 
     try:
         frame = pd.read_csv(path, header=None, dtype=np.float32, engine="c", skip_blank_lines=True)
-    except ValueError as exc:
-        raise DataError(f"channel '{channel}': file {path.name} has a value that is not a number ({exc}); "
-                        "text/csv data must be all numbers, without a header, the label first") from None
     except pd.errors.EmptyDataError:
         return np.empty((0, 0), dtype=np.float32)
     except pd.errors.ParserError as exc:
-        raise DataError(f"channel '{channel}': file {path.name} is not valid CSV ({exc})") from None
+        raise DataError(f"channel '{channel}': file {path.name} is not valid CSV ({str(exc).strip()})") from None
+    except ValueError as exc:
+        raise DataError(f"channel '{channel}': file {path.name} has a value that is not a number ({exc}); "
+                        "text/csv data must be all numbers, without a header, the label first") from None
     table: Array = frame.to_numpy(dtype=np.float32)
     return table
 

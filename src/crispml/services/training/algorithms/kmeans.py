@@ -69,7 +69,8 @@ class KMeans(Algorithm):
         _dims(X, hp, "train")
         wanted = _metrics(hp["eval_metrics"])
         X = crossval.run(layout, X, None, lambda xt, _yt, xv, _yv, threads: {
-            f"test:{k}": v for k, v in _score(fit(xt, hp, log=False), xv).items() if k in wanted})
+            f"test:{k}": v for k, v in _score(fit(xt, hp, log=False), xv).items() if k in wanted},
+            crossval.quality_summary, preload=("sklearn.cluster", "sklearn.metrics"))
         centers = fit(X, hp, log=True)
         if self.channel_present(layout, "test"):
             Xt, _ = self.read(layout, "test", supervised=False)
@@ -138,7 +139,11 @@ def fit(X: Any, hp: dict[str, Any], log: bool) -> Any:
     from sklearn.cluster import KMeans as Lloyd
     from sklearn.cluster import MiniBatchKMeans
 
+    from crispml.services.training.algorithms.data import DataError
+
     k = hp["k"]
+    if len(X) < k:
+        raise DataError(f"{len(X)} rows are fewer than k={k} clusters")
     factor = 2 if hp["extra_center_factor"] == "auto" else hp["extra_center_factor"]
     extra = max(k, min(k * factor, len(X)))
     init = "k-means++" if hp["init_method"] == "kmeans++" else "random"

@@ -65,7 +65,8 @@ class KNN(Algorithm):
         X, y = self.read(layout, "train")
         _dims(X, hp, "train")
         X = crossval.run(layout, X, y, lambda xt, yt, xv, yv, threads: {
-            f"test:{k}": v for k, v in _score(sample(xt, yt, hp), xv, yv).items()})
+            f"test:{k}": v for k, v in _score(sample(xt, yt, hp), xv, yv).items()},
+            crossval.quality_summary, preload=("sklearn.neighbors",))
         model = sample(X, y, hp)
         emit(f"index: {len(model['y'])} of {len(y)} rows, k={hp['k']}, metric={hp['index_metric']}")
         if self.channel_present(layout, "test"):

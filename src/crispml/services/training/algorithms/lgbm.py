@@ -79,7 +79,7 @@ class LightGBM(Algorithm):
                 return {name: values[-1] for name, values in log["validation"].items()}
 
             X = crossval.run(layout, X, y, fit_score, lambda means: f"[{hp['num_boost_round'] - 1}] validation "
-                             + " ".join(f"{k}: {v:.6f}" for k, v in means.items()))
+                             + " ".join(f"{k}: {v:.6f}" for k, v in means.items()), preload=("lightgbm",))
         if self.channel_present(layout, "validation"):
             Xv, yv = self.read(layout, "validation")
         else:

@@ -116,7 +116,8 @@ class LinearLearner(Algorithm):
         X, y = self.read(layout, "train")
         _check(X, y, hp, "train")
         X = crossval.run(layout, X, y, lambda xt, yt, xv, yv, _: {
-            f"validation:{k}": v for k, v in evaluate(fit(xt, yt, xv, yv, hp, log=False), xv, yv).items()})
+            f"validation:{k}": v for k, v in evaluate(fit(xt, yt, xv, yv, hp, log=False), xv, yv).items()},
+            crossval.quality_summary, preload=("sklearn.linear_model", "sklearn.metrics"))
         Xv = yv = None
         if self.channel_present(layout, "validation"):
             Xv, yv = self.read(layout, "validation")

@@ -63,7 +63,8 @@ class PCA(Algorithm):
         if X.shape[1] != hp["feature_dim"]:
             raise DataError(f"channel 'train' has {X.shape[1]} features but feature_dim is {hp['feature_dim']}")
         X = crossval.run(layout, X, None, lambda xt, _yt, xv, _yv, threads: {
-            "test:reconstruction_error": _error(fit(xt, hp), xv)})
+            "test:reconstruction_error": _error(fit(xt, hp), xv)},
+            crossval.quality_summary, preload=("sklearn.decomposition",))
         model = fit(X, hp)
         emit(f"explained variance ratio: {', '.join(f'{v:.4f}' for v in model['ratio'])}")
         emit(quality_line("train", "reconstruction_error", _error(model, X)))

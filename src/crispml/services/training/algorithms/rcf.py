@@ -68,7 +68,8 @@ class RandomCutForest(Algorithm):
             raise DataError("cross-validation of random-cut-forest needs labels in the train channel "
                             "(text/csv;label_size=1, 1 = anomaly) to score the held-out folds")
         X = crossval.run(layout, X, y, lambda xt, yt, xv, yv, threads: {
-            f"test:{k}": v for k, v in _score(fit(xt, hp, threads), xv, yv).items()})
+            f"test:{k}": v for k, v in _score(fit(xt, hp, threads), xv, yv).items()},
+            crossval.quality_summary, preload=("sklearn.ensemble", "sklearn.metrics"))
         model = fit(X, hp, 0)
         emit(f"forest: {hp['num_trees']} trees of {model['samples']} samples; anomaly threshold "
              f"{model['threshold']:.4f}")

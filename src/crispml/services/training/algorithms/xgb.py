@@ -145,7 +145,7 @@ class XGBoost(Algorithm):
 
             X = crossval.run(layout, X, y, fit_score,
                              lambda means: f"[{hp['num_round'] - 1}]" + "".join(
-                                 f"#011{k.replace(':', '-')}:{v:.5f}" for k, v in means.items()))
+                                 f"#011{k.replace(':', '-')}:{v:.5f}" for k, v in means.items()), preload=("xgboost",))
         dtrain = xgb.DMatrix(X, label=y, weight=weights, nthread=threads)
         evals = [(dtrain, "train")]
         if self.channel_present(layout, "validation"):
