@@ -12,7 +12,7 @@ import pytest
 from crispml.services.training.algorithms import get
 from crispml.services.training.algorithms.data import DataError
 from crispml.services.training.errors import ValidationException
-from tests.services.training.algorithms.support import blobs, csv_text, layout, train_in_child
+from tests.services.training.algorithms.support import blobs, csv_text, layout
 
 
 def metric_values(name: str, algorithm: str, out: str) -> list[float]:
@@ -102,10 +102,12 @@ def test_kmeans_recovers_clusters(tmp_path: Path, capsys: pytest.CaptureFixture[
         algorithm.validate({})
 
 
-def test_kmeans_cross_validation_scores_held_out_msd(tmp_path: Path) -> None:
+def test_kmeans_cross_validation_scores_held_out_msd(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     X, _ = three_clusters(150)
     job = layout(tmp_path, {"train": ("text/csv", csv_text(X))}, cross_validation={"Strategy": "KFold", "Folds": 3})
-    out = train_in_child("k-means", job.root, {"k": "3", "feature_dim": "3", "init_method": "kmeans++"})
+    algorithm = get("k-means")  # one CPU (conftest): the folds run in this process, one after the other
+    algorithm.train(job, algorithm.validate({"k": "3", "feature_dim": "3", "init_method": "kmeans++"}))
+    out = capsys.readouterr().out
     report = json.loads((job.output_data_dir / "cross_validation.json").read_text())
     values = [fold["Metrics"]["test:msd"] for fold in report["Folds"]]
     assert len(values) == 3 and max(values) < 1.5
@@ -224,7 +226,7 @@ def test_blazingtext_separates_text_classes(tmp_path: Path, capsys: pytest.Captu
     assert [r["label"][0] for r in response] == ["__label__sport", "__label__food"]
     assert len(response[0]["prob"]) == 2 and response[0]["prob"][0] > response[0]["prob"][1]
     with pytest.raises(ValidationException, match=r"mode skipgram .* only mode=supervised"):
-        algorithm.validate({"mode": "skipgram"})
+        algorithm.validate({"mode": "skipgram", "window_size": "5"})
     bad = layout(tmp_path / "bad", {"train": ("text/plain", "no label here\n")})
     with pytest.raises(DataError, match="does not start with __label__"):
         algorithm.train(bad, algorithm.validate({"mode": "supervised"}))

@@ -37,13 +37,13 @@ class BlazingText(Algorithm):
     hyperparameters = (
         H("mode", "enum", choices=("supervised", "batch_skipgram", "skipgram", "cbow"),
           doc="Only supervised is implemented."),
-        H("epochs", "int", 5, 1, 1000),
-        H("learning_rate", "float", 0.05, 0, 1, min_open=True),
-        H("word_ngrams", "int", 2, 1, 10),
+        H("epochs", "int", 5, 1),
+        H("learning_rate", "float", 0.05, 0, min_open=True),
+        H("word_ngrams", "int", 2, 1),
         H("min_count", "int", 5, 0),
-        H("buckets", "int", 2_000_000, 1_000, 10_000_000, doc="Hash buckets (at most 2**20 used here)."),
-        H("vector_dim", "int", 100, 4, 1000, doc="Accepted; no word vectors are learned here."),
-        H("early_stopping", "bool", False),
+        H("buckets", "int", 2_000_000, 1, doc="Hash buckets for word n-grams (at most 2**20 used here)."),
+        H("vector_dim", "int", 100, 1, doc="Accepted; no word vectors are learned here."),
+        H("early_stopping", "bool", False, doc="Stop when validation accuracy stalls (needs a validation channel)."),
         H("patience", "int", 4, 1),
         H("min_epochs", "int", 5, 1),
     )
@@ -51,13 +51,16 @@ class BlazingText(Algorithm):
                           ("validation:accuracy", rf"#validation_accuracy: {NUMBER}"))
     content_types = frozenset({"text/plain"})
     default_content_type = "text/plain"
-    libraries = ("numpy", "sklearn")
+    libraries = ("numpy", "sklearn.linear_model", "sklearn.feature_extraction.text", "joblib")
     inference_content_types = frozenset({"application/json", "application/jsonlines"})
 
-    def check(self, values: dict[str, Any]) -> None:
-        if values["mode"] != "supervised":
-            raise ValidationException(f"blazingtext mode {values['mode']} (Word2Vec) is not supported here; "
+    def validate(self, hyperparameters: dict[str, str]) -> dict[str, Any]:
+        # The mode first: a Word2Vec job's own hyperparameters (window_size, …) would otherwise be "unknown".
+        mode = str(hyperparameters.get("mode", "supervised")).strip()
+        if mode in ("batch_skipgram", "skipgram", "cbow"):
+            raise ValidationException(f"blazingtext mode {mode} (Word2Vec) is not supported here; "
                                       "only mode=supervised (text classification)")
+        return super().validate(hyperparameters)
 
     def train(self, layout: Any, hyperparameters: dict[str, Any]) -> None:
         import joblib
@@ -80,6 +83,10 @@ class BlazingText(Algorithm):
                                  "features": min(hp["buckets"], 2**20)}
         X, y = _vectorize(model, texts), np.array([classes.index(label) for label in labels])
         validation = None
+        if hp["early_stopping"] and not self.channel_present(layout, "validation"):
+            from crispml.services.training.algorithms.data import DataError
+
+            raise DataError("early_stopping needs a validation channel")
         if self.channel_present(layout, "validation"):
             vtexts, vlabels = read_lines(layout.channel_dir("validation"), "validation")
             known = [i for i, label in enumerate(vlabels) if label in classes]

@@ -54,7 +54,7 @@ class KMeans(Algorithm):
     supervised = False
     content_types = frozenset({"text/csv", "application/x-parquet", "application/jsonlines"})
     optional_channels = frozenset({"test"})
-    libraries = ("numpy", "sklearn")
+    libraries = ("numpy", "pandas", "sklearn.cluster", "sklearn.metrics")
 
     def check(self, values: dict[str, Any]) -> None:
         metrics = _metrics(values["eval_metrics"])

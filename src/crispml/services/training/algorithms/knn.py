@@ -36,7 +36,7 @@ class KNN(Algorithm):
     name = "knn"
     doc = "k-nearest-neighbours classification and regression on scikit-learn (exact search)."
     hyperparameters = (
-        H("k", "int", min=1, max=1024, doc="Number of neighbours."),
+        H("k", "int", min=1, doc="Number of neighbours."),
         H("sample_size", "int", min=1, doc="Training rows kept in the index."),
         H("predictor_type", "enum", choices=("classifier", "regressor")),
         H("feature_dim", "int", min=1, doc="Number of features."),
@@ -52,7 +52,7 @@ class KNN(Algorithm):
     metric_definitions = (quality_metric("test", "accuracy"), quality_metric("test", "mse"))
     content_types = frozenset({"text/csv", "application/x-parquet", "application/jsonlines"})
     optional_channels = frozenset({"test"})
-    libraries = ("numpy", "sklearn")
+    libraries = ("numpy", "pandas", "sklearn.neighbors")
 
     def check(self, values: dict[str, Any]) -> None:
         if values["index_metric"] == "INNER_PRODUCT":

@@ -87,7 +87,7 @@ class LinearLearner(Algorithm):
     )
     content_types = frozenset({"text/csv", "application/x-parquet", "application/jsonlines"})
     optional_channels = frozenset({"validation", "test"})
-    libraries = ("numpy", "sklearn")
+    libraries = ("numpy", "pandas", "sklearn.linear_model", "sklearn.metrics", "joblib")
     inference_content_types = frozenset({"text/csv", "application/json", "application/jsonlines"})
 
     def check(self, values: dict[str, Any]) -> None:

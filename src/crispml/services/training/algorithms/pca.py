@@ -46,7 +46,7 @@ class PCA(Algorithm):
     supervised = False
     content_types = frozenset({"text/csv", "application/x-parquet", "application/jsonlines"})
     optional_channels = frozenset({"test"})
-    libraries = ("numpy", "sklearn")
+    libraries = ("numpy", "pandas", "sklearn.decomposition")
 
     def check(self, values: dict[str, Any]) -> None:
         if values["num_components"] > values["feature_dim"]:

@@ -49,7 +49,7 @@ class RandomCutForest(Algorithm):
     supervised = False
     content_types = frozenset({"text/csv", "application/jsonlines"})
     optional_channels = frozenset({"test"})
-    libraries = ("numpy", "sklearn", "joblib")
+    libraries = ("numpy", "pandas", "sklearn.ensemble", "sklearn.metrics", "joblib")
 
     def check(self, values: dict[str, Any]) -> None:
         names = [m.strip().strip("'\"") for m in values["eval_metrics"].strip("[] ").split(",") if m.strip()]

@@ -151,6 +151,8 @@ class XGBoost(Algorithm):
         if self.channel_present(layout, "validation"):
             evals.append((self.dmatrix(layout, "validation", hp), "validation"))
         booster, done = _resume(layout.checkpoint_dir)
+        if done > hp["num_round"]:  # checkpoints of a longer run: keep the rounds this job asks for
+            booster, done = booster[: hp["num_round"]], hp["num_round"]
         if done:
             emit(f"Resuming from checkpoint {CHECKPOINT}{done - 1}: {done} of {hp['num_round']} rounds done")
         callbacks = _callbacks(layout.checkpoint_dir, done)
