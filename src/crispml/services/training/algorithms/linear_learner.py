@@ -74,6 +74,7 @@ class LinearLearner(Algorithm):
         H("target_recall", "float", 0.8, 0, 1, min_open=True, max_open=True, doc="For precision_at_target_recall."),
         H("accuracy_top_k", "int", 3, 1, doc="k of multiclass_top_k_accuracy."),
         H("huber_delta", "float", 1.0, 0, doc="Huber loss threshold."),
+        H("quantile", "float", 0.5, 0, 1, min_open=True, max_open=True, doc="quantile_loss's quantile (refused)."),
         H("loss_insensitivity", "float", 0.01, 0, doc="Epsilon of the eps-insensitive losses."),
         H("num_point_for_scaler", "int", 10000, 1, doc="Rows used to fit the normalization."),
         *(H(name, "str", "auto", doc="Accepted for compatibility; no effect here.") for name in _IGNORED),
