@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from crispml.services.training.algorithms.data import media_type
 from crispml.services.training.errors import ValidationException
 
 if TYPE_CHECKING:
     from crispml.services.training.layout import Layout
 
-__all__ = ["REQUIRED", "Algorithm", "Hyperparameter", "cpus", "emit", "media_type"]
+__all__ = ["REQUIRED", "Algorithm", "Hyperparameter", "cpus", "emit"]
 
 
 class _Required:
@@ -129,17 +130,6 @@ class Hyperparameter:
 
 def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
-
-
-def media_type(content_type: str) -> tuple[str, dict[str, str]]:
-    """``"Text/CSV; label_size=1"`` → ``("text/csv", {"label_size": "1"})``."""
-    base, *params = content_type.split(";")
-    parsed: dict[str, str] = {}
-    for param in params:
-        key, _, value = param.partition("=")
-        if key.strip():
-            parsed[key.strip().lower()] = value.strip().strip('"')
-    return base.strip().lower(), parsed
 
 
 def cpus() -> int:
