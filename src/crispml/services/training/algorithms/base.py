@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from crispml.services.training.algorithms.data import media_type
 from crispml.services.training.errors import ValidationException
 
 if TYPE_CHECKING:
     from crispml.services.training.layout import Layout
 
-__all__ = ["REQUIRED", "Algorithm", "Hyperparameter", "cpus", "emit", "media_type"]
+__all__ = ["REQUIRED", "Algorithm", "Hyperparameter", "cpus", "emit"]
 
 
 class _Required:
@@ -129,17 +130,6 @@ class Hyperparameter:
 
 def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
-
-
-def media_type(content_type: str) -> tuple[str, dict[str, str]]:
-    """``"Text/CSV; label_size=1"`` → ``("text/csv", {"label_size": "1"})``."""
-    base, *params = content_type.split(";")
-    parsed: dict[str, str] = {}
-    for param in params:
-        key, _, value = param.partition("=")
-        if key.strip():
-            parsed[key.strip().lower()] = value.strip().strip('"')
-    return base.strip().lower(), parsed
 
 
 def cpus() -> int:
@@ -278,3 +268,22 @@ class Algorithm(ABC):
 
 def dumps(payload: Any) -> bytes:
     return json.dumps(payload).encode()
+
+
+#: A number as a metric regex captures it (the one group).
+NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
+
+
+def quality_line(channel: str, metric: str, value: float, epoch: int | None = None, tag: str = "loss") -> str:
+    """A metric line as SageMaker's first-party algorithms log it.
+
+    ``#quality_metric: host=algo-1, epoch=3, validation objective_loss <loss>=0.25``
+    (per epoch) or without ``epoch=`` (the final value).
+    """
+    at = f"epoch={epoch}, " if epoch is not None else ""
+    return f"#quality_metric: host=algo-1, {at}{channel} {metric} <{tag}>={value:.6g}"
+
+
+def quality_metric(channel: str, metric: str) -> tuple[str, str]:
+    """The (Name, Regex) pair matching :func:`quality_line`, per epoch and final."""
+    return f"{channel}:{metric}", rf"#quality_metric: host=\S+, (?:epoch=\S+, )?{channel} {metric} <\w+>={NUMBER}"

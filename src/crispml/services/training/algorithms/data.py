@@ -25,15 +25,24 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crispml.services.training.algorithms.base import media_type
-
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
     Array = npt.NDArray[np.float32]
 
-__all__ = ["DataError", "files", "read_channel", "request_features"]
+__all__ = ["DataError", "files", "media_type", "read_channel", "request_features"]
+
+
+def media_type(content_type: str) -> tuple[str, dict[str, str]]:
+    """``"Text/CSV; label_size=1"`` → ``("text/csv", {"label_size": "1"})``."""
+    base, *params = content_type.split(";")
+    parsed: dict[str, str] = {}
+    for param in params:
+        key, _, value = param.partition("=")
+        if key.strip():
+            parsed[key.strip().lower()] = value.strip().strip('"')
+    return base.strip().lower(), parsed
 
 
 class DataError(ValueError):
@@ -118,13 +127,13 @@ def _csv(path: Path, channel: str) -> Array:
 
     try:
         frame = pd.read_csv(path, header=None, dtype=np.float32, engine="c", skip_blank_lines=True)
-    except ValueError as exc:
-        raise DataError(f"channel '{channel}': file {path.name} has a value that is not a number ({exc}); "
-                        "text/csv data must be all numbers, without a header, the label first") from None
     except pd.errors.EmptyDataError:
         return np.empty((0, 0), dtype=np.float32)
     except pd.errors.ParserError as exc:
-        raise DataError(f"channel '{channel}': file {path.name} is not valid CSV ({exc})") from None
+        raise DataError(f"channel '{channel}': file {path.name} is not valid CSV ({str(exc).strip()})") from None
+    except ValueError as exc:
+        raise DataError(f"channel '{channel}': file {path.name} has a value that is not a number ({exc}); "
+                        "text/csv data must be all numbers, without a header, the label first") from None
     table: Array = frame.to_numpy(dtype=np.float32)
     return table
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from crispml.services.training.algorithms import crossval
-from crispml.services.training.algorithms.base import Algorithm, Hyperparameter, cpus, dumps, emit
+from crispml.services.training.algorithms.base import NUMBER, Algorithm, Hyperparameter, cpus, dumps, emit
 from crispml.services.training.errors import ValidationException
 
 H = Hyperparameter
@@ -34,7 +34,10 @@ OBJECTIVES = ("reg:squarederror", "reg:squaredlogerror", "reg:logistic", "reg:ps
               "multi:softmax", "multi:softprob")
 METRICS = ("rmse", "rmsle", "mae", "mape", "mphe", "logloss", "error", "merror", "mlogloss", "auc", "aucpr",
            "poisson-nloglik", "gamma-nloglik", "cox-nloglik", "gamma-deviance", "tweedie-nloglik")
-_NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
+
+#: Hyperparameters SageMaker's container takes that are not xgboost's (or no longer are).
+SAGEMAKER_ONLY = ("lambda_bias", "single_precision_histogram", "deterministic_histogram", "prob_buffer_row",
+                  "save_model_on_termination", "use_dask_gpu_training")
 MODEL_FILE = "xgboost-model"
 CHECKPOINT = "xgboost-checkpoint."
 KEEP_CHECKPOINTS = 5
@@ -80,11 +83,17 @@ class XGBoost(Algorithm):
         H("interaction_constraints", "str", None, doc="Interaction constraints, e.g. [[0,1],[2]]."),
         H("csv_weights", "int", 0, 0, 1, doc="1: the CSV column after the label holds instance weights."),
         H("seed", "int", 0, doc="Random seed."),
+        H("updater", "str", None, doc="Comma-separated tree updaters (advanced)."),
+        H("process_type", "enum", None, choices=("default", "update"), doc="default or update an existing model."),
+        H("refresh_leaf", "int", None, 0, 1, doc="With the refresh updater: update leaf values too."),
+        H("sampling_method", "enum", None, choices=("uniform", "gradient_based"), doc="Row sampling method."),
+        *(H(name, "str", None, doc="SageMaker container option; accepted, no effect here.")
+          for name in SAGEMAKER_ONLY),
         H("nthread", "int", "auto", 1, auto=True, doc="Threads; default SM_NUM_CPUS."),
         H("verbosity", "int", 1, 0, 3, doc="xgboost's own log level."),
     )
     metric_definitions = tuple(
-        (f"{channel}:{metric}", rf".*\[[0-9]+\].*#011{channel}-{metric}:{_NUMBER}")
+        (f"{channel}:{metric}", rf".*\[[0-9]+\].*#011{channel}-{metric}:{NUMBER}")
         for channel in ("train", "validation") for metric in METRICS
     )
     content_types = frozenset({"text/csv", "text/libsvm", "application/x-parquet", "application/jsonlines"})
@@ -102,7 +111,8 @@ class XGBoost(Algorithm):
     # Training ----------------------------------------------------------------------------------------------
 
     def params(self, hp: dict[str, Any], threads: int) -> dict[str, Any]:
-        skip = {"num_round", "early_stopping_rounds", "csv_weights", "eval_metric", "nthread", "verbosity"}
+        skip = {"num_round", "early_stopping_rounds", "csv_weights", "eval_metric", "nthread", "verbosity",
+                *SAGEMAKER_ONLY}
         # Only what differs from the defaults (which are xgboost's): xgboost warns about parameters a booster
         # does not use, and dart's or tweedie's defaults would trip it on every job.
         defaults = {h.name: h.default for h in self.hyperparameters}
@@ -145,12 +155,14 @@ class XGBoost(Algorithm):
 
             X = crossval.run(layout, X, y, fit_score,
                              lambda means: f"[{hp['num_round'] - 1}]" + "".join(
-                                 f"#011{k.replace(':', '-')}:{v:.5f}" for k, v in means.items()))
+                                 f"#011{k.replace(':', '-')}:{v:.5f}" for k, v in means.items()), preload=("xgboost",))
         dtrain = xgb.DMatrix(X, label=y, weight=weights, nthread=threads)
         evals = [(dtrain, "train")]
         if self.channel_present(layout, "validation"):
             evals.append((self.dmatrix(layout, "validation", hp), "validation"))
         booster, done = _resume(layout.checkpoint_dir)
+        if done > hp["num_round"]:  # checkpoints of a longer run: keep the rounds this job asks for
+            booster, done = booster[: hp["num_round"]], hp["num_round"]
         if done:
             emit(f"Resuming from checkpoint {CHECKPOINT}{done - 1}: {done} of {hp['num_round']} rounds done")
         callbacks = _callbacks(layout.checkpoint_dir, done)
