@@ -49,6 +49,7 @@ from crispml.services.lake.errors import InvalidBucketName
 from crispml.services.lake.service import BucketRequest
 from crispml.services.query.service import QueryService
 from crispml.services.query.store import QueryExecutionRow
+from crispml.services.training.store import TrainingJobRow
 from crispml.spine import REGISTRY, OperationSpec
 
 load_services()  # every operation in REGISTRY: the checks below run over all of them
@@ -157,6 +158,11 @@ EXAMPLES: dict[str, Example] = {
     "monitoring:PutLogEvents": lambda h: {**LOGS, "log_events": [
         {"timestamp": int(datetime.now(UTC).timestamp() * 1000), "message": "spine again"}]},
     "monitoring:PutMetricData": lambda h: {"namespace": "spine", "metric_data": [{"MetricName": "calls", "Value": 2}]},
+    "training:CreateTrainingJob": lambda h: {"training_job_name": "spine-new", **training_job(h)},
+    "training:DescribeTrainingJob": lambda h: {"training_job_name": "spine-done"},
+    "training:GetTrainingJobLogs": lambda h: {"training_job_name": "spine-done"},
+    "training:ListTrainingJobs": lambda h: {},
+    "training:StopTrainingJob": lambda h: {"training_job_name": "spine-running"},
     "query:BatchGetQueryExecution": lambda h: {"query_execution_ids": [h["query_id"], h["running_query_id"]]},
     "query:CreateWorkGroup": lambda h: {"name": "spine-new", "configuration": {"BytesScannedCutoffPerQuery": 10**8}},
     "query:DeleteWorkGroup": lambda h: {"work_group": "spine-wg"},
@@ -309,10 +315,44 @@ def _prepare(home: Path) -> dict[str, str]:
         client.monitoring.put_log_events(**LOGS, log_events=[
             {"timestamp": int(client.platform.clock.now().timestamp() * 1000), "message": "spine event"}])
         client.monitoring.put_metric_data(namespace="spine", metric_data=[{"MetricName": "calls", "Value": 1}])
+        source = home.parent / f"{home.name}-training-source"
+        source.mkdir(exist_ok=True)
+        (source / "train.py").write_text("print('spine')\n")
+        for name in ("spine-done", "spine-running"):
+            client.training.create_training_job(training_job_name=name, **training_job({"source": str(source)}))
+        wait_for_jobs(client, ("spine-done", "spine-running"))
+        mark_training_job_running(client, "spine-running")
         add_principal(client, "ivan", kind="User", status="Inactive")
         add_principal(client, "uma", kind="User", status="Active")
         return {"upload_id": upload.upload_id, "part_etag": part.etag, "query_id": done, "running_query_id": running,
-                "shard_iterator": shard_iterator, "job_run_id": job_run, "running_job_run_id": running_job_run}
+                "shard_iterator": shard_iterator, "job_run_id": job_run, "running_job_run_id": running_job_run,
+                "source": str(source)}
+
+
+def training_job(h: dict[str, str]) -> dict[str, Any]:
+    """A script job's fields: the smallest job there is."""
+    return {"algorithm_specification": {"TrainingImage": "python"},
+            "hyper_parameters": {"sagemaker_program": "train.py", "sagemaker_submit_directory": h["source"]},
+            "output_data_config": {"S3OutputPath": f"lake://{BUCKET}/models/"}}
+
+
+def wait_for_jobs(client: Client, names: tuple[str, ...]) -> None:
+    import time
+
+    deadline = time.monotonic() + 120
+    for name in names:
+        while client.training.describe_training_job(training_job_name=name).training_job_status == "InProgress":
+            assert time.monotonic() < deadline, f"training job {name} never ended"
+            time.sleep(0.05)
+
+
+def mark_training_job_running(client: Client, name: str) -> None:
+    """Show a training job as InProgress in this (live) test process, so StopTrainingJob has something to stop."""
+    with client.platform.db.write() as session:
+        row = session.get(TrainingJobRow, name)
+        assert row is not None
+        row.status, row.secondary_status, row.ended_at = "InProgress", "Training", None
+        row.owner = f"{socket.gethostname()}:{os.getpid()}"
 
 
 def add_principal(client: Client, name: str, *, kind: str, status: str) -> None:
