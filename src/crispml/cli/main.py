@@ -93,20 +93,17 @@ class _ServiceGroup(TyperGroup):
             self._built = value
 
 
-#: Services with hand-written commands: the module holding them (its ``register(group)`` adds them, and its
-#: ``EXTENSIONS``, if any, add options to generated commands).
-_SHELL_COMMANDS = {"lake": "crispml.cli.lakecmds", "training": "crispml.cli.trainingcmds"}
-
-
 def _service_commands(name: str, rich_markup_mode: Any) -> MutableMapping[str, Command]:
     """The click commands of a service's group: its operations, short names and shell commands."""
-    import importlib
-
     from crispml.cli.generated import add_operations
 
     service = table.service(name)
     group = typer.Typer(rich_markup_mode=rich_markup_mode)
-    module = importlib.import_module(_SHELL_COMMANDS[name]) if name in _SHELL_COMMANDS else None
+    module: Any = None  # hand-written commands: register(group) adds them; EXTENSIONS add generated options
+    if name == "lake":
+        from crispml.cli import lakecmds as module
+    elif name == "training":
+        from crispml.cli import trainingcmds as module
     add_operations(group, service, getattr(module, "EXTENSIONS", None))
     if module is not None:
         module.register(group)
