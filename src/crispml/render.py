@@ -37,8 +37,9 @@ def _cell(value: Any) -> str:
         return json.dumps(value.model_dump(mode="json", exclude_none=True), separators=(",", ":"))
     if _fields(value) is not None:  # a dataclass entry
         return json.dumps(to_jsonable_python(value, exclude_none=True), separators=(",", ":"))
-    if isinstance(value, dict | list):
-        return json.dumps(value, default=str, separators=(",", ":")) if value else ""
+    if isinstance(value, dict | list):  # models inside as their JSON too, not their repr
+        return json.dumps(to_jsonable_python(value, fallback=str, exclude_none=True),
+                          separators=(",", ":")) if value else ""
     if isinstance(value, float):
         return f"{value:,.3f}"
     return str(value)
@@ -119,7 +120,7 @@ def _nested(value: Any) -> bool:
 
 
 #: How deep nested models are drawn as rows; deeper ones are one JSON cell.
-_DEPTH = 3
+_DEPTH = 4
 
 
 def _key_values(values: dict[str, Any], depth: int = 1, *, names: bool = True) -> Table:

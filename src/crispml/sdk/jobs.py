@@ -28,16 +28,25 @@ MIN_DELAY, MAX_DELAY = 0.2, 1.0
 
 
 class UnexpectedStatusException(Conflict, ValueError):
-    """A job waited for ended in a status the caller did not accept (the SageMaker SDK's name)."""
+    """A job waited for ended in a status the caller did not accept (the SageMaker SDK's name).
+
+    Its details (kept by a remote SDK, too) name the job, ``actual_status`` and ``allowed_statuses``; ``job``
+    is the job's description when it was raised here.
+    """
 
     code = "UnexpectedStatusException"
 
-    def __init__(self, message: str, *, actual_status: str, allowed_statuses: tuple[str, ...],
-                 job: Any = None) -> None:
-        super().__init__(message)
-        self.actual_status = actual_status
-        self.allowed_statuses = allowed_statuses
-        self.job = job
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.job: Any = None
+
+    @property
+    def actual_status(self) -> str | None:
+        return self.details.get("actual_status")
+
+    @property
+    def allowed_statuses(self) -> tuple[str, ...]:
+        return tuple(self.details.get("allowed_statuses", ()))
 
 
 @dataclass
@@ -121,6 +130,8 @@ def check_status(job: Any, allowed: tuple[str, ...] = ("Completed",)) -> None:
         return
     reason = f": {job.failure_reason}" if job.failure_reason else ""
     what = "MaxRuntimeExceeded" if job.secondary_status == "MaxRuntimeExceeded" else status
-    raise UnexpectedStatusException(
-        f"training job {job.training_job_name!r} ended {what}{reason}", actual_status=status,
-        allowed_statuses=allowed, job=job)
+    error = UnexpectedStatusException(
+        f"training job {job.training_job_name!r} ended {what}{reason}", training_job_name=job.training_job_name,
+        actual_status=status, allowed_statuses=list(allowed))
+    error.job = job
+    raise error
