@@ -14,6 +14,11 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from crispml.sdk.client import Client
+    from crispml.sdk.estimator import CatalogInput, Estimator, SKLearn, TrainingInput, XGBoost
+
+#: Names served from the SDK on first use, so ``import crispml`` stays cheap (see ``__getattr__``).
+_LAZY = {name: "crispml.sdk.estimator" for name in ("CatalogInput", "Estimator", "SKLearn", "TrainingInput",
+                                                     "XGBoost")}
 
 
 def connect(target: str | None = None, **kwargs: Any) -> Client:
@@ -23,4 +28,12 @@ def connect(target: str | None = None, **kwargs: Any) -> Client:
     return _connect(target, **kwargs)
 
 
-__all__ = ["__version__", "connect"]
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'crispml' has no attribute {name!r}")
+
+
+__all__ = ["CatalogInput", "Estimator", "SKLearn", "TrainingInput", "XGBoost", "__version__", "connect"]

@@ -37,10 +37,9 @@ def _cell(value: Any) -> str:
         return json.dumps(value.model_dump(mode="json", exclude_none=True), separators=(",", ":"))
     if _fields(value) is not None:  # a dataclass entry
         return json.dumps(to_jsonable_python(value, exclude_none=True), separators=(",", ":"))
-    if isinstance(value, list) and value and isinstance(value[0], BaseModel):  # nested shapes (dimensions)
-        return json.dumps([v.model_dump(mode="json", exclude_none=True) for v in value], separators=(",", ":"))
-    if isinstance(value, dict | list):
-        return json.dumps(value, default=str, separators=(",", ":")) if value else ""
+    if isinstance(value, dict | list):  # models inside as their JSON too, not their repr
+        return json.dumps(to_jsonable_python(value, fallback=str, exclude_none=True),
+                          separators=(",", ":")) if value else ""
     if isinstance(value, float):
         return f"{value:,.3f}"
     return str(value)
@@ -73,7 +72,13 @@ def table_of(rows: list[Any], title: str | None = None) -> Table:
 
 
 def render(response: BaseModel | dict[str, Any], output: Output, *, title: str | None = None) -> None:
-    """Print a response: list fields as tables and the rest as key/value lines, or all as JSON."""
+    """Print a response: list fields as tables and the rest as key/value lines, or all as JSON.
+
+    A response that is one record with nested parts (a description: DescribeTrainingJob, GetTable) reads
+    as sections: its fields as key/value rows, each nested model or mapping indented under its name, then
+    its lists as titled tables. A response that is mostly a list keeps its few other fields on one line
+    under the table (``key count: 3``).
+    """
     data = response.to_json_dict() if hasattr(response, "to_json_dict") else (
         response.model_dump(mode="json") if isinstance(response, BaseModel) else response)
     if output == "json":
@@ -85,23 +90,61 @@ def render(response: BaseModel | dict[str, Any], output: Output, *, title: str |
     lists = {k: v for k, v in fields.items() if isinstance(v, list) and v and _fields(v[0]) is not None}
     scalars = {k: v for k, v in fields.items() if k not in lists and not _is_stream(response, k)}
     columns: dict[str, list[str]] = getattr(type(response), "table_columns", {})
+    shown = {k: v for k, v in scalars.items() if not _empty(v)}
+    record = any(_nested(v) for v in shown.values())
+    if record and shown:
+        out.print(_key_values(shown))
     for name, rows in lists.items():
         if name in columns:
             rows = [{c: (_fields(r) or {}).get(c) for c in columns[name]} for r in rows]
-        out.print(table_of(rows, title=name.replace("_", " ") if len(lists) > 1 or title else None))
-    shown = {k: v for k, v in scalars.items() if v not in (None, [], {}, "")}
+        titled = len(lists) > 1 or title or record
+        out.print(table_of(rows, title=name.replace("_", " ") if titled else None))
+    if record:
+        return
     if shown:
         if lists:
             out.print("  ".join(f"[dim]{k.replace('_', ' ')}:[/dim] {escape(_cell(v))}" for k, v in shown.items()))
         else:
-            kv = Table(show_header=False, box=None, pad_edge=False)
-            kv.add_column(style="dim")
-            kv.add_column(overflow="fold")
-            for k, v in shown.items():
-                kv.add_row(k.replace("_", " "), Text(_cell(v)))
-            out.print(kv)
+            out.print(_key_values(shown))
     elif not lists:
         out.print("[green]done[/green]")
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str | list | dict) and not value)
+
+
+def _nested(value: Any) -> bool:
+    """A model or a mapping: shown as indented rows of its own, not as one JSON cell."""
+    return isinstance(value, dict) or (not isinstance(value, datetime) and _fields(value) is not None)
+
+
+#: How deep nested models are drawn as rows; deeper ones are one JSON cell.
+_DEPTH = 4
+
+
+def _key_values(values: dict[str, Any], depth: int = 1, *, names: bool = True) -> Table:
+    """Rows of name and value; a nested model or mapping is a table of its own in the value's cell, a list of
+    models a table of them. ``names``: the keys are field names (shown with spaces), not a mapping's own keys
+    (hyperparameters, tags: shown as they are)."""
+    kv = Table(show_header=False, box=None, pad_edge=False)
+    kv.add_column(style="dim")
+    kv.add_column(overflow="fold")
+    for k, v in values.items():
+        kv.add_row(Text(k.replace("_", " ") if names else str(k)), _value(v, depth))
+    return kv
+
+
+def _value(value: Any, depth: int) -> Any:
+    if depth < _DEPTH:
+        if isinstance(value, list) and value and all(_fields(v) is not None and not isinstance(v, dict)
+                                                     for v in value):
+            return table_of(value)
+        if _nested(value):
+            inner = {k: v for k, v in (_fields(value) or {}).items() if not _empty(v)}
+            if inner:
+                return _key_values(inner, depth + 1, names=not isinstance(value, dict))
+    return Text(_cell(value))
 
 
 def _is_stream(response: Any, name: str) -> bool:

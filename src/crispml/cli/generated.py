@@ -20,6 +20,8 @@ import inspect
 import json
 import shutil
 import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,20 @@ from crispml.core.errors import InvalidArgument
 class OutputFormat(enum.StrEnum):
     table = "table"
     json = "json"
+
+
+@dataclass(frozen=True)
+class Extension:
+    """What a shell module adds to one generated command (``--wait`` on ``create-training-job``).
+
+    ``parameters`` are more options, after the operation's own; ``finish(ctx, request, response, output,
+    **values)`` runs after the call with those options' values and returns True when it has shown the
+    result itself (else the response is rendered as usual). The operation is still called exactly once,
+    as without the extension.
+    """
+
+    parameters: tuple[inspect.Parameter, ...]
+    finish: Callable[..., bool]
 
 
 def parse_json_option(option: str, text: str) -> Any:
@@ -109,9 +125,10 @@ def _parameters(op: OperationEntry) -> list[inspect.Parameter]:
     return params
 
 
-def make_command(op: OperationEntry) -> Any:
+def make_command(op: OperationEntry, extension: Extension | None = None) -> Any:
     """The CLI function for one operation, with a signature typer can read."""
     fields = {field.name: field for field in op.fields}
+    added = [p.name for p in extension.parameters] if extension is not None else []
 
     def command(**kwargs: Any) -> None:
         from crispml.render import render
@@ -119,6 +136,7 @@ def make_command(op: OperationEntry) -> Any:
         ctx: typer.Context = kwargs.pop("ctx")
         output: OutputFormat = kwargs.pop("output")
         outfile = kwargs.pop("outfile", None)
+        values = {name: kwargs.pop(name) for name in added}
         request: dict[str, Any] = {}
         opened: list[Any] = []
         try:
@@ -145,9 +163,13 @@ def make_command(op: OperationEntry) -> Any:
             _write_body(response.body, outfile)
             if outfile == "-":
                 return
+        if extension is not None and extension.finish(ctx, request, response, output, **values):
+            return
         render(response, output.value)
 
     parameters = _parameters(op)
+    if extension is not None:  # before ctx, which typer passes by name
+        parameters[-1:-1] = extension.parameters
     command.__name__ = op.method
     command.__doc__ = _help(op)
     command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
@@ -179,10 +201,13 @@ def _write_body(body: Any, outfile: str) -> None:
             raise InvalidArgument(f"cannot write {outfile}: {exc.strerror}") from exc
 
 
-def add_operations(group: typer.Typer, service: ServiceEntry) -> None:
-    """Add one command per operation to a service's group, then its short names."""
+def add_operations(group: typer.Typer, service: ServiceEntry,
+                   extensions: Mapping[str, Extension] | None = None) -> None:
+    """Add one command per operation to a service's group, then its short names; ``extensions`` (by
+    operation method) add options to some of them."""
     for op in service.operations:
-        group.command(op.command, help=_help(op), short_help=op.summary)(make_command(op))
+        group.command(op.command, help=_help(op), short_help=op.summary)(
+            make_command(op, (extensions or {}).get(op.method)))
     for alias, method in service.aliases:
         op = service.operation(method)
         group.command(alias, help=f"Same as '{op.command}'. {_help(op)}",

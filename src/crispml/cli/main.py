@@ -99,11 +99,14 @@ def _service_commands(name: str, rich_markup_mode: Any) -> MutableMapping[str, C
 
     service = table.service(name)
     group = typer.Typer(rich_markup_mode=rich_markup_mode)
-    add_operations(group, service)
+    module: Any = None  # hand-written commands: register(group) adds them; EXTENSIONS add generated options
     if name == "lake":
-        from crispml.cli import lakecmds
-
-        lakecmds.register(group)
+        from crispml.cli import lakecmds as module
+    elif name == "training":
+        from crispml.cli import trainingcmds as module
+    add_operations(group, service, getattr(module, "EXTENSIONS", None))
+    if module is not None:
+        module.register(group)
     return typer.main.get_group(group).commands
 
 

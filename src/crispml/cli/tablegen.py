@@ -38,6 +38,7 @@ SERVICE_HELP = {
     "streams": "Kinesis Data Streams: streams, shards, records, iterators, resharding.",
     "firehose": "Firehose: delivery streams that buffer records into the lake (JSON lines, GZIP, Parquet).",
     "ingest": "Glue/DMS batch loads: files and SQL databases into catalog tables, full or incremental.",
+    "training": "SageMaker training jobs: built-in algorithms and scripts, their logs, metrics and models.",
 }
 
 #: Short names for commands people type often: service → {short name: operation (method) name}.

@@ -13,5 +13,5 @@ SERVICES: list[tuple[str, str]] = [
     ('streams', 'Kinesis Data Streams: streams, shards, records, iterators, resharding.'),
     ('ingest', 'Glue/DMS batch loads: files and SQL databases into catalog tables, full or incremental.'),
     ('firehose', 'Firehose: delivery streams that buffer records into the lake (JSON lines, GZIP, Parquet).'),
-    ('training', ''),
+    ('training', 'SageMaker training jobs: built-in algorithms and scripts, their logs, metrics and models.'),
 ]

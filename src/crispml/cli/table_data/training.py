@@ -7,7 +7,7 @@ from typing import Any
 
 SERVICE: dict[str, Any] = {
     'name': 'training',
-    'help': '',
+    'help': 'SageMaker training jobs: built-in algorithms and scripts, their logs, metrics and models.',
     'aliases': {},
     'operations': [
         {

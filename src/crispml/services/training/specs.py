@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -187,6 +187,9 @@ class ListTrainingJobsRequest(Request):
 class ListTrainingJobsResponse(Response):
     training_job_summaries: list[TrainingJobSummary]
     next_token: str | None = None
+
+    table_columns: ClassVar[dict[str, list[str]]] = {"training_job_summaries": [
+        "training_job_name", "training_job_status", "secondary_status", "creation_time", "training_end_time"]}
 
 
 class EmptyResponse(Response):
