@@ -160,3 +160,19 @@ def test_jobs_run_and_list_on_either_metadata_db(db_client: Client, tmp_path: Pa
     assert db_client.training.list_training_jobs(status_equals="Failed").training_job_summaries == []
     lines = [line.message for line in db_client.training.get_training_job_logs(training_job_name="job-a").lines]
     assert "on algo-1" in lines
+
+
+def test_a_script_without_a_source_directory_is_sent_alone(local_home: Client, tmp_path: Path) -> None:
+    folder = script(tmp_path / "project", "print('alone')\n")
+    (folder / "secrets.txt").write_text("not for the job")
+    local_home.training.create_training_job(
+        training_job_name="alone", algorithm_specification={"TrainingImage": "sklearn"},
+        hyper_parameters={"sagemaker_program": str(folder / "train.py")},
+        output_data_config={"S3OutputPath": OUTPUT})
+    job = wait(local_home, "alone")
+    assert job.training_job_status == "Completed", job.failure_reason
+    assert job.hyper_parameters["sagemaker_program"] == "train.py"
+    source = job.hyper_parameters["sagemaker_submit_directory"]
+    assert source == f"{OUTPUT}alone/source/sourcedir.tar.gz"
+    with tarfile.open(fileobj=io.BytesIO(local_home.fs.cat_file(source))) as archive:
+        assert archive.getnames() == ["train.py"]

@@ -162,7 +162,7 @@ class JobOps(TrainingCore):
             raise ValidationException(f"the entry point {program!r} is not in {str(folder)!r}")
         if not submit:
             request.hyper_parameters["sagemaker_program"] = Path(program).name
-        archive, digest = _pack(folder)
+        archive, digest = _pack(folder, only=None if submit else entry.name)  # no folder: the script alone, as the SDK
         uri = f"{request.output_data_config.s3_output_path}{request.training_job_name}/source/sourcedir.tar.gz"
         with fs.open(uri, "wb") as out:
             out.write(archive)
@@ -268,13 +268,14 @@ def _file_hash(algorithm: object) -> str:
     return hashlib.sha256(Path(source).read_bytes()).hexdigest() if source else ""
 
 
-def _pack(folder: Path) -> tuple[bytes, str]:
-    """``folder`` as a gzipped tar (files in name order, times zeroed) and the SHA-256 of its files."""
+def _pack(folder: Path, only: str | None = None) -> tuple[bytes, str]:
+    """``folder`` (or only its file ``only``) as a gzipped tar (files in name order, times zeroed) and the
+    SHA-256 of its files."""
     digest = hashlib.sha256()
     buffer = io.BytesIO()
     total = 0
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for path in sorted(folder.rglob("*")):
+        for path in [folder / only] if only else sorted(folder.rglob("*")):
             relative = path.relative_to(folder)
             if any(part.startswith(".") or part == "__pycache__" for part in relative.parts) or not path.is_file():
                 continue
