@@ -270,6 +270,22 @@ def dumps(payload: Any) -> bytes:
     return json.dumps(payload).encode()
 
 
+def respond(rows: list[Any], kind: str, key: str | None) -> tuple[bytes, str]:
+    """Rows as SageMaker's built-in containers answer: one JSON document per line for
+    ``application/jsonlines``, else ``{key: rows}`` (the bare list when ``key`` is None)."""
+    if kind == "application/jsonlines":
+        return "".join(dumps(r).decode() + "\n" for r in rows).encode(), kind
+    return dumps({key: rows} if key else rows), kind
+
+
+def check_feature_dim(X: Any, expected: int, channel: str) -> None:
+    """A channel's width against the ``feature_dim`` hyperparameter."""
+    from crispml.services.training.algorithms.data import DataError
+
+    if X.shape[1] != expected:
+        raise DataError(f"channel '{channel}' has {X.shape[1]} features but feature_dim is {expected}")
+
+
 #: A number as a metric regex captures it (the one group).
 NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from crispml.services.training.algorithms.base import NUMBER, Algorithm, Hyperparameter, dumps, emit
+from crispml.services.training.algorithms.base import NUMBER, Algorithm, Hyperparameter, emit, respond
 from crispml.services.training.errors import ValidationException
 
 H = Hyperparameter
@@ -143,9 +143,7 @@ class BlazingText(Algorithm):
         for p in probabilities:
             top = np.argsort(-p)[:k]
             rows.append({"label": [PREFIX + model["classes"][i] for i in top], "prob": [float(p[i]) for i in top]})
-        if kind == "application/jsonlines":
-            return "".join(dumps(r).decode() + "\n" for r in rows).encode(), kind
-        return dumps(rows), kind
+        return respond(rows, kind, None)
 
 
 def read_lines(folder: Path, channel: str) -> tuple[list[str], list[str]]:

@@ -22,10 +22,11 @@ from crispml.services.training.algorithms import crossval
 from crispml.services.training.algorithms.base import (
     Algorithm,
     Hyperparameter,
-    dumps,
+    check_feature_dim,
     emit,
     quality_line,
     quality_metric,
+    respond,
 )
 from crispml.services.training.errors import ValidationException
 
@@ -99,9 +100,7 @@ class KMeans(Algorithm):
             raise ValidationException(f"cannot predict: {exc}") from None
         rows = [{"closest_cluster": float(c), "distance_to_cluster": float(d)} for c, d in zip(closest, distance,
                                                                                               strict=True)]
-        if kind == "application/jsonlines":
-            return "".join(dumps(r).decode() + "\n" for r in rows).encode(), kind
-        return dumps({"predictions": rows}), kind
+        return respond(rows, kind, "predictions")
 
 
 def _metrics(text: str) -> list[str]:
@@ -111,8 +110,7 @@ def _metrics(text: str) -> list[str]:
 def _dims(X: Any, hp: dict[str, Any], channel: str) -> None:
     from crispml.services.training.algorithms.data import DataError
 
-    if X.shape[1] != hp["feature_dim"]:
-        raise DataError(f"channel '{channel}' has {X.shape[1]} features but feature_dim is {hp['feature_dim']}")
+    check_feature_dim(X, hp["feature_dim"], channel)
     if len(X) < hp["k"]:
         raise DataError(f"channel '{channel}' has {len(X)} rows, fewer than k={hp['k']} clusters")
 

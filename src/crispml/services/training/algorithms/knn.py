@@ -21,10 +21,11 @@ from crispml.services.training.algorithms import crossval
 from crispml.services.training.algorithms.base import (
     Algorithm,
     Hyperparameter,
-    dumps,
+    check_feature_dim,
     emit,
     quality_line,
     quality_metric,
+    respond,
 )
 from crispml.services.training.errors import ValidationException
 
@@ -93,16 +94,11 @@ class KNN(Algorithm):
         except (DataError, ValueError) as exc:
             raise ValidationException(f"cannot predict: {exc}") from None
         rows = [{"predicted_label": float(v)} for v in labels]
-        if kind == "application/jsonlines":
-            return "".join(dumps(r).decode() + "\n" for r in rows).encode(), kind
-        return dumps({"predictions": rows}), kind
+        return respond(rows, kind, "predictions")
 
 
 def _dims(X: Any, hp: dict[str, Any], channel: str) -> None:
-    from crispml.services.training.algorithms.data import DataError
-
-    if X.shape[1] != hp["feature_dim"]:
-        raise DataError(f"channel '{channel}' has {X.shape[1]} features but feature_dim is {hp['feature_dim']}")
+    check_feature_dim(X, hp["feature_dim"], channel)
 
 
 def sample(X: Any, y: Any, hp: dict[str, Any]) -> dict[str, Any]:

@@ -25,10 +25,10 @@ from crispml.services.training.algorithms import crossval
 from crispml.services.training.algorithms.base import (
     Algorithm,
     Hyperparameter,
-    dumps,
     emit,
     quality_line,
     quality_metric,
+    respond,
 )
 from crispml.services.training.errors import ValidationException
 
@@ -153,9 +153,7 @@ class LinearLearner(Algorithm):
             if labels is not None:
                 row["predicted_label"] = int(labels[i])
             rows.append(row)
-        if kind == "application/jsonlines":
-            return "".join(dumps(r).decode() + "\n" for r in rows).encode(), kind
-        return dumps({"predictions": rows}), kind
+        return respond(rows, kind, "predictions")
 
 
 def _check(X: Any, y: Any, hp: dict[str, Any], channel: str) -> None:

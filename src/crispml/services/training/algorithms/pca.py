@@ -19,10 +19,10 @@ from crispml.services.training.algorithms import crossval
 from crispml.services.training.algorithms.base import (
     Algorithm,
     Hyperparameter,
-    dumps,
     emit,
     quality_line,
     quality_metric,
+    respond,
 )
 from crispml.services.training.errors import ValidationException
 
@@ -90,9 +90,7 @@ class PCA(Algorithm):
         except (DataError, ValueError) as exc:
             raise ValidationException(f"cannot predict: {exc}") from None
         rows = [{"projection": p.tolist()} for p in projections]
-        if kind == "application/jsonlines":
-            return "".join(dumps(r).decode() + "\n" for r in rows).encode(), kind
-        return dumps({"projections": rows}), kind
+        return respond(rows, kind, "projections")
 
 
 def fit(X: Any, hp: dict[str, Any]) -> dict[str, Any]:

@@ -22,10 +22,11 @@ from crispml.services.training.algorithms import crossval
 from crispml.services.training.algorithms.base import (
     Algorithm,
     Hyperparameter,
-    dumps,
+    check_feature_dim,
     emit,
     quality_line,
     quality_metric,
+    respond,
 )
 from crispml.services.training.errors import ValidationException
 
@@ -96,16 +97,11 @@ class RandomCutForest(Algorithm):
         except (DataError, ValueError) as exc:
             raise ValidationException(f"cannot predict: {exc}") from None
         rows = [{"score": float(s)} for s in scores]
-        if kind == "application/jsonlines":
-            return "".join(dumps(r).decode() + "\n" for r in rows).encode(), kind
-        return dumps({"scores": rows}), kind
+        return respond(rows, kind, "scores")
 
 
 def _dims(X: Any, hp: dict[str, Any], channel: str) -> None:
-    from crispml.services.training.algorithms.data import DataError
-
-    if X.shape[1] != hp["feature_dim"]:
-        raise DataError(f"channel '{channel}' has {X.shape[1]} features but feature_dim is {hp['feature_dim']}")
+    check_feature_dim(X, hp["feature_dim"], channel)
 
 
 def fit(X: Any, hp: dict[str, Any], threads: int) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from crispml.services.training.algorithms import crossval
-from crispml.services.training.algorithms.base import NUMBER, Algorithm, Hyperparameter, cpus, dumps, emit
+from crispml.services.training.algorithms.base import NUMBER, Algorithm, Hyperparameter, cpus, emit, respond
 from crispml.services.training.errors import ValidationException
 
 H = Hyperparameter
@@ -206,9 +206,7 @@ class XGBoost(Algorithm):
         if kind == "text/csv":
             lines = [",".join(map(repr, r)) if isinstance(r, list) else repr(r) for r in rows]
             return ("\n".join(lines) + "\n").encode(), kind
-        if kind == "application/jsonlines":
-            return "".join(dumps({"score": r}).decode() + "\n" for r in rows).encode(), kind
-        return dumps({"predictions": [{"score": r} for r in rows]}), kind
+        return respond([{"score": r} for r in rows], kind, "predictions")
 
 
 def check_labels(y: Any, hp: dict[str, Any], channel: str) -> None:
