@@ -46,6 +46,17 @@ def _check_summary(result: Result, home: Path) -> dict[str, Any]:
     # streaming phase: every event put into the stream reached the lake once and was counted by SQL
     assert (summary["events_delivered"], summary["events_counted"]) == (1000, 1000)
     assert "Sightings per species" in html
+    # modelling phase: xgboost cross-validated in 5 stratified folds and a script job, both Completed
+    training = summary["training"]
+    assert (training["train_table"], training["train_rows"]) == ("demo.penguins_train", 333)
+    assert (training["cv_status"], training["cv_folds"]) == ("Completed", 5)
+    assert 0 <= training["cv_merror_mean"] < 0.1  # the species are easy to tell apart: ~98 % accuracy
+    assert 0 < training["cv_mlogloss_mean"] < 0.3
+    assert training["script_status"] == "Completed", training
+    assert set(training["script_metrics"]) == {"train:accuracy", "test:accuracy"}
+    assert 0.85 < training["script_metrics"]["test:accuracy"] <= 1
+    assert all(m.endswith("/output/model.tar.gz") for m in training["models"]) and len(training["models"]) == 2
+    assert "Cross-validation accuracy per fold" in html and training["cv_job"] in html
     return summary
 
 
@@ -63,7 +74,10 @@ def _check_home(home: Path, runs: int, **settings: Any) -> None:
         partitions = client.catalog.get_partitions(database_name="demo", table_name="penguins_clean").partitions
         counts = run_query(client, "SELECT species, count(*) AS n, count(sex) AS sexed FROM demo.penguins_clean "
                                    "GROUP BY species ORDER BY species").records()
-        parquet = [o.key for o in client.lake.list_objects_v2(bucket="demo-curated").contents]
+        parquet = [o.key for o in client.lake.list_objects_v2(bucket="demo-curated", prefix="penguins_clean/").contents]
+        jobs = [client.training.describe_training_job(training_job_name=s.training_job_name)
+                for s in client.training.list_training_jobs(max_results=100).training_job_summaries]
+        train_table = client.catalog.get_table(database_name="demo", name="penguins_train").table
     # the crawler typed the measurements although the raw file writes missing values as "NA"
     types = {c.name: c.type for c in table.storage_descriptor.columns}
     assert types["body_mass_g"] == "bigint" and types["bill_length_mm"] == "double"
@@ -74,6 +88,15 @@ def _check_home(home: Path, runs: int, **settings: Any) -> None:
     assert counts == [{"species": "Adelie", "n": 146, "sexed": 146}, {"species": "Chinstrap", "n": 68, "sexed": 68},
                       {"species": "Gentoo", "n": 119, "sexed": 119}]
     assert len(parquet) == 3 and all(k.endswith(".parquet") for k in parquet)  # a re-run replaced the files
+    # every run trained two jobs of its own name on the training table, pinned to its snapshot of that run
+    assert len(jobs) == 2 * runs and all(j.training_job_status == "Completed" for j in jobs)
+    assert sorted(j.algorithm_specification.algorithm_name or j.algorithm_specification.training_image
+                  for j in jobs) == ["sklearn"] * runs + ["xgboost"] * runs
+    assert train_table.parameters["table_type"] == "ICEBERG"
+    latest = sorted(jobs, key=lambda j: j.creation_time)[-2:]
+    assert all(j.lineage.channels[0].source == "table/demo.penguins_train" and j.lineage.channels[0].rows == 333
+               and j.lineage.channels[0].snapshot_id is not None and j.lineage.code_sha256 for j in latest)
+    assert len({j.lineage.channels[0].snapshot_id for j in latest}) == 1
     puts = [e for e in events if e.resource == RESOURCE]
     assert len(puts) == runs
     assert all((e.outcome, e.source, e.principal) == ("Success", "cli", "root") for e in puts)

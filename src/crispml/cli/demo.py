@@ -22,6 +22,7 @@ def demo(
     from rich.markup import escape
 
     from crispml.demo.dataset import penguins
+    from crispml.demo.modelling import modelling_training
     from crispml.demo.phases import PHASES, DemoState
     from crispml.demo.report import Section, write_report
     from crispml.render import render, table_of
@@ -38,7 +39,8 @@ def demo(
     demo_state = DemoState(client=client, console=console, dataset=penguins(),
                            started=client.platform.clock.now())
     sections: list[Section] = []
-    for number, phase in enumerate(PHASES, start=1):
+    phases = [*PHASES, modelling_training]
+    for number, phase in enumerate(phases, start=1):
         title = (phase.__doc__ or phase.__name__).splitlines()[0]
         console.print(f"\n[bold cyan]phase {number}[/bold cyan] {title}")
         sections.append(phase(demo_state))
@@ -52,12 +54,13 @@ def demo(
     elapsed = time.perf_counter() - began
     console.print("")
     console.print(table_of(audit_rows, title=f"audit events caused by this run ({len(audit_rows)})"))
-    summary = {"home": str(home), "phases": len(PHASES), "rows": demo_state.facts.get("rows"),
+    summary = {"home": str(home), "phases": len(phases), "rows": demo_state.facts.get("rows"),
                "columns": demo_state.facts.get("columns"), "missing_values": demo_state.facts.get("missing"),
                "table": demo_state.facts.get("table"), "clean_table": demo_state.facts.get("clean_table"),
                "clean_rows": demo_state.facts.get("clean_rows"),
                "events_delivered": demo_state.facts.get("events_delivered"),
                "events_counted": demo_state.facts.get("events_counted"),
+               "training": demo_state.facts.get("training"),
                "audit_events": len(audit_rows), "report": str(report), "seconds": round(elapsed, 2)}
     if quiet:
         render(summary, "json")

@@ -201,6 +201,12 @@ def _leave(code: int) -> None:
     import atexit
     import threading
 
+    # What the interpreter does first at exit: the threading atexit hooks — which tell the worker threads of
+    # concurrent.futures pools (pyiceberg's, for one) to finish — then a join of every non-daemon thread.
+    # Joining without the hooks waits for ever on an idle pool's workers.
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is not None:
+        shutdown()
     for thread in threading.enumerate():
         if thread is not threading.main_thread() and not thread.daemon:
             thread.join()

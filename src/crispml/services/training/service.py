@@ -105,6 +105,9 @@ def _preload(request: CreateTrainingJobRequest) -> None:
     else:
         assert spec.training_image is not None
         modules = FRAMEWORKS[framework_of(spec.training_image)]
+    if any((c.content_type or "").lower().startswith("application/x-parquet") for c in request.input_data_config):
+        # pandas.read_parquet imports pyarrow.dataset on first use: 0.2 s in every forked job otherwise
+        modules = (*modules, "pyarrow.parquet", "pyarrow.dataset")
     for module in modules:
         try:
             importlib.import_module(module)
