@@ -73,3 +73,17 @@ def test_a_label_that_does_not_fit_the_objective_fails_the_job_with_the_reason(l
     job = wait(local_home, "bad-label")
     assert job.training_job_status == "Failed"
     assert "label" in job.failure_reason.lower()
+
+
+def test_xgboost_keeps_checkpoints_in_the_lake_only_when_asked(local_home: Client) -> None:
+    _data(local_home, rows=60)
+    _xgboost(local_home, "with-checkpoints", {"num_round": "8", "objective": "binary:logistic"},
+             checkpoint_config={"S3Uri": f"lake://{BUCKET}/checkpoints/xgb/"})
+    _xgboost(local_home, "without-checkpoints", {"num_round": "8", "objective": "binary:logistic"})
+    assert wait(local_home, "with-checkpoints").training_job_status == "Completed"
+    assert wait(local_home, "without-checkpoints").training_job_status == "Completed"
+    kept = sorted(p.rsplit("/", 1)[-1] for p in local_home.fs.ls(f"{BUCKET}/checkpoints/xgb/", detail=False))
+    assert kept == [f"xgboost-checkpoint.{n}" for n in range(3, 8)]  # the last five rounds
+    jobs = local_home.settings.home / "training" / "jobs"
+    assert sorted(p.name for p in (jobs / "with-checkpoints" / "checkpoints").iterdir()) == kept
+    assert not (jobs / "without-checkpoints" / "checkpoints").exists()  # no folder, no checkpoint written

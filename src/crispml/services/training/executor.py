@@ -143,7 +143,7 @@ class Driver:
     def _prepare(self, ctx: CallContext, request: CreateTrainingJobRequest, lineage: Lineage, layout: Layout,
                  sink: LogSink) -> None:
         shutil.rmtree(layout.root, ignore_errors=True)
-        layout.make()
+        layout.make(checkpoints=request.checkpoint_config is not None)
         mode = request.algorithm_specification.training_input_mode
         config = {c.channel_name: {"ContentType": c.content_type, "TrainingInputMode": c.input_mode or mode,
                                    "S3DistributionType": "FullyReplicated", "RecordWrapperType": "None"}

@@ -91,9 +91,11 @@ class Layout:
         """Where a script job's source directory is unpacked (SageMaker's ``/opt/ml/code``)."""
         return self.root / "code"
 
-    def make(self) -> Layout:
-        for folder in (self.config_dir, self.data_dir, self.model_dir, self.output_data_dir, self.checkpoint_dir,
-                       self.code_dir):
+    def make(self, *, checkpoints: bool = True) -> Layout:
+        """Create the folders; ``checkpoints/`` only for a job that keeps checkpoints (its algorithm saves
+        them only when the folder is there, as on SageMaker, where it exists with a CheckpointConfig)."""
+        folders = [self.config_dir, self.data_dir, self.model_dir, self.output_data_dir, self.code_dir]
+        for folder in folders + ([self.checkpoint_dir] if checkpoints else []):
             folder.mkdir(parents=True, exist_ok=True)
         return self
 

@@ -7,7 +7,7 @@ Parquet; libsvm when a channel does not say), ``csv_weights=1`` reading the
 column after the label as instance weights, one log line per round in the
 container's format (``[3]#011train-logloss:0.21#011validation-logloss:0.25``,
 ``#011`` being the tab as CloudWatch shows it), early stopping on the
-validation channel, a checkpoint per round in ``checkpoints/``
+validation channel, a checkpoint per round in ``checkpoints/`` (when the job has one)
 (``xgboost-checkpoint.<round>``; a restarted job resumes from the latest and
 ends with ``num_round`` rounds), and the model as ``model/xgboost-model``
 (xgboost's UBJSON format, which ``xgb.Booster(model_file=...)`` reads).
@@ -280,7 +280,6 @@ def _callbacks(folder: Path, offset: int) -> list[Any]:
         """Saves ``xgboost-checkpoint.<round>`` after every round (atomically), keeping the last few."""
 
         def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-            folder.mkdir(parents=True, exist_ok=True)
             number = epoch + offset
             temporary = folder / f".{CHECKPOINT}{number}.tmp"
             temporary.write_bytes(bytes(model.save_raw("ubj")))
@@ -288,4 +287,4 @@ def _callbacks(folder: Path, offset: int) -> list[Any]:
             (folder / f"{CHECKPOINT}{number - KEEP_CHECKPOINTS}").unlink(missing_ok=True)
             return False
 
-    return [Log(), Checkpoint()]
+    return [Log(), Checkpoint()] if folder.is_dir() else [Log()]  # the folder exists with a CheckpointConfig
