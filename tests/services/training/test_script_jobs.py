@@ -176,3 +176,19 @@ def test_a_script_without_a_source_directory_is_sent_alone(local_home: Client, t
     assert source == f"{OUTPUT}alone/source/sourcedir.tar.gz"
     with tarfile.open(fileobj=io.BytesIO(local_home.fs.cat_file(source))) as archive:
         assert archive.getnames() == ["train.py"]
+
+
+def test_the_checkpoint_folder_is_mirrored_to_the_lake_removals_included(local_home: Client, tmp_path: Path) -> None:
+    source = script(tmp_path / "src", """
+import os, pathlib, time
+folder = pathlib.Path(os.environ["SM_CHECKPOINT_DIR"])
+(folder / "step-1").write_text("1")
+(folder / ".partial").write_text("a writer's temporary")
+time.sleep(2.5)  # the worker copies checkpoints every 2 s: step-1 reaches the lake first
+(folder / "step-2").write_text("2")
+(folder / "step-1").unlink()
+""")
+    uri = f"lake://{BUCKET}/checkpoints/mirror/"
+    script_job(local_home, "mirror", source, checkpoint_config={"S3Uri": uri})
+    assert wait(local_home, "mirror").training_job_status == "Completed"
+    assert [p.rsplit("/", 1)[-1] for p in local_home.fs.ls(uri, detail=False)] == ["step-2"]

@@ -236,20 +236,15 @@ class Driver:
             if request.checkpoint_config is not None and now_mono - last_sync >= CHECKPOINT_SYNC_SECONDS:
                 last_sync = now_mono
                 self._sync_checkpoints(ctx, request.checkpoint_config.s3_uri, layout, synced)
-        if pending:
-            sink.add(pending.decode("utf-8", "replace"), self.service.clock.now())
-        # what is still in the pipe after the process ended
-        while True:
-            ready, _, _ = select.select([read_end], [], [], 0)
-            if not ready:
-                break
+        while open_pipe and select.select([read_end], [], [], 0)[0]:  # what the process wrote before it ended
             chunk = os.read(read_end, 65536)
-            if not chunk:
-                break
-            now = self.service.clock.now()
-            for text in chunk.decode("utf-8", "replace").splitlines():
-                sink.add(text, now)
+            open_pipe = bool(chunk)
+            pending += chunk
         os.close(read_end)
+        now = self.service.clock.now()
+        for line in pending.split(b"\n"):
+            if line:
+                sink.add(line.decode("utf-8", "replace"), now)
         if request.checkpoint_config is not None:
             self._sync_checkpoints(ctx, request.checkpoint_config.s3_uri, layout, synced)
         return watch.outcome(layout)
@@ -262,17 +257,29 @@ class Driver:
 
     def _sync_checkpoints(self, ctx: CallContext, uri: str, layout: Layout,
                           synced: dict[str, tuple[float, int]]) -> None:
+        """Mirror the checkpoint folder to ``uri``: new and changed files copied, removed ones removed (hidden
+        files, a writer's temporaries, left out)."""
         fs = None
+        present: set[str] = set()
         for path in sorted(layout.checkpoint_dir.rglob("*")):
-            if not path.is_file():
-                continue
-            stat = path.stat()
             relative = str(path.relative_to(layout.checkpoint_dir))
+            if not path.is_file() or any(part.startswith(".") for part in Path(relative).parts):
+                continue
+            present.add(relative)
+            try:
+                stat = path.stat()
+            except FileNotFoundError:  # removed by the job just now
+                continue
             if synced.get(relative) == (stat.st_mtime, stat.st_size):
                 continue
             fs = fs or self.service.peer(LakeService).filesystem(ctx)
             fs.put_file(str(path), uri + relative)
             synced[relative] = (stat.st_mtime, stat.st_size)
+        for relative in sorted(set(synced) - present):
+            fs = fs or self.service.peer(LakeService).filesystem(ctx)
+            with contextlib.suppress(FileNotFoundError):
+                fs.rm_file(uri + relative)
+            del synced[relative]
 
     # -- Uploading and the end ----------------------------------------------------------------------
 
