@@ -150,6 +150,16 @@ class TrainingCore(RuntimeAccess):
             return change(row, self.clock.now())
         return self._writing(work)
 
+    def _end_with_fault(self, name: str, reason: str) -> None:
+        """End job ``name`` Failed with ``reason`` if it has not ended."""
+        def change(row: TrainingJobRow, now: datetime) -> None:
+            if row.status in ACTIVE:
+                row.failure_reason = reason
+                row.ended_at = now
+                row.owner = None
+                move(row, "Failed", reason, now, status="Failed")
+        self._update(name, change)
+
     def _settle(self, rows: list[TrainingJobRow]) -> list[TrainingJobRow]:
         """Close or resume the active jobs among ``rows`` whose worker is gone; the rows as they are now."""
         now = self.clock.now()

@@ -120,7 +120,11 @@ class JobOps(TrainingCore):
     def _launch(self, name: str) -> None:
         with self._reading() as session:
             key = self._job(session, name).pool_key
-        owner = warm.launch(self, name, key)  # type: ignore[arg-type]
+        try:
+            owner = warm.launch(self, name, key)  # type: ignore[arg-type]
+        except OSError as exc:  # no worker could be started: the job ends now, saying why
+            self._end_with_fault(name, f"no worker process could be started: {exc}")
+            return
 
         def record(row: TrainingJobRow, now: datetime) -> None:
             if row.status in ACTIVE:

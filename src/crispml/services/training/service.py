@@ -80,8 +80,12 @@ class TrainingService(Service, JobOps):
             with self._reading() as session:
                 row = self._job(session, name)
             request = definition_of(row)
-            _preload(request)
-            Driver(self, name).drive()
+            try:
+                _preload(request)
+                Driver(self, name).drive()
+            except Exception as exc:  # a fault of the worker itself: the job ends now, saying so, not later
+                self._end_with_fault(name, f"the worker failed: {type(exc).__name__}: {exc}")
+                raise
             keep = request.resource_config.keep_alive_period_in_seconds
             if not keep:
                 return
