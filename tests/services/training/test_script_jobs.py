@@ -112,6 +112,9 @@ def test_a_duplicate_name_is_resource_in_use_and_bad_input_is_refused_before_any
             output_data_config={"S3OutputPath": OUTPUT})
     with pytest.raises(InvalidArgument, match="must be 1-63"):
         script_job(local_home, "bad_name!", source)
+    with pytest.raises(Exception, match=r"asks for 512 CPUs; this machine has \d+") as limited:
+        script_job(local_home, "too-big", source, resource_config={"Cpus": 512})
+    assert type(limited.value).__name__ == "ResourceLimitExceeded"
     assert {j.training_job_name for j in local_home.training.list_training_jobs().training_job_summaries} == {
         "twice"}
     wait(local_home, "twice")
