@@ -56,7 +56,7 @@ def table(caption: str, rows: list[dict[str, Any]]) -> str:
 def figure(caption: str, width: int, height: int, content: Iterable[str]) -> str:
     """An inline SVG chart under a caption."""
     return (f"<figure><figcaption>{esc(caption)}</figcaption>"
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">'
+            f'<svg width="{width}" height="{height}" role="img">'
             f'{"".join(content)}</svg></figure>')
 
 
