@@ -30,7 +30,7 @@ def _fill(client: Client) -> Client:
 
 
 @pytest.fixture
-def home(db_client: Client) -> Client:
+def registry_home(db_client: Client) -> Client:
     """A home on SQLite or PostgreSQL with an artifact at :data:`ARTIFACT`."""
     return _fill(db_client)
 

@@ -16,8 +16,8 @@ from tests.services.registry.conftest import spec
 ARN = "arn:aws:sagemaker:us-east-1:000000000000:model-package"
 
 
-def test_versions_are_numbered_from_1_in_each_group(home: Client) -> None:
-    registry = home.registry
+def test_versions_are_numbered_from_1_in_each_group(registry_home: Client) -> None:
+    registry = registry_home.registry
     for group in ("churn", "fraud"):
         registry.create_model_package_group(model_package_group_name=group,
                                             model_package_group_description=f"{group} models")
@@ -34,14 +34,14 @@ def test_versions_are_numbered_from_1_in_each_group(home: Client) -> None:
     assert group.model_package_group_description == "churn models" and group.model_package_group_status == "Completed"
 
 
-def test_concurrent_registrations_take_distinct_numbers(home: Client) -> None:
-    home.registry.create_model_package_group(model_package_group_name="race")
+def test_concurrent_registrations_take_distinct_numbers(registry_home: Client) -> None:
+    registry_home.registry.create_model_package_group(model_package_group_name="race")
     arns: list[str] = []
     errors: list[BaseException] = []
 
     def register() -> None:
         try:
-            arns.append(home.registry.create_model_package(model_package_group_name="race",
+            arns.append(registry_home.registry.create_model_package(model_package_group_name="race",
                                                            inference_specification=spec()).model_package_arn)
         except BaseException as exc:
             errors.append(exc)
@@ -54,8 +54,8 @@ def test_concurrent_registrations_take_distinct_numbers(home: Client) -> None:
     assert sorted(int(a.rsplit("/", 1)[1]) for a in arns) == [1, 2, 3, 4, 5, 6]
 
 
-def test_approval_records_who_changed_it_when_and_why(home: Client, clock: FixedClock) -> None:
-    registry = home.registry
+def test_approval_records_who_changed_it_when_and_why(registry_home: Client, clock: FixedClock) -> None:
+    registry = registry_home.registry
     registry.create_model_package_group(model_package_group_name="churn")
     created = clock.now()
     arn = registry.create_model_package(model_package_group_name="churn", inference_specification=spec(),
@@ -67,17 +67,17 @@ def test_approval_records_who_changed_it_when_and_why(home: Client, clock: Fixed
     version = registry.describe_model_package(model_package_name="churn/1")
     assert version.model_approval_status == "Approved"
     assert version.approval_description == "AUC 0.91 on the holdout"
-    assert version.last_modified_by.user_profile_name == home.principal
+    assert version.last_modified_by.user_profile_name == registry_home.principal
     assert version.last_modified_time == created + timedelta(seconds=90)
     assert version.creation_time == created
     assert version.customer_metadata_properties == {"team": "growth", "ticket": "ML-7"}
     assert [(c.previous_status, c.model_approval_status, c.change_time) for c in version.approval_history] == [
         (None, "PendingManualApproval", created), ("PendingManualApproval", "Approved", version.last_modified_time)]
-    assert version.approval_history[-1].changed_by == home.principal
+    assert version.approval_history[-1].changed_by == registry_home.principal
 
 
-def test_list_model_packages_filters_by_group_and_status_and_pages(home: Client, clock: FixedClock) -> None:
-    registry = home.registry
+def test_list_model_packages_filters_by_group_and_status_and_pages(registry_home: Client, clock: FixedClock) -> None:
+    registry = registry_home.registry
     for group in ("churn", "fraud"):
         registry.create_model_package_group(model_package_group_name=group)
     for group, status in (("churn", "Approved"), ("churn", "Rejected"), ("churn", "Approved"),
@@ -101,8 +101,8 @@ def test_list_model_packages_filters_by_group_and_status_and_pages(home: Client,
     assert [g.model_package_group_name for g in groups] == ["churn"]
 
 
-def test_a_group_with_versions_is_not_deleted(home: Client) -> None:
-    registry = home.registry
+def test_a_group_with_versions_is_not_deleted(registry_home: Client) -> None:
+    registry = registry_home.registry
     registry.create_model_package_group(model_package_group_name="churn")
     for _ in range(2):
         registry.create_model_package(model_package_group_name="churn", inference_specification=spec())
@@ -116,8 +116,8 @@ def test_a_group_with_versions_is_not_deleted(home: Client) -> None:
 
 
 @once_on_sqlite
-def test_bad_input_is_refused_with_what_to_do(home: Client) -> None:
-    registry = home.registry
+def test_bad_input_is_refused_with_what_to_do(registry_home: Client) -> None:
+    registry = registry_home.registry
     registry.create_model_package_group(model_package_group_name="churn")
     registry.create_model_package(model_package_group_name="churn", inference_specification=spec())
     with pytest.raises(NotFound, match=r"'churn' has no version 7 \(its versions are 1\)") as missing:
@@ -144,8 +144,8 @@ def test_bad_input_is_refused_with_what_to_do(home: Client) -> None:
     assert [p.model_package_version for p in registry.list_model_packages().model_package_summary_list] == [1]
 
 
-def test_models_are_created_listed_and_deleted(home: Client, clock: FixedClock) -> None:
-    registry = home.registry
+def test_models_are_created_listed_and_deleted(registry_home: Client, clock: FixedClock) -> None:
+    registry = registry_home.registry
     registry.create_model_package_group(model_package_group_name="churn")
     card = '{"intended_uses": {"purpose_of_model": "churn"}, "additional_information": {"caveats": "EU only"}}'
     registry.create_model_package(model_package_group_name="churn", inference_specification=spec(),
