@@ -61,9 +61,11 @@ class Predictor:
 
 
 def load(client: Client, name: str) -> Predictor:
-    """Load model or model package version ``name`` (see the module docstring)."""
+    """Load model ``name`` (or its ARN) or model package version ``name`` (its ARN, or ``group/version``)."""
     from crispml.services.registry.service import load_model
 
+    if name.startswith("arn:") and ":model/" in name:
+        name = name.split(":model/", 1)[1]  # a model's ARN: its (lower-cased) name
     if "/" in name:
         spec = client.registry.describe_model_package(model_package_name=name).inference_specification
         container = spec.containers[0]

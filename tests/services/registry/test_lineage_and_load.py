@@ -139,8 +139,9 @@ def test_a_script_model_with_only_model_fn_serves_csv_json_and_npy_by_default(
     held_out, _ = _rows(4, 30)
     expected = model.predict(held_out)
     assert set(expected) == {0.0, 1.0}  # a model that learned something, so equal answers mean something
-    client.registry.create_model(model_name="churn-sk", primary_container={"ModelPackageName": "scripts/1"})
-    for name in ("scripts/1", "churn-sk"):
+    model_arn = client.registry.create_model(model_name="churn-sk",
+                                             primary_container={"ModelPackageName": "scripts/1"}).model_arn
+    for name in ("scripts/1", model_arn):
         predictor = client.registry.load(name)
         for content_type in ("text/csv", "application/json", "application/x-npy"):
             for accept in ("application/json", "text/csv", "application/x-npy"):

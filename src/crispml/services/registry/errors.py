@@ -1,4 +1,4 @@
-"""Registry errors, with SageMaker's error codes.
+"""Registry errors, with SageMaker's error codes (the training service's classes: one class per code).
 
 ::
 
