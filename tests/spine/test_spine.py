@@ -163,6 +163,23 @@ EXAMPLES: dict[str, Example] = {
     "training:GetTrainingJobLogs": lambda h: {"training_job_name": "spine-done"},
     "training:ListTrainingJobs": lambda h: {},
     "training:StopTrainingJob": lambda h: {"training_job_name": "spine-running"},
+    "registry:CreateModel": lambda h: {"model_name": "spine-new", "primary_container": {
+        "ModelPackageName": "spine-group/1"}},
+    "registry:CreateModelPackage": lambda h: {"model_package_group_name": "spine-group",
+                                              "source_training_job_name": "spine-done"},
+    "registry:CreateModelPackageGroup": lambda h: {"model_package_group_name": "spine-new"},
+    "registry:DeleteModel": lambda h: {"model_name": "spine-model"},
+    "registry:DeleteModelPackage": lambda h: {"model_package_name": "spine-group/1"},
+    "registry:DeleteModelPackageGroup": lambda h: {"model_package_group_name": "spine-empty-group"},
+    "registry:DescribeModel": lambda h: {"model_name": "spine-model"},
+    "registry:DescribeModelPackage": lambda h: {"model_package_name": "spine-group/1"},
+    "registry:DescribeModelPackageGroup": lambda h: {"model_package_group_name": "spine-group"},
+    "registry:GetModelPackageLineage": lambda h: {"model_package_name": "spine-group/1"},
+    "registry:ListModelPackageGroups": lambda h: {},
+    "registry:ListModelPackages": lambda h: {"model_package_group_name": "spine-group"},
+    "registry:ListModels": lambda h: {},
+    "registry:UpdateModelPackage": lambda h: {"model_package_arn": "spine-group/1",
+                                              "model_approval_status": "Approved", "approval_description": "ok"},
     "query:BatchGetQueryExecution": lambda h: {"query_execution_ids": [h["query_id"], h["running_query_id"]]},
     "query:CreateWorkGroup": lambda h: {"name": "spine-new", "configuration": {"BytesScannedCutoffPerQuery": 10**8}},
     "query:DeleteWorkGroup": lambda h: {"work_group": "spine-wg"},
@@ -322,6 +339,11 @@ def _prepare(home: Path) -> dict[str, str]:
             client.training.create_training_job(training_job_name=name, **training_job({"source": str(source)}))
         wait_for_jobs(client, ("spine-done", "spine-running"))
         mark_training_job_running(client, "spine-running")
+        client.registry.create_model_package_group(model_package_group_name="spine-group")
+        client.registry.create_model_package_group(model_package_group_name="spine-empty-group")
+        client.registry.create_model_package(model_package_group_name="spine-group",
+                                             source_training_job_name="spine-done")
+        client.registry.create_model(model_name="spine-model", primary_container={"ModelPackageName": "spine-group/1"})
         add_principal(client, "ivan", kind="User", status="Inactive")
         add_principal(client, "uma", kind="User", status="Active")
         return {"upload_id": upload.upload_id, "part_etag": part.etag, "query_id": done, "running_query_id": running,

@@ -104,6 +104,8 @@ def _service_commands(name: str, rich_markup_mode: Any) -> MutableMapping[str, C
         from crispml.cli import lakecmds as module
     elif name == "training":
         from crispml.cli import trainingcmds as module
+    elif name == "registry":
+        from crispml.cli import registrycmds as module
     add_operations(group, service, getattr(module, "EXTENSIONS", None))
     if module is not None:
         module.register(group)

@@ -19,6 +19,10 @@ from crispml.platform import Platform
 from crispml.services import SERVICES
 from crispml.spine.operations import OperationSpec, Service
 
+#: What the SDK adds to a service beyond its operations: (service, name) → ``"module:function"`` taking the
+#: client first (``client.registry.load(name)``); imported when first used.
+HELPERS = {("registry", "load"): "crispml.sdk.models:load"}
+
 
 class BoundService:
     """A service with the client's identity bound: ``client.lake.create_bucket(bucket=...)``."""
@@ -29,6 +33,13 @@ class BoundService:
         self.name = service.name
 
     def __getattr__(self, attr: str) -> Callable[..., Any]:
+        helper = HELPERS.get((self.name, attr))
+        if helper is not None:
+            import functools
+            import importlib
+
+            module, _, function = helper.partition(":")
+            return functools.partial(getattr(importlib.import_module(module), function), self._client)
         spec = type(self._service).operations.get(attr)
         if spec is None:
             known = ", ".join(sorted(type(self._service).operations))
@@ -36,7 +47,7 @@ class BoundService:
         return _method(self, spec)
 
     def __dir__(self) -> list[str]:
-        return sorted(type(self._service).operations)
+        return sorted([*type(self._service).operations, *(n for s, n in HELPERS if s == self.name)])
 
     def __repr__(self) -> str:
         return f"<crispml {self.name} service>"

@@ -25,6 +25,7 @@ SERVICES = {
     "ingest": "crispml.services.ingest.service:IngestService",
     "firehose": "crispml.services.firehose.service:FirehoseService",
     "training": "crispml.services.training.service:TrainingService",
+    "registry": "crispml.services.registry.service:RegistryService",
 }
 
 #: Modules that declare tables; imported by :func:`load_models`.
@@ -41,6 +42,7 @@ MODEL_MODULES = (
     "crispml.services.ingest.store",
     "crispml.services.monitoring.store",
     "crispml.services.training.store",
+    "crispml.services.registry.store",
 )
 
 

@@ -14,4 +14,5 @@ SERVICES: list[tuple[str, str]] = [
     ('ingest', 'Glue/DMS batch loads: files and SQL databases into catalog tables, full or incremental.'),
     ('firehose', 'Firehose: delivery streams that buffer records into the lake (JSON lines, GZIP, Parquet).'),
     ('training', 'SageMaker training jobs: built-in algorithms and scripts, their logs, metrics and models.'),
+    ('registry', 'Models, model package groups and versions, approval and lineage (SageMaker Model Registry).'),
 ]

@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from crispml.services.training.entities import (
     AlgorithmSpecification,
     CatalogDataSource,
@@ -32,6 +34,14 @@ from crispml.services.training.entities import (
     Tag,
     TrainingJob,
 )
+from crispml.services.training.errors import (
+    ResourceInUse,
+    ResourceLimitExceeded,
+    ResourceNotFound,
+    ValidationException,
+)
+from crispml.services.training.frameworks import decode as hyperparameter_value
+from crispml.services.training.frameworks import framework_of
 from crispml.services.training.jobs import JobOps
 from crispml.services.training.specs import (
     CreateTrainingJobRequest,
@@ -41,6 +51,9 @@ from crispml.services.training.specs import (
 )
 from crispml.services.training.warm import SETTINGS_VARIABLE
 from crispml.spine.operations import Service
+
+if TYPE_CHECKING:
+    from crispml.services.training.algorithms import Algorithm
 
 #: What other services and shells may import: the service, its operations' requests, and what they share.
 __all__ = [
@@ -57,13 +70,36 @@ __all__ = [
     "MetricDefinition",
     "OutputDataConfig",
     "ResourceConfig",
+    "ResourceInUse",
+    "ResourceLimitExceeded",
+    "ResourceNotFound",
     "S3DataSource",
     "StoppingCondition",
     "Tag",
     "TrainingJob",
     "TrainingJobRequest",
     "TrainingService",
+    "ValidationException",
+    "builtin_algorithm",
+    "builtin_algorithm_names",
+    "framework_of",
+    "hyperparameter_value",
 ]
+
+
+def builtin_algorithm_names() -> list[str]:
+    """Every built-in algorithm's AWS name (no ML library imported)."""
+    from crispml.services.training import algorithms
+
+    return algorithms.names()
+
+
+def builtin_algorithm(name: str) -> Algorithm:
+    """The built-in algorithm ``name``, whose ``load(model_dir)`` and ``predict(model, body, content_type, accept)``
+    serve the models it trained (for the registry and serving); ValidationException listing them otherwise."""
+    from crispml.services.training import algorithms
+
+    return algorithms.get(name)
 
 
 class TrainingService(Service, JobOps):

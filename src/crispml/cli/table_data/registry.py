@@ -1,0 +1,195 @@
+"""The registry service's commands, generated from the operation declarations by ``python -m crispml.cli.tablegen``.
+
+Do not edit: change the operation and run the generator (see :mod:`crispml.cli.table`).
+"""
+
+from typing import Any
+
+SERVICE: dict[str, Any] = {
+    'name': 'registry',
+    'help': 'Models, model package groups and versions, approval and lineage (SageMaker Model Registry).',
+    'aliases': {},
+    'operations': [
+        {
+            'name': 'CreateModel',
+            'method': 'create_model',
+            'command': 'create-model',
+            'summary': 'Create a model: a model.tar.gz and the built-in algorithm or script that serves it.',
+            'doc': 'Create a model: a model.tar.gz and the built-in algorithm or script that serves it.',
+            'fields': [
+                {'name': 'model_name', 'option': '--model-name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': ''},
+                {'name': 'primary_container', 'option': '--primary-container', 'kind': 'json', 'type': 'str', 'required': True, 'help': ''},
+                {'name': 'execution_role_arn', 'option': '--execution-role-arn', 'kind': 'plain', 'type': 'str', 'required': False, 'help': 'Accepted for SageMaker compatibility; the model serves as its caller.'},
+                {'name': 'tags', 'option': '--tags', 'kind': 'json', 'type': 'str', 'required': False, 'help': ''},
+            ],
+        },
+        {
+            'name': 'CreateModelPackage',
+            'method': 'create_model_package',
+            'command': 'create-model-package',
+            'summary': 'Register a new version of a model in its group (numbered from 1), with its lineage.',
+            'doc': 'Register a new version of a model in its group (numbered from 1), with its lineage.',
+            'fields': [
+                {'name': 'model_package_group_name', 'option': '--model-package-group-name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': 'The group the version joins (name or ARN).'},
+                {'name': 'model_package_description', 'option': '--model-package-description', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'inference_specification', 'option': '--inference-specification', 'kind': 'json', 'type': 'str', 'required': False, 'help': "Default, with SourceTrainingJobName: the training job's image and model artifact."},
+                {'name': 'model_approval_status', 'option': '--model-approval-status', 'kind': 'choice', 'type': 'str', 'required': False, 'help': '', 'choices': ['PendingManualApproval', 'Approved', 'Rejected']},
+                {'name': 'model_metrics', 'option': '--model-metrics', 'kind': 'json', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'customer_metadata_properties', 'option': '--customer-metadata-properties', 'kind': 'json', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'model_card', 'option': '--model-card', 'kind': 'json', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'domain', 'option': '--domain', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'task', 'option': '--task', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'source_training_job_name', 'option': '--source-training-job-name', 'kind': 'plain', 'type': 'str', 'required': False, 'help': 'crispml: the (Completed) training job the version comes from; its lineage is copied.'},
+                {'name': 'tags', 'option': '--tags', 'kind': 'json', 'type': 'str', 'required': False, 'help': ''},
+            ],
+        },
+        {
+            'name': 'CreateModelPackageGroup',
+            'method': 'create_model_package_group',
+            'command': 'create-model-package-group',
+            'summary': 'Create a model package group, to which versions of a model are registered.',
+            'doc': 'Create a model package group, to which versions of a model are registered.',
+            'fields': [
+                {'name': 'model_package_group_name', 'option': '--model-package-group-name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': ''},
+                {'name': 'model_package_group_description', 'option': '--model-package-group-description', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'tags', 'option': '--tags', 'kind': 'json', 'type': 'str', 'required': False, 'help': ''},
+            ],
+        },
+        {
+            'name': 'DeleteModel',
+            'method': 'delete_model',
+            'command': 'delete-model',
+            'summary': 'Delete a model (its artifact stays in the lake).',
+            'doc': 'Delete a model (its artifact stays in the lake).',
+            'fields': [
+                {'name': 'model_name', 'option': '--model-name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': '', 'positional': True},
+            ],
+        },
+        {
+            'name': 'DeleteModelPackage',
+            'method': 'delete_model_package',
+            'command': 'delete-model-package',
+            'summary': 'Delete a version (its number is not given again while later versions exist).',
+            'doc': 'Delete a version (its number is not given again while later versions exist).',
+            'fields': [
+                {'name': 'model_package_name', 'option': '--model-package-name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': "The version's ARN, or '<group>/<version>'.", 'positional': True},
+            ],
+        },
+        {
+            'name': 'DeleteModelPackageGroup',
+            'method': 'delete_model_package_group',
+            'command': 'delete-model-package-group',
+            'summary': 'Delete an empty model package group (refused while it has versions, as on SageMaker).',
+            'doc': 'Delete an empty model package group (refused while it has versions, as on SageMaker).',
+            'fields': [
+                {'name': 'model_package_group_name', 'option': '--model-package-group-name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': "The group's name or ARN.", 'positional': True},
+            ],
+        },
+        {
+            'name': 'DescribeModel',
+            'method': 'describe_model',
+            'command': 'describe-model',
+            'summary': 'Show a model: its container (image, model data, environment), role and tags.',
+            'doc': 'Show a model: its container (image, model data, environment), role and tags.',
+            'fields': [
+                {'name': 'model_name', 'option': '--model-name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': '', 'positional': True},
+            ],
+        },
+        {
+            'name': 'DescribeModelPackage',
+            'method': 'describe_model_package',
+            'command': 'describe-model-package',
+            'summary': 'Show a version: its containers, approval status and history, metrics, metadata and model card.',
+            'doc': 'Show a version: its containers, approval status and history, metrics, metadata and model card.',
+            'fields': [
+                {'name': 'model_package_name', 'option': '--model-package-name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': "The version's ARN, or '<group>/<version>'.", 'positional': True},
+            ],
+        },
+        {
+            'name': 'DescribeModelPackageGroup',
+            'method': 'describe_model_package_group',
+            'command': 'describe-model-package-group',
+            'summary': 'Show a model package group.',
+            'doc': 'Show a model package group.',
+            'fields': [
+                {'name': 'model_package_group_name', 'option': '--model-package-group-name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': "The group's name or ARN.", 'positional': True},
+            ],
+        },
+        {
+            'name': 'GetModelPackageLineage',
+            'method': 'get_model_package_lineage',
+            'command': 'get-model-package-lineage',
+            'summary': "crispml: a version's lineage — training job, input snapshots or files, code hash, hyperparameters.",
+            'doc': "crispml: a version's lineage — training job, input snapshots or files, code hash, hyperparameters.",
+            'fields': [
+                {'name': 'model_package_name', 'option': '--model-package-name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': "The version's ARN, or '<group>/<version>'.", 'positional': True},
+            ],
+        },
+        {
+            'name': 'ListModelPackageGroups',
+            'method': 'list_model_package_groups',
+            'command': 'list-model-package-groups',
+            'summary': 'List model package groups, newest first, filtered by name and creation time.',
+            'doc': 'List model package groups, newest first, filtered by name and creation time.',
+            'fields': [
+                {'name': 'name_contains', 'option': '--name-contains', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'creation_time_after', 'option': '--creation-time-after', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'creation_time_before', 'option': '--creation-time-before', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'sort_by', 'option': '--sort-by', 'kind': 'choice', 'type': 'str', 'required': False, 'help': '', 'choices': ['Name', 'CreationTime']},
+                {'name': 'sort_order', 'option': '--sort-order', 'kind': 'choice', 'type': 'str', 'required': False, 'help': '', 'choices': ['Ascending', 'Descending']},
+                {'name': 'max_results', 'option': '--max-results', 'kind': 'plain', 'type': 'int', 'required': False, 'help': ''},
+                {'name': 'next_token', 'option': '--next-token', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
+            ],
+        },
+        {
+            'name': 'ListModelPackages',
+            'method': 'list_model_packages',
+            'command': 'list-model-packages',
+            'summary': 'List versions, newest first, filtered by group, approval status, name and creation time.',
+            'doc': 'List versions, newest first, filtered by group, approval status, name and creation time.',
+            'fields': [
+                {'name': 'name_contains', 'option': '--name-contains', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'creation_time_after', 'option': '--creation-time-after', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'creation_time_before', 'option': '--creation-time-before', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'sort_by', 'option': '--sort-by', 'kind': 'choice', 'type': 'str', 'required': False, 'help': '', 'choices': ['Name', 'CreationTime']},
+                {'name': 'sort_order', 'option': '--sort-order', 'kind': 'choice', 'type': 'str', 'required': False, 'help': '', 'choices': ['Ascending', 'Descending']},
+                {'name': 'max_results', 'option': '--max-results', 'kind': 'plain', 'type': 'int', 'required': False, 'help': ''},
+                {'name': 'next_token', 'option': '--next-token', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'model_package_group_name', 'option': '--model-package-group-name', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'model_approval_status', 'option': '--model-approval-status', 'kind': 'choice', 'type': 'str', 'required': False, 'help': '', 'choices': ['PendingManualApproval', 'Approved', 'Rejected']},
+                {'name': 'model_package_type', 'option': '--model-package-type', 'kind': 'choice', 'type': 'str', 'required': False, 'help': '', 'choices': ['Versioned', 'Unversioned', 'Both']},
+            ],
+        },
+        {
+            'name': 'ListModels',
+            'method': 'list_models',
+            'command': 'list-models',
+            'summary': 'List models, newest first, filtered by name and creation time.',
+            'doc': 'List models, newest first, filtered by name and creation time.',
+            'fields': [
+                {'name': 'name_contains', 'option': '--name-contains', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'creation_time_after', 'option': '--creation-time-after', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'creation_time_before', 'option': '--creation-time-before', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'sort_by', 'option': '--sort-by', 'kind': 'choice', 'type': 'str', 'required': False, 'help': '', 'choices': ['Name', 'CreationTime']},
+                {'name': 'sort_order', 'option': '--sort-order', 'kind': 'choice', 'type': 'str', 'required': False, 'help': '', 'choices': ['Ascending', 'Descending']},
+                {'name': 'max_results', 'option': '--max-results', 'kind': 'plain', 'type': 'int', 'required': False, 'help': ''},
+                {'name': 'next_token', 'option': '--next-token', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
+            ],
+        },
+        {
+            'name': 'UpdateModelPackage',
+            'method': 'update_model_package',
+            'command': 'update-model-package',
+            'summary': 'Approve or reject a version (who and when are recorded), or change its metadata or model card.',
+            'doc': 'Approve or reject a version (who and when are recorded), or change its metadata or model card.',
+            'fields': [
+                {'name': 'model_package_arn', 'option': '--model-package-arn', 'kind': 'plain', 'type': 'str', 'required': True, 'help': "The version's ARN, or '<group>/<version>'."},
+                {'name': 'model_approval_status', 'option': '--model-approval-status', 'kind': 'choice', 'type': 'str', 'required': False, 'help': '', 'choices': ['PendingManualApproval', 'Approved', 'Rejected']},
+                {'name': 'approval_description', 'option': '--approval-description', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'customer_metadata_properties', 'option': '--customer-metadata-properties', 'kind': 'json', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'customer_metadata_properties_to_remove', 'option': '--customer-metadata-properties-to-remove', 'kind': 'json', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'model_card', 'option': '--model-card', 'kind': 'json', 'type': 'str', 'required': False, 'help': ''},
+            ],
+        },
+    ],
+}

@@ -1,0 +1,1 @@
+"""The registry service: SageMaker models and Model Registry (see ``service.py``)."""
