@@ -163,6 +163,11 @@ EXAMPLES: dict[str, Example] = {
     "training:GetTrainingJobLogs": lambda h: {"training_job_name": "spine-done"},
     "training:ListTrainingJobs": lambda h: {},
     "training:StopTrainingJob": lambda h: {"training_job_name": "spine-running"},
+    "evaluation:CompareEvaluations": lambda h: {"evaluation_job_name_a": "spine-eval",
+                                                "evaluation_job_name_b": "spine-eval"},
+    "evaluation:CreateEvaluationJob": lambda h: {"evaluation_job_name": "spine-eval-new", **EVALUATION},
+    "evaluation:DescribeEvaluationJob": lambda h: {"evaluation_job_name": "spine-eval"},
+    "evaluation:ListEvaluationJobs": lambda h: {},
     "registry:CreateModel": lambda h: {"model_name": "spine-new", "primary_container": {
         "ModelPackageName": "spine-group/1"}},
     "registry:CreateModelPackage": lambda h: {"model_package_group_name": "spine-group",
@@ -337,7 +342,11 @@ def _prepare(home: Path) -> dict[str, str]:
         (source / "train.py").write_text("print('spine')\n")
         for name in ("spine-done", "spine-running"):
             client.training.create_training_job(training_job_name=name, **training_job({"source": str(source)}))
-        wait_for_jobs(client, ("spine-done", "spine-running"))
+        lake.put_object(bucket=BUCKET, key="labelled/rows.csv",
+                        body="".join(f"{i % 2},{i % 2 + i / 100}\n" for i in range(20)).encode())
+        client.training.create_training_job(training_job_name="spine-xgb", **XGBOOST_JOB)
+        wait_for_jobs(client, ("spine-done", "spine-running", "spine-xgb"))
+        client.evaluation.create_evaluation_job(evaluation_job_name="spine-eval", **EVALUATION)
         mark_training_job_running(client, "spine-running")
         client.registry.create_model_package_group(model_package_group_name="spine-group")
         client.registry.create_model_package_group(model_package_group_name="spine-empty-group")
@@ -349,6 +358,20 @@ def _prepare(home: Path) -> dict[str, str]:
         return {"upload_id": upload.upload_id, "part_etag": part.etag, "query_id": done, "running_query_id": running,
                 "shard_iterator": shard_iterator, "job_run_id": job_run, "running_job_run_id": running_job_run,
                 "source": str(source)}
+
+
+#: A two-round xgboost job on 20 labelled rows, and an evaluation of it on the same rows.
+XGBOOST_JOB: dict[str, Any] = {
+    "algorithm_specification": {"AlgorithmName": "xgboost"},
+    "hyper_parameters": {"num_round": "2", "objective": "binary:logistic"},
+    "input_data_config": [{"ChannelName": "train", "ContentType": "text/csv", "DataSource": {
+        "S3DataSource": {"S3Uri": f"lake://{BUCKET}/labelled/"}}}],
+    "output_data_config": {"S3OutputPath": f"lake://{BUCKET}/models/"}}
+EVALUATION: dict[str, Any] = {
+    "model_source": {"TrainingJobName": "spine-xgb"}, "problem_type": "BinaryClassification",
+    "test_data": {"ChannelName": "test", "ContentType": "text/csv", "DataSource": {
+        "S3DataSource": {"S3Uri": f"lake://{BUCKET}/labelled/"}}},
+    "output_location": f"lake://{BUCKET}/evaluations/", "feature_importance": False}
 
 
 def training_job(h: dict[str, str]) -> dict[str, Any]:

@@ -39,6 +39,8 @@ SERVICE_HELP = {
     "firehose": "Firehose: delivery streams that buffer records into the lake (JSON lines, GZIP, Parquet).",
     "ingest": "Glue/DMS batch loads: files and SQL databases into catalog tables, full or incremental.",
     "training": "SageMaker training jobs: built-in algorithms and scripts, their logs, metrics and models.",
+    "evaluation": "Model quality: metrics, curves, thresholds, HTML reports, two models compared.",
+    "registry": "SageMaker Model Registry: models, model package groups, versions, approval, lineage.",
 }
 
 #: Short names for commands people type often: service → {short name: operation (method) name}.

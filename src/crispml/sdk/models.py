@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import tarfile
 import tempfile
 import weakref
 from pathlib import Path
@@ -62,39 +61,15 @@ class Predictor:
 
 def load(client: Client, name: str) -> Predictor:
     """Load model ``name`` (or its ARN) or model package version ``name`` (its ARN, or ``group/version``)."""
-    from crispml.services.registry.service import load_model
+    from crispml.services.registry.service import RegistryService
 
-    if name.startswith("arn:") and ":model/" in name:
-        name = name.split(":model/", 1)[1]  # a model's ARN: its (lower-cased) name
-    if "/" in name:
-        spec = client.registry.describe_model_package(model_package_name=name).inference_specification
-        container = spec.containers[0]
-        image, url, environment = container.image, container.model_data_url, container.environment
-    else:
-        primary = client.registry.describe_model(model_name=name).primary_container
-        image, url, environment = primary.image, primary.model_data_url, primary.environment
     folder = Path(tempfile.mkdtemp(prefix="crispml-model-"))
     try:
-        model_dir = folder / "model"
-        model_dir.mkdir()
-        if url:
-            _unpack(client.fs.cat_file(url), model_dir)
-        code_dir = None
-        submit = environment.get("SAGEMAKER_SUBMIT_DIRECTORY")
-        if submit and submit.startswith("lake://"):
-            code_dir = folder / "code"
-            code_dir.mkdir()
-            _unpack(client.fs.cat_file(submit), code_dir)
-        model = load_model(image, model_dir, environment, code_dir)
+        model = client.platform.peer(RegistryService).open_model(client.context(), name, folder)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return Predictor(name, model, folder)
-
-
-def _unpack(data: bytes, into: Path) -> None:
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
-        archive.extractall(into, filter="data")
 
 
 def _encode(rows: Any, content_type: str) -> bytes:

@@ -25,6 +25,7 @@ SERVICES = {
     "ingest": "crispml.services.ingest.service:IngestService",
     "firehose": "crispml.services.firehose.service:FirehoseService",
     "training": "crispml.services.training.service:TrainingService",
+    "evaluation": "crispml.services.evaluation.service:EvaluationService",
     "registry": "crispml.services.registry.service:RegistryService",
 }
 
@@ -42,6 +43,7 @@ MODEL_MODULES = (
     "crispml.services.ingest.store",
     "crispml.services.monitoring.store",
     "crispml.services.training.store",
+    "crispml.services.evaluation.store",
     "crispml.services.registry.store",
 )
 

@@ -14,5 +14,6 @@ SERVICES: list[tuple[str, str]] = [
     ('ingest', 'Glue/DMS batch loads: files and SQL databases into catalog tables, full or incremental.'),
     ('firehose', 'Firehose: delivery streams that buffer records into the lake (JSON lines, GZIP, Parquet).'),
     ('training', 'SageMaker training jobs: built-in algorithms and scripts, their logs, metrics and models.'),
-    ('registry', 'Models, model package groups and versions, approval and lineage (SageMaker Model Registry).'),
+    ('evaluation', 'Model quality: metrics, curves, thresholds, HTML reports, two models compared.'),
+    ('registry', 'SageMaker Model Registry: models, model package groups, versions, approval, lineage.'),
 ]

@@ -7,7 +7,7 @@ from typing import Any
 
 SERVICE: dict[str, Any] = {
     'name': 'registry',
-    'help': 'Models, model package groups and versions, approval and lineage (SageMaker Model Registry).',
+    'help': 'SageMaker Model Registry: models, model package groups, versions, approval, lineage.',
     'aliases': {},
     'operations': [
         {

@@ -15,6 +15,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from crispml.core.context import CallContext
+from crispml.services.lake.service import LakeService
 from crispml.services.registry.entities import (
     ApprovalChange,
     ContainerDefinition,
@@ -78,3 +82,47 @@ class RegistryService(Service, PackageOps, GroupOps):
     """Models, model package groups and versions, approval and lineage (SageMaker Model Registry)."""
 
     name = "registry"
+
+    def container_of(self, ctx: CallContext, name: str) -> tuple[str, str | None, dict[str, str], str | None]:
+        """Model ``name`` (or its ARN) or version ``name`` (its ARN, or ``group/version``), as ``ctx``'s caller
+        reads it: its image, model data URL, environment and source training job (None for a model)."""
+        if name.startswith("arn:") and ":model/" in name:
+            name = name.split(":model/", 1)[1]  # a model's ARN: its (lower-cased) name
+        if "/" in name:
+            package = self.describe_model_package(ctx, ModelPackageRequest(model_package_name=name))
+            container = package.inference_specification.containers[0]
+            return (container.image, container.model_data_url, dict(container.environment),
+                    package.source_training_job_name)
+        primary = self.describe_model(ctx, ModelRequest(model_name=name)).primary_container
+        assert primary.image is not None
+        return primary.image, primary.model_data_url, dict(primary.environment), None
+
+    def open_container(self, ctx: CallContext, image: str, model_data_url: str | None, environment: dict[str, str],
+                       folder: Path) -> LoadedModel:
+        """A model's artifact (and a script model's ``SAGEMAKER_SUBMIT_DIRECTORY``) read through the lake as
+        ``ctx``'s caller, unpacked under ``folder`` (the caller removes it) and loaded by the inference runtime."""
+        import io
+        import tarfile
+
+        fs = self.peer(LakeService).filesystem(ctx)
+
+        def unpack(uri: str, into: Path) -> Path:
+            into.mkdir(parents=True, exist_ok=True)
+            with tarfile.open(fileobj=io.BytesIO(fs.cat_file(uri)), mode="r:*") as archive:
+                archive.extractall(into, filter="data")
+            return into
+
+        model_dir = unpack(model_data_url, folder / "model") if model_data_url else folder / "model"
+        model_dir.mkdir(parents=True, exist_ok=True)
+        submit = environment.get("SAGEMAKER_SUBMIT_DIRECTORY")
+        code_dir = unpack(submit, folder / "code") if submit and submit.startswith("lake://") else None
+        return load_model(image, model_dir, environment, code_dir)
+
+    def open_model(self, ctx: CallContext, name: str, folder: Path) -> LoadedModel:
+        """:meth:`open_container` of model or version ``name`` (see :meth:`container_of`)."""
+        image, url, environment, _ = self.container_of(ctx, name)
+        return self.open_container(ctx, image, url, environment, folder)
+
+    def source_training_job(self, ctx: CallContext, model_name: str | None, package: str | None) -> str | None:
+        """The training job a version comes from (None for a model, or a version registered without one)."""
+        return self.container_of(ctx, package)[3] if package else None

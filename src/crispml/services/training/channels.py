@@ -209,6 +209,15 @@ def _check_etag(pinned: PinnedFile, size: int) -> None:
 def _write_table(service: Service, ctx: CallContext, channel: Channel, pinned: ChannelLineage, folder: Path) -> int:
     spec = channel.data_source.catalog_data_source
     assert spec is not None
+    rows = table_rows(service, ctx, channel, pinned)
+    return write_rows(rows, folder, base_content_type(channel.content_type) or "text/csv",
+                      labelled=spec.label_column is not None)
+
+
+def table_rows(service: Service, ctx: CallContext, channel: Channel, pinned: ChannelLineage) -> pa.Table:
+    """A table channel's pinned rows, its label (if any) first, then its feature columns."""
+    spec = channel.data_source.catalog_data_source
+    assert spec is not None
     catalog = service.peer(CatalogService)
     table = catalog.get_table(ctx, TableRequest(database_name=spec.database_name, name=spec.table_name)).table
     if pinned.snapshot_id is not None:
@@ -217,8 +226,39 @@ def _write_table(service: Service, ctx: CallContext, channel: Channel, pinned: C
         rows = _read_external(service, ctx, table, pinned)
     rows = _select(rows, spec.label_column, spec.columns)
     pinned.rows = rows.num_rows
-    return write_rows(rows, folder, base_content_type(channel.content_type) or "text/csv",
-                      labelled=spec.label_column is not None)
+    return rows
+
+
+def prefix_rows(service: Service, ctx: CallContext, channel: Channel, pinned: ChannelLineage) -> pa.Table:
+    """A lake-prefix channel's pinned files as rows: CSV without a header (columns ``_0``, ``_1``, … with the
+    label first, as SageMaker's built-ins read it) or Parquet."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    kind = base_content_type(channel.content_type) or "text/csv"
+    if kind not in ("text/csv", "application/x-parquet"):
+        raise ValidationException(f"channel {channel.channel_name!r}: rows are read from text/csv or "
+                                  f"application/x-parquet files, not {kind}")
+    fs = service.peer(LakeService).filesystem(ctx)
+    parts = []
+    for f in pinned.files:
+        with fs.open(f.uri, "rb") as handle:
+            try:
+                if kind == "text/csv":
+                    data = pcsv.read_csv(handle, read_options=pcsv.ReadOptions(autogenerate_column_names=True))
+                    data = data.rename_columns([f"_{i}" for i in range(data.num_columns)])
+                else:
+                    data = pq.read_table(handle)
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise ValidationException(f"{f.uri} cannot be read as {kind}: {exc}") from exc
+        parts.append(data)
+    try:
+        rows = pa.concat_tables(parts, promote_options="default")
+    except pa.ArrowInvalid as exc:
+        raise ValidationException(f"channel {channel.channel_name!r}: its files do not share columns: {exc}") from exc
+    pinned.rows = rows.num_rows
+    return rows
 
 
 def _select(rows: pa.Table, label: str | None, columns: list[str] | None) -> pa.Table:

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from crispml.core.context import CallContext
 from crispml.services.training.entities import (
     AlgorithmSpecification,
     CatalogDataSource,
     Channel,
+    ChannelLineage,
     CheckpointConfig,
     CrossValidation,
     DataSource,
@@ -48,11 +50,14 @@ from crispml.services.training.specs import (
     GetTrainingJobLogsRequest,
     ListTrainingJobsRequest,
     TrainingJobRequest,
+    check_job_name,
 )
 from crispml.services.training.warm import SETTINGS_VARIABLE
 from crispml.spine.operations import Service
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from crispml.services.training.algorithms import Algorithm
 
 #: What other services and shells may import: the service, its operations' requests, and what they share.
@@ -61,6 +66,7 @@ __all__ = [
     "AlgorithmSpecification",
     "CatalogDataSource",
     "Channel",
+    "ChannelLineage",
     "CheckpointConfig",
     "CreateTrainingJobRequest",
     "CrossValidation",
@@ -82,6 +88,7 @@ __all__ = [
     "ValidationException",
     "builtin_algorithm",
     "builtin_algorithm_names",
+    "check_job_name",
     "framework_of",
     "hyperparameter_value",
 ]
@@ -104,6 +111,18 @@ def builtin_algorithm(name: str) -> Algorithm:
 
 class TrainingService(Service, JobOps):
     name = "training"
+
+    def channel_rows(self, ctx: CallContext, channel: Channel) -> tuple[pa.Table, ChannelLineage]:
+        """A channel's rows, read as ``ctx``'s caller, and what was read (the pin): a table's rows with its
+        label first, or a lake prefix's CSV (no header, label first) or Parquet files. For other services
+        that read data as a training job does (evaluation). ValidationException for an empty or missing
+        channel, as CreateTrainingJob gives."""
+        from crispml.services.training import channels
+
+        pinned = channels.pin(self, ctx, channel)
+        if channel.data_source.catalog_data_source is not None:
+            return channels.table_rows(self, ctx, channel, pinned), pinned
+        return channels.prefix_rows(self, ctx, channel, pinned), pinned
 
     def work(self, name: str) -> None:
         """Drive job ``name`` in this worker process, then any job that claims it while it is kept warm
