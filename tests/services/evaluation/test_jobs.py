@@ -87,6 +87,10 @@ def test_a_training_jobs_model_is_judged_on_held_out_rows_compared_and_reported(
     assert large.threshold["by_metric"]["criterion"] == "f1"
     assert set(large.feature_importance) == {"x1", "x2", "x3"}
     assert large.feature_importance["x1"] > large.feature_importance["x3"]
+    import json
+
+    stored = json.loads(shop.fs.cat_file(large.metrics_uri))
+    assert stored["metrics"]["accuracy"] == pytest.approx(large.metrics["accuracy"])  # for ModelMetrics S3Uri
     page = shop.fs.cat_file(large.report_uri).decode()
     assert "<svg" in page and "http" not in page.replace("http://www.w3.org/2000/svg", "")
     listed = shop.evaluation.list_evaluation_jobs(model_source_contains="training-job/large")
@@ -170,3 +174,54 @@ def test_a_registered_script_regressor_is_judged_with_regression_metrics(shop: C
             test_data={"ChannelName": "test", "ContentType": "text/csv", "DataSource": {
                 "S3DataSource": {"S3Uri": f"lake://{BUCKET}/reg/test/"}}},
             problem_type="Regression", metrics=["accuracy"], output_location=OUTPUT)
+
+
+def _builtin(client: Client, name: str, algorithm: str, hyperparameters: dict[str, str], prefix: str) -> None:
+    client.training.create_training_job(
+        training_job_name=name, algorithm_specification={"AlgorithmName": algorithm},
+        hyper_parameters=hyperparameters,
+        input_data_config=[{"ChannelName": "train", "ContentType": "text/csv;label_size=0", "DataSource": {
+            "S3DataSource": {"S3Uri": f"lake://{BUCKET}/{prefix}/"}}}],
+        output_data_config={"S3OutputPath": f"lake://{BUCKET}/models/"})
+
+
+def test_clusterings_and_anomaly_scores_are_judged_without_a_label_to_predict(shop: Client) -> None:
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(11)
+    blobs = np.vstack([rng.normal(loc=c, scale=0.3, size=(60, 2)) for c in ((0, 0), (5, 5), (0, 6))])
+    shop.fs.pipe_file(f"{BUCKET}/blobs/part.csv", "\n".join(f"{a},{b}" for a, b in blobs).encode() + b"\n")
+    normal = rng.normal(size=(200, 2))
+    odd = rng.normal(loc=8, size=(5, 2))
+    labelled = [(0, *r) for r in normal] + [(1, *r) for r in odd]
+    shop.fs.pipe_file(f"{BUCKET}/points/part.csv", "\n".join(f"{a},{b}" for _, a, b in labelled).encode() + b"\n")
+    shop.fs.pipe_file(f"{BUCKET}/points-labelled/part.csv",
+                      "\n".join(f"{y},{a},{b}" for y, a, b in labelled).encode() + b"\n")
+    _builtin(shop, "clusters", "k-means", {"k": "3", "feature_dim": "2"}, "blobs")
+    _builtin(shop, "anomalies", "random-cut-forest", {"feature_dim": "2", "num_trees": "50"}, "points")
+    for job in ("clusters", "anomalies"):
+        assert wait(shop, job).training_job_status == "Completed", job
+    clustered = shop.evaluation.create_evaluation_job(
+        evaluation_job_name="clusters-eval", model_source={"TrainingJobName": "clusters"},
+        test_data={"ChannelName": "test", "ContentType": "text/csv;label_size=0", "DataSource": {
+            "S3DataSource": {"S3Uri": f"lake://{BUCKET}/blobs/"}}},
+        problem_type="Clustering", output_location=OUTPUT)
+    answers = pq.read_table(io.BytesIO(shop.fs.cat_file(clustered.predictions_uri))).column("y_pred").to_numpy()
+    assert clustered.metrics["clusters"] == 3 and sorted(clustered.metrics["cluster_sizes"].values()) == [60, 60, 60]
+    assert clustered.metrics["silhouette"] == pytest.approx(silhouette_score(blobs, answers.astype(int)))
+    scored = shop.evaluation.create_evaluation_job(
+        evaluation_job_name="anomalies-eval", model_source={"TrainingJobName": "anomalies"},
+        test_data={"ChannelName": "test", "ContentType": "text/csv", "DataSource": {
+            "S3DataSource": {"S3Uri": f"lake://{BUCKET}/points-labelled/"}}},
+        problem_type="AnomalyDetection", output_location=OUTPUT)
+    assert scored.metrics["anomalies"] == 5 and scored.metrics["precision_at_k"]["10"] == pytest.approx(0.5)
+    assert scored.metrics["roc_auc"] > 0.95
+    with pytest.raises(InvalidArgument, match="comparisons are of classifiers"):
+        shop.evaluation.compare_evaluations(evaluation_job_name_a="clusters-eval",
+                                            evaluation_job_name_b="clusters-eval")
+    with pytest.raises(InvalidArgument, match="silhouette"):
+        shop.evaluation.create_evaluation_job(
+            evaluation_job_name="clusters-wrong", model_source={"TrainingJobName": "clusters"},
+            test_data={"ChannelName": "test", "ContentType": "text/csv;label_size=0", "DataSource": {
+                "S3DataSource": {"S3Uri": f"lake://{BUCKET}/blobs/"}}},
+            problem_type="Clustering", metrics=["accuracy"], output_location=OUTPUT)

@@ -37,6 +37,7 @@ def upgrade() -> None:
     sa.Column('feature_importance', sa.Text(), nullable=False),
     sa.Column('report_uri', sa.Text(), nullable=True),
     sa.Column('predictions_uri', sa.Text(), nullable=True),
+    sa.Column('metrics_uri', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_evaluation_jobs')),

@@ -16,7 +16,8 @@ from pydantic import BaseModel, Field
 from crispml.services.training.service import ChannelLineage
 from crispml.spine.models import Shape
 
-ProblemType = Literal["BinaryClassification", "MulticlassClassification", "Regression"]
+ProblemType = Literal["BinaryClassification", "MulticlassClassification", "Regression", "Clustering",
+                      "AnomalyDetection"]
 EvaluationStatus = Literal["InProgress", "Completed", "Failed"]
 
 
@@ -52,6 +53,8 @@ class EvaluationJob(BaseModel):
     feature_importance: dict[str, float] = Field(default_factory=dict)
     report_uri: str | None = None
     predictions_uri: str | None = None
+    metrics_uri: str | None = Field(None, description="The metrics as JSON in the lake: what a model package's "
+                                                      "ModelMetrics.ModelQuality.Statistics.S3Uri names.")
     creation_time: datetime
     end_time: datetime | None = None
 

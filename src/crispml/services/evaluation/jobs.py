@@ -64,44 +64,60 @@ class EvaluationOps(RuntimeAccess):
     def create_evaluation_job(self, ctx: CallContext,
                               request: CreateEvaluationJobRequest) -> DescribeEvaluationJobResponse:
         """Judge a model on held-out rows: metrics, curves, a threshold, feature importance, an HTML report."""
-        from crispml.services.evaluation import metrics as metric_math
-        from crispml.services.evaluation import run
+        from crispml.services.evaluation import run, unsupervised
 
         with self._reading() as session:
             if session.get(EvaluationJobRow, request.evaluation_job_name) is not None:
                 raise ResourceInUse(f"evaluation job {request.evaluation_job_name!r} already exists")
-        if request.metrics:
-            metric_math.check_metrics(request.problem_type, request.metrics)
+        labelled = _labelled(request)
+        if request.problem_type in unsupervised.UNSUPERVISED:
+            unsupervised.check(request.problem_type, request.metrics)
+        else:
+            if not labelled:
+                raise ValidationException(
+                    f"a {request.problem_type} model is judged against true values: give TestData a LabelColumn "
+                    "(a table) or label-first CSV (a lake prefix)")
+            if request.metrics:
+                from crispml.services.evaluation import metrics as metric_math
+
+                metric_math.check_metrics(request.problem_type, request.metrics)
         source = request.model_source
-        if source.training_job_name is None and request.test_data.data_source.catalog_data_source is not None \
-                and request.test_data.data_source.catalog_data_source.label_column is None:
-            raise ValidationException("TestData's CatalogDataSource needs LabelColumn: the true values to judge by")
         expected = self._training_features(ctx, source)
         rows, pinned = self.peer(TrainingService).channel_rows(ctx, request.test_data)
-        y_true, X, names = run.features_of(rows, expected)
+        y_true, X, names = run.features_of(rows, expected, labelled=labelled)
         self._record(ctx, request, pinned)
         folder = Path(tempfile.mkdtemp(prefix="crispml-evaluation-"))
         try:
             model = self._open_model(ctx, source, folder)
-            outputs = run.predict(model.invoke, X)
-            y_pred, y_score = run.decide(request.problem_type, y_true, outputs, request.positive_label)
-            cost = (request.cost.false_positive, request.cost.false_negative) if request.cost else None
-            result = run.score_all(request.problem_type, y_true, y_pred, y_score,
-                                   positive_label=request.positive_label, requested=request.metrics,
-                                   threshold_metric=request.threshold_metric, cost=cost)
-            if request.feature_importance and names:
-                result.importance = run.permutation_importance(model.invoke, request.problem_type, y_true, X,
-                                                               names, request.positive_label)
-            report_uri, predictions_uri = self._write_files(ctx, request, source, pinned, result)
+            result = self._judge(request, model.invoke, X, y_true, names)
+            uris = self._write_files(ctx, request, source, pinned, result)
         except CrispmlError as exc:
             self._finish(request.evaluation_job_name, failure=f"{type(exc).__name__}: {exc}")
             raise
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-        self._finish(request.evaluation_job_name, result=result, report_uri=report_uri,
-                     predictions_uri=predictions_uri)
+        self._finish(request.evaluation_job_name, result=result, uris=uris)
         return self.describe_evaluation_job(ctx, EvaluationJobRequest(
             evaluation_job_name=request.evaluation_job_name))
+
+    @staticmethod
+    def _judge(request: CreateEvaluationJobRequest, invoke: Any, X: Any, y_true: Any, names: list[str]) -> Any:
+        from crispml.services.evaluation import run, unsupervised
+
+        if request.problem_type in unsupervised.UNSUPERVISED:
+            found, answers = unsupervised.judge(request.problem_type, invoke, X, y_true)
+            is_score = request.problem_type == "AnomalyDetection"
+            return run.Result(found, None, {}, y_true, answers, answers if is_score else None)
+        assert y_true is not None
+        outputs = run.predict(invoke, X)
+        y_pred, y_score = run.decide(request.problem_type, y_true, outputs, request.positive_label)
+        cost = (request.cost.false_positive, request.cost.false_negative) if request.cost else None
+        result = run.score_all(request.problem_type, y_true, y_pred, y_score, positive_label=request.positive_label,
+                               requested=request.metrics, threshold_metric=request.threshold_metric, cost=cost)
+        if request.feature_importance and names:
+            result.importance = run.permutation_importance(invoke, request.problem_type, y_true, X, names,
+                                                           request.positive_label)
+        return result
 
     # -- the model and what it learned from --------------------------------------------------------------
 
@@ -164,8 +180,8 @@ class EvaluationOps(RuntimeAccess):
         except CrispmlError as exc:
             raise ResourceInUse(f"evaluation job {request.evaluation_job_name!r} already exists") from exc
 
-    def _finish(self, name: str, *, failure: str | None = None, result: Any = None, report_uri: str | None = None,
-                predictions_uri: str | None = None) -> None:
+    def _finish(self, name: str, *, failure: str | None = None, result: Any = None,
+                uris: tuple[str, str, str] | None = None) -> None:
         def change(session: Session) -> None:
             row = session.get(EvaluationJobRow, name, with_for_update=True)
             assert row is not None
@@ -177,11 +193,13 @@ class EvaluationOps(RuntimeAccess):
             row.metrics = json.dumps(result.metrics, default=str)
             row.threshold = json.dumps(result.threshold, default=str) if result.threshold else None
             row.feature_importance = json.dumps(result.importance)
-            row.report_uri, row.predictions_uri = report_uri, predictions_uri
+            if uris is not None:
+                row.report_uri, row.predictions_uri, row.metrics_uri = uris
         self._writing(change)
 
     def _write_files(self, ctx: CallContext, request: CreateEvaluationJobRequest, source: ModelSource,
-                     pinned: ChannelLineage, result: Any) -> tuple[str, str]:
+                     pinned: ChannelLineage, result: Any) -> tuple[str, str, str]:
+        """The report, the rows' truth and answers (for comparisons), and the metrics as JSON, in the lake."""
         import io
 
         import pyarrow as pa
@@ -192,24 +210,28 @@ class EvaluationOps(RuntimeAccess):
         base = f"{request.output_location}{request.evaluation_job_name}/"
         snapshot = f"{pinned.source} (snapshot {pinned.snapshot_id}, {pinned.rows} rows)" if pinned.snapshot_id \
             else f"{pinned.source} ({len(pinned.files)} files, {pinned.rows} rows)"
+        regression = request.problem_type == "Regression"
         page = render(EvaluationReport(
             title=f"Evaluation {request.evaluation_job_name}", model_version=source.describe(),
             data_snapshot=snapshot, classification=result.classification, curves=result.curves,
-            regression=result.regression,
-            y_true=result.y_true if request.problem_type == "Regression" else None,
-            y_pred=result.y_pred if request.problem_type == "Regression" else None,
-            feature_importance=result.importance))
-        fs = self.peer(LakeService).filesystem(ctx)
-        with fs.open(base + "report.html", "wb") as out:
-            out.write(page.encode("utf-8"))
-        columns: dict[str, Any] = {"y_true": result.y_true, "y_pred": result.y_pred}
+            regression=result.regression, y_true=result.y_true if regression else None,
+            y_pred=result.y_pred if regression else None, feature_importance=result.importance))
+        columns: dict[str, Any] = {"y_pred": result.y_pred}
+        if result.y_true is not None:
+            columns = {"y_true": result.y_true, **columns}
         if result.y_score is not None:
             columns["y_score"] = result.y_score
         buffer = io.BytesIO()
         pq.write_table(pa.table(columns), buffer)
-        with fs.open(base + "predictions.parquet", "wb") as out:
-            out.write(buffer.getvalue())
-        return base + "report.html", base + "predictions.parquet"
+        fs = self.peer(LakeService).filesystem(ctx)
+        written = []
+        for name, data in (("report.html", page.encode("utf-8")), ("predictions.parquet", buffer.getvalue()),
+                           ("evaluation.json", json.dumps({"problem_type": request.problem_type,
+                                                           "metrics": result.metrics}, default=str).encode())):
+            with fs.open(base + name, "wb") as out:
+                out.write(data)
+            written.append(base + name)
+        return written[0], written[1], written[2]
 
     # -- reading -----------------------------------------------------------------------------------------------
 
@@ -267,6 +289,9 @@ class EvaluationOps(RuntimeAccess):
         for row in (a, b):
             if row.status != "Completed" or not row.predictions_uri:
                 raise ValidationException(f"evaluation {row.name!r} is {row.status}; compare Completed evaluations")
+        if a.problem_type in ("Clustering", "AnomalyDetection"):
+            raise ValidationException(f"{a.name!r} judged a {a.problem_type} model; comparisons are of classifiers "
+                                      "and regressors, whose answers can be right or wrong row by row")
         if a.problem_type != b.problem_type:
             raise ValidationException(f"{a.name!r} judged a {a.problem_type} model and {b.name!r} a {b.problem_type} "
                                       "one; compare models of one kind")
@@ -294,6 +319,15 @@ class EvaluationOps(RuntimeAccess):
                                           verdicts=document["verdicts"])
 
 
+def _labelled(request: CreateEvaluationJobRequest) -> bool:
+    """Whether the test rows carry true values first: a table with a LabelColumn, or label-first files (not
+    ``text/csv;label_size=0``)."""
+    table = request.test_data.data_source.catalog_data_source
+    if table is not None:
+        return table.label_column is not None
+    return "label_size=0" not in (request.test_data.content_type or "").replace(" ", "")
+
+
 def _pin(row: EvaluationJobRow) -> tuple[Any, ...]:
     pinned = ChannelLineage.model_validate_json(row.test_data or "{}")
     return pinned.source, pinned.snapshot_id, tuple(sorted((f.uri, f.e_tag) for f in pinned.files))
@@ -308,12 +342,14 @@ def _entity(row: EvaluationJobRow) -> EvaluationJob:
         test_data=ChannelLineage.model_validate_json(row.test_data) if row.test_data else None,
         metrics=json.loads(row.metrics), threshold=json.loads(row.threshold) if row.threshold else None,
         feature_importance=json.loads(row.feature_importance), report_uri=row.report_uri,
-        predictions_uri=row.predictions_uri, creation_time=row.created_at, end_time=row.ended_at)
+        predictions_uri=row.predictions_uri, metrics_uri=row.metrics_uri, creation_time=row.created_at,
+        end_time=row.ended_at)
 
 
 def _summary(row: EvaluationJobRow) -> EvaluationJobSummary:
     metrics = json.loads(row.metrics)
-    key = "rmse" if row.problem_type == "Regression" else "accuracy"
+    key = {"Regression": "rmse", "Clustering": "silhouette", "AnomalyDetection": "roc_auc"}.get(row.problem_type,
+                                                                                                 "accuracy")
     headline = f"{key} {metrics[key]:.4f}" if isinstance(metrics.get(key), int | float) else None
     return EvaluationJobSummary(evaluation_job_name=row.name, status=row.status,  # type: ignore[arg-type]
                                 model_source=row.model_source, problem_type=row.problem_type,  # type: ignore[arg-type]

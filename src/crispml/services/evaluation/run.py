@@ -57,10 +57,10 @@ class Result:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def features_of(rows: Any, expected: list[str] | None, *, labelled: bool = True) -> tuple[np.ndarray, np.ndarray,
-                                                                                           list[str]]:
-    """The label (first column) and the features as float arrays; ``expected`` feature names are looked up
-    by name (case-insensitively) and put in that order."""
+def features_of(rows: Any, expected: list[str] | None, *,
+                labelled: bool = True) -> tuple[np.ndarray | None, np.ndarray, list[str]]:
+    """The label (the first column, when ``labelled``) and the features as float arrays; ``expected`` feature
+    names are looked up by name (case-insensitively) and put in that order."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -89,7 +89,7 @@ def features_of(rows: Any, expected: list[str] | None, *, labelled: bool = True)
     if np.isnan(X).any():
         bad = [features[j] for j in np.where(np.isnan(X).any(axis=0))[0]]
         raise ValidationException(f"test columns {', '.join(bad)} hold missing values; fill or drop those rows")
-    y = label.to_numpy(zero_copy_only=False)
+    y = label.to_numpy(zero_copy_only=False) if labelled else None
     return y, X, features
 
 

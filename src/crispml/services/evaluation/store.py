@@ -35,6 +35,7 @@ class EvaluationJobRow(Base):
     feature_importance: Mapped[str] = mapped_column(Text, default="{}")
     report_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
     predictions_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
+    metrics_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
