@@ -225,3 +225,32 @@ def test_clusterings_and_anomaly_scores_are_judged_without_a_label_to_predict(sh
             test_data={"ChannelName": "test", "ContentType": "text/csv;label_size=0", "DataSource": {
                 "S3DataSource": {"S3Uri": f"lake://{BUCKET}/blobs/"}}},
             problem_type="Clustering", metrics=["accuracy"], output_location=OUTPUT)
+
+
+def test_a_training_job_with_an_evaluation_option_is_judged_when_it_completes(shop: Client) -> None:
+    import time
+
+    shop.training.create_training_job(
+        training_job_name="judged", algorithm_specification={"AlgorithmName": "xgboost"},
+        hyper_parameters={"num_round": "10", "objective": "binary:logistic"},
+        input_data_config=[_channel("train_rows"), {**_channel("test_rows"), "ChannelName": "test"}],
+        output_data_config={"S3OutputPath": f"lake://{BUCKET}/models/"},
+        evaluation={"ProblemType": "BinaryClassification", "TestChannelName": "test"})
+    job = wait(shop, "judged")
+    assert job.training_job_status == "Completed" and job.evaluation.test_channel_name == "test"
+    deadline = time.monotonic() + 60
+    while True:
+        found = shop.evaluation.list_evaluation_jobs(model_source_contains="training-job/judged")
+        if found.evaluation_job_summaries and found.evaluation_job_summaries[0].status != "InProgress":
+            break
+        assert time.monotonic() < deadline, "the job's evaluation never appeared"
+        time.sleep(0.1)
+    evaluation = shop.evaluation.describe_evaluation_job(evaluation_job_name="judged-evaluation")
+    assert evaluation.status == "Completed" and evaluation.metrics["accuracy"] > 0.8
+    assert evaluation.report_uri == f"lake://{BUCKET}/models/judged/judged-evaluation/report.html"
+    with pytest.raises(InvalidArgument, match="channel 'holdout', which InputDataConfig does not have"):
+        shop.training.create_training_job(
+            training_job_name="no-holdout", algorithm_specification={"AlgorithmName": "xgboost"},
+            hyper_parameters={"num_round": "10"}, input_data_config=[_channel("train_rows")],
+            output_data_config={"S3OutputPath": f"lake://{BUCKET}/models/"},
+            evaluation={"ProblemType": "BinaryClassification", "TestChannelName": "holdout"})

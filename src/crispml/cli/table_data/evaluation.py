@@ -35,7 +35,7 @@ SERVICE: dict[str, Any] = {
                 {'name': 'evaluation_job_name', 'option': '--evaluation-job-name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': '1-63 letters, digits or hyphens; unique.'},
                 {'name': 'model_source', 'option': '--model-source', 'kind': 'json', 'type': 'str', 'required': True, 'help': ''},
                 {'name': 'test_data', 'option': '--test-data', 'kind': 'json', 'type': 'str', 'required': True, 'help': 'The held-out rows: a catalog table with its LabelColumn, or a lake prefix of label-first CSV or Parquet.'},
-                {'name': 'problem_type', 'option': '--problem-type', 'kind': 'choice', 'type': 'str', 'required': True, 'help': '', 'choices': ['BinaryClassification', 'MulticlassClassification', 'Regression']},
+                {'name': 'problem_type', 'option': '--problem-type', 'kind': 'choice', 'type': 'str', 'required': True, 'help': '', 'choices': ['BinaryClassification', 'MulticlassClassification', 'Regression', 'Clustering', 'AnomalyDetection']},
                 {'name': 'metrics', 'option': '--metrics', 'kind': 'json', 'type': 'str', 'required': False, 'help': "Metrics that must apply (default: all of the problem type's)."},
                 {'name': 'positive_label', 'option': '--positive-label', 'kind': 'plain', 'type': 'str', 'required': False, 'help': 'Binary: the positive class (default: the largest label).'},
                 {'name': 'threshold_metric', 'option': '--threshold-metric', 'kind': 'choice', 'type': 'str', 'required': False, 'help': 'Binary: the best threshold by this metric.', 'choices': ['accuracy', 'precision', 'recall', 'specificity', 'f1']},

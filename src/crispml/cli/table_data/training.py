@@ -26,6 +26,7 @@ SERVICE: dict[str, Any] = {
                 {'name': 'stopping_condition', 'option': '--stopping-condition', 'kind': 'json', 'type': 'str', 'required': False, 'help': ''},
                 {'name': 'checkpoint_config', 'option': '--checkpoint-config', 'kind': 'json', 'type': 'str', 'required': False, 'help': ''},
                 {'name': 'cross_validation', 'option': '--cross-validation', 'kind': 'json', 'type': 'str', 'required': False, 'help': 'crispml: k-fold CV before the final fit.'},
+                {'name': 'evaluation', 'option': '--evaluation', 'kind': 'json', 'type': 'str', 'required': False, 'help': 'crispml: judge the model on one of the channels when the job completes.'},
                 {'name': 'environment', 'option': '--environment', 'kind': 'json', 'type': 'str', 'required': False, 'help': ''},
                 {'name': 'tags', 'option': '--tags', 'kind': 'json', 'type': 'str', 'required': False, 'help': ''},
                 {'name': 'role_arn', 'option': '--role-arn', 'kind': 'plain', 'type': 'str', 'required': False, 'help': 'Accepted for SageMaker compatibility; the job acts as its creator.'},

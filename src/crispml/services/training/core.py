@@ -99,6 +99,7 @@ def entity(row: TrainingJobRow, now: datetime) -> TrainingJob:
         stopping_condition=request.stopping_condition,
         checkpoint_config=request.checkpoint_config,
         cross_validation=request.cross_validation,
+        evaluation=request.evaluation,
         environment=request.environment,
         model_artifacts=ModelArtifacts(s3_model_artifacts=row.model_artifacts) if row.model_artifacts else None,
         final_metric_data_list=[MetricData.model_validate(m) for m in json.loads(row.final_metrics)],

@@ -112,6 +112,17 @@ class CrossValidation(Shape):
     group_column: int | None = Field(None, ge=0, description="GroupKFold: the feature column holding the groups.")
 
 
+class EvaluationConfig(Shape):
+    """crispml: judge the model on one of the job's channels once the job has completed — an evaluation job
+    named ``<job>-evaluation`` of the evaluation service, its report under the job's output path."""
+
+    problem_type: Literal["BinaryClassification", "MulticlassClassification", "Regression", "Clustering",
+                          "AnomalyDetection"]
+    test_channel_name: str = Field("test", description="The channel holding the held-out rows.")
+    metrics: list[str] | None = Field(None, description="Metrics that must apply (default: all of the type's).")
+    positive_label: str | None = None
+
+
 class Tag(Shape):
     key: str = Field(min_length=1, max_length=128)
     value: str = Field("", max_length=256)
@@ -195,6 +206,7 @@ class TrainingJob(BaseModel):
     stopping_condition: StoppingCondition
     checkpoint_config: CheckpointConfig | None = None
     cross_validation: CrossValidation | None = None
+    evaluation: EvaluationConfig | None = None
     environment: dict[str, str] = Field(default_factory=dict)
     model_artifacts: ModelArtifacts | None = None
     final_metric_data_list: list[MetricData] = Field(default_factory=list)

@@ -73,8 +73,11 @@ class JobOps(TrainingCore):
 
             algorithm = algorithms.get(spec.algorithm_name)
             algorithm.validate(request.hyper_parameters)
+            held_out = request.evaluation.test_channel_name if request.evaluation is not None else None
+            known = algorithm.required_channels | algorithm.optional_channels
             algorithm.validate_channels({c.channel_name: c.content_type or "text/csv"
-                                         for c in request.input_data_config})
+                                         for c in request.input_data_config
+                                         if c.channel_name != held_out or held_out in known})
             code_hash = _file_hash(algorithm)
         else:
             assert spec.training_image is not None

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from crispml.core.context import CallContext
@@ -28,6 +29,7 @@ from crispml.services.training.entities import (
     CheckpointConfig,
     CrossValidation,
     DataSource,
+    EvaluationConfig,
     MetricDefinition,
     OutputDataConfig,
     ResourceConfig,
@@ -71,6 +73,7 @@ __all__ = [
     "CreateTrainingJobRequest",
     "CrossValidation",
     "DataSource",
+    "EvaluationConfig",
     "GetTrainingJobLogsRequest",
     "ListTrainingJobsRequest",
     "MetricDefinition",
@@ -124,9 +127,11 @@ class TrainingService(Service, JobOps):
             return channels.table_rows(self, ctx, channel, pinned), pinned
         return channels.prefix_rows(self, ctx, channel, pinned), pinned
 
-    def work(self, name: str) -> None:
+    def work(self, name: str, after: Callable[[str, str], None] | None = None) -> None:
         """Drive job ``name`` in this worker process, then any job that claims it while it is kept warm
-        (for the worker entry point, ``python -m crispml.jobworker``)."""
+        (for the worker entry point, ``python -m crispml.jobworker``). ``after(job, principal)`` runs when a job
+        with an ``Evaluation`` option has completed (the entry point evaluates it: services cannot call the
+        evaluation service, which builds on this one)."""
         from crispml.services.training import warm
         from crispml.services.training.core import definition_of
         from crispml.services.training.executor import Driver
@@ -137,10 +142,12 @@ class TrainingService(Service, JobOps):
             request = definition_of(row)
             try:
                 _preload(request)
-                Driver(self, name).drive()
+                outcome = Driver(self, name).drive()
             except Exception as exc:  # a fault of the worker itself: the job ends now, saying so, not later
                 self._end_with_fault(name, f"the worker failed: {type(exc).__name__}: {exc}")
                 raise
+            if after is not None and request.evaluation is not None and outcome.status == "Completed":
+                after(name, row.principal)
             keep = request.resource_config.keep_alive_period_in_seconds
             if not keep:
                 return

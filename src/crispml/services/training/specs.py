@@ -25,6 +25,7 @@ from crispml.services.training.entities import (
     Channel,
     CheckpointConfig,
     CrossValidation,
+    EvaluationConfig,
     OutputDataConfig,
     ResourceConfig,
     StoppingCondition,
@@ -76,6 +77,8 @@ class CreateTrainingJobRequest(Request):
     stopping_condition: StoppingCondition = Field(default_factory=StoppingCondition)
     checkpoint_config: CheckpointConfig | None = None
     cross_validation: CrossValidation | None = Field(None, description="crispml: k-fold CV before the final fit.")
+    evaluation: EvaluationConfig | None = Field(
+        None, description="crispml: judge the model on one of the channels when the job completes.")
     environment: dict[str, str] = Field(default_factory=dict)
     tags: list[Tag] = Field(default_factory=list, max_length=50)
     role_arn: str | None = Field(None, description="Accepted for SageMaker compatibility; the job acts as its "
@@ -140,6 +143,10 @@ class CreateTrainingJobRequest(Request):
                                                              "S3OutputPath")
         if self.checkpoint_config is not None:
             self.checkpoint_config.s3_uri = lake_prefix(self.checkpoint_config.s3_uri, "CheckpointConfig S3Uri")
+        if self.evaluation is not None and self.evaluation.test_channel_name not in names:
+            raise ValidationException(
+                f"Evaluation judges the model on channel {self.evaluation.test_channel_name!r}, which InputDataConfig "
+                f"does not have (channels: {', '.join(names) or 'none'})")
         cv = self.cross_validation
         if cv is not None:
             if spec.algorithm_name is None:
