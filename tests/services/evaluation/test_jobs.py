@@ -160,8 +160,8 @@ def test_a_registered_script_regressor_is_judged_with_regression_metrics(shop: C
                                                  source_training_job_name="regressor")
     judged = shop.evaluation.create_evaluation_job(
         evaluation_job_name="prices-v1", model_source={"ModelPackageArn": version.model_package_arn},
-        test_data={"ChannelName": "test", "ContentType": "text/csv", "DataSource": {
-            "S3DataSource": {"S3Uri": f"lake://{BUCKET}/reg/test/"}}},
+        test_data={"ChannelName": "test", "ContentType": "text/csv", "DataSource": {  # s3:// names the lake too
+            "S3DataSource": {"S3Uri": f"s3://{BUCKET}/reg/test/"}}},
         problem_type="Regression", output_location=OUTPUT)
     assert judged.metrics["r2"] > 0.99
     residual = y - np.asarray(pq.read_table(io.BytesIO(shop.fs.cat_file(judged.predictions_uri))).column(

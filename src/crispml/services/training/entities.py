@@ -12,8 +12,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from crispml.core.hive import check_location
+from crispml.services.training.errors import ValidationException
 from crispml.spine.models import Shape
 
 TrainingJobStatus = Literal["InProgress", "Completed", "Failed", "Stopping", "Stopped"]
@@ -48,6 +50,19 @@ class S3DataSource(Shape):
     s3_data_type: Literal["S3Prefix", "ManifestFile"] = "S3Prefix"
     s3_uri: str = Field(description="A lake prefix ('lake://bucket/prefix/'; 's3://' names the same lake).")
     s3_data_distribution_type: Literal["FullyReplicated", "ShardedByS3Key"] = "FullyReplicated"
+
+    @field_validator("s3_uri")
+    @classmethod
+    def _uri(cls, value: str) -> str:
+        return key_prefix(value, "S3Uri")
+
+
+def key_prefix(uri: str, what: str) -> str:
+    """A lake key prefix as ``lake://bucket/prefix`` — every key that starts with it, as S3Prefix means (a
+    trailing ``/`` kept if given); ``s3://`` names the same lake."""
+    checked = check_location(uri, what=what, example="lake://bucket/prefix/", error=ValidationException)
+    text = uri.strip()
+    return checked if text.endswith("/") or checked.count("/") == 3 else checked.rstrip("/")
 
 
 class CatalogDataSource(Shape):

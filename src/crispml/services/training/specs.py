@@ -55,14 +55,6 @@ def lake_prefix(location: str, what: str) -> str:
     return check_location(location, what=what, example="lake://bucket/prefix/", error=ValidationException)
 
 
-def key_prefix(uri: str, what: str) -> str:
-    """A lake key prefix as ``lake://bucket/prefix`` — every key that starts with it, as S3Prefix means (a
-    trailing ``/`` kept if given); ``s3://`` names the same lake."""
-    checked = check_location(uri, what=what, example="lake://bucket/prefix/", error=ValidationException)
-    text = uri.strip()
-    return checked if text.endswith("/") or checked.count("/") == 3 else checked.rstrip("/")
-
-
 def base_content_type(content_type: str | None) -> str | None:
     return content_type.split(";", 1)[0].strip().lower() if content_type else None
 
@@ -131,9 +123,6 @@ class CreateTrainingJobRequest(Request):
                 raise ValidationException(
                     f"channel {channel.channel_name!r}: DataSource needs exactly one of S3DataSource (a lake "
                     "prefix) and CatalogDataSource (a catalog table)")
-            if source.s3_data_source is not None:
-                source.s3_data_source.s3_uri = key_prefix(source.s3_data_source.s3_uri,
-                                                          f"channel {channel.channel_name!r} S3Uri")
             kind = base_content_type(channel.content_type)
             if kind is not None and kind not in CONTENT_TYPES:
                 raise ValidationException(
