@@ -19,12 +19,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from crispml.cli.registrycmds import tree
 from crispml.core.errors import NotFound
 from crispml.demo.modelling import MODELS_BUCKET, SPECIES, TEST_TABLE
 from crispml.demo.phases import DATABASE, DemoState
 from crispml.demo.report import Section
-from crispml.render import table_of
+from crispml.render import lineage_tree, table_of
 
 GROUP = "penguins"
 EVALUATIONS = f"lake://{MODELS_BUCKET}/evaluations/"
@@ -148,7 +147,7 @@ def evaluation_registry(state: DemoState) -> Section:
     version = f"{lineage.model_package_group_name}/{lineage.model_package_version}"
     out.print(f"  registered {better} = [bold]{models[better]}[/bold] as [bold]{version}[/bold] and approved it: "
               f"{why}")
-    out.print(tree(lineage))
+    out.print(lineage_tree(lineage))
 
     learned = lineage.lineage.inputs[0] if lineage.lineage and lineage.lineage.inputs else None
     state.facts["evaluation"] = {
