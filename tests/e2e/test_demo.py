@@ -48,7 +48,9 @@ def _check_summary(result: Result, home: Path) -> dict[str, Any]:
     assert "Sightings per species" in html
     # modelling phase: xgboost cross-validated in 5 stratified folds and a script job, both Completed
     training = summary["training"]
-    assert (training["train_table"], training["train_rows"]) == ("demo.penguins_train", 333)
+    # one penguin in five of each species held out: 146, 68, 119 → 29 + 13 + 23 test rows
+    assert (training["train_table"], training["train_rows"]) == ("demo.penguins_train", 268)
+    assert (training["test_table"], training["test_rows"]) == ("demo.penguins_test", 65)
     assert (training["cv_status"], training["cv_folds"]) == ("Completed", 5)
     assert 0 <= training["cv_merror_mean"] < 0.1  # the species are easy to tell apart: ~98 % accuracy
     assert 0 < training["cv_mlogloss_mean"] < 0.3
@@ -57,6 +59,24 @@ def _check_summary(result: Result, home: Path) -> dict[str, Any]:
     assert 0.85 < training["script_metrics"]["test:accuracy"] <= 1
     assert all(m.endswith("/output/model.tar.gz") for m in training["models"]) and len(training["models"]) == 2
     assert "Cross-validation accuracy per fold" in html and training["cv_job"] in html
+    # evaluation phase: both models judged on the held-out table, compared, the chosen one approved with lineage
+    evaluation = summary["evaluation"]
+    names = [f"eval-{training['cv_job']}", f"eval-{training['script_job']}"]
+    assert evaluation["evaluations"] == dict.fromkeys(names, "Completed")
+    assert (evaluation["test_table"], evaluation["test_rows"]) == ("demo.penguins_test", 65)
+    assert all(0.9 < m["accuracy"] <= 1 and 0.9 < m["f1"] <= 1 for m in evaluation["metrics"].values())
+    comparison = evaluation["comparison"]
+    (accuracy,) = comparison["deltas"]
+    assert accuracy["metric"] == "accuracy" and accuracy["ci_low"] <= accuracy["delta"] <= accuracy["ci_high"]
+    assert 0 <= comparison["mcnemar"]["p_value"] <= 1 and comparison["verdicts"]
+    registered = evaluation["registered"]
+    assert registered["status"] == "Approved" and registered["training_job"] in (training["cv_job"],
+                                                                               training["script_job"])
+    assert registered["lineage_source"] == "table/demo.penguins_train" and registered["lineage_snapshot"]
+    for name, copy in zip(names, evaluation["reports"], strict=True):
+        assert Path(copy) == report.parent / f"{name}.html" and "<svg" in Path(copy).read_text(encoding="utf-8")
+        assert f'href="{name}.html"' in html
+    assert registered["version"] in html and str(registered["lineage_snapshot"]) in html
     return summary
 
 
@@ -78,6 +98,11 @@ def _check_home(home: Path, runs: int, **settings: Any) -> None:
         jobs = [client.training.describe_training_job(training_job_name=s.training_job_name)
                 for s in client.training.list_training_jobs(max_results=100).training_job_summaries]
         train_table = client.catalog.get_table(database_name="demo", name="penguins_train").table
+        test_table = client.catalog.get_table(database_name="demo", name="penguins_test").table
+        evaluations = client.evaluation.list_evaluation_jobs().evaluation_job_summaries
+        versions = client.registry.list_model_packages(model_package_group_name="penguins",
+                                                       sort_order="Ascending").model_package_summary_list
+        lineage = client.registry.get_model_package_lineage(model_package_name=f"penguins/{runs}").lineage
     # the crawler typed the measurements although the raw file writes missing values as "NA"
     types = {c.name: c.type for c in table.storage_descriptor.columns}
     assert types["body_mass_g"] == "bigint" and types["bill_length_mm"] == "double"
@@ -92,11 +117,17 @@ def _check_home(home: Path, runs: int, **settings: Any) -> None:
     assert len(jobs) == 2 * runs and all(j.training_job_status == "Completed" for j in jobs)
     assert sorted(j.algorithm_specification.algorithm_name or j.algorithm_specification.training_image
                   for j in jobs) == ["sklearn"] * runs + ["xgboost"] * runs
-    assert train_table.parameters["table_type"] == "ICEBERG"
+    assert train_table.parameters["table_type"] == "ICEBERG" and test_table.parameters["table_type"] == "ICEBERG"
     latest = sorted(jobs, key=lambda j: j.creation_time)[-2:]
-    assert all(j.lineage.channels[0].source == "table/demo.penguins_train" and j.lineage.channels[0].rows == 333
+    assert all(j.lineage.channels[0].source == "table/demo.penguins_train" and j.lineage.channels[0].rows == 268
                and j.lineage.channels[0].snapshot_id is not None and j.lineage.code_sha256 for j in latest)
     assert len({j.lineage.channels[0].snapshot_id for j in latest}) == 1
+    # every run evaluated its two models and added one approved version, which learned from that run's snapshot
+    assert len(evaluations) == 2 * runs and all(e.status == "Completed" for e in evaluations)
+    assert [(v.model_package_version, v.model_approval_status) for v in versions] == [
+        (n, "Approved") for n in range(1, runs + 1)]
+    assert lineage is not None and lineage.training_job_name in {j.training_job_name for j in latest}
+    assert lineage.inputs[0].snapshot_id == latest[0].lineage.channels[0].snapshot_id
     puts = [e for e in events if e.resource == RESOURCE]
     assert len(puts) == runs
     assert all((e.outcome, e.source, e.principal) == ("Success", "cli", "root") for e in puts)

@@ -22,6 +22,7 @@ def demo(
     from rich.markup import escape
 
     from crispml.demo.dataset import penguins
+    from crispml.demo.evaluation import evaluation_registry
     from crispml.demo.modelling import modelling_training
     from crispml.demo.phases import PHASES, DemoState
     from crispml.demo.report import Section, write_report
@@ -39,7 +40,7 @@ def demo(
     demo_state = DemoState(client=client, console=console, dataset=penguins(),
                            started=client.platform.clock.now())
     sections: list[Section] = []
-    phases = [*PHASES, modelling_training]
+    phases = [*PHASES, modelling_training, evaluation_registry]
     for number, phase in enumerate(phases, start=1):
         title = (phase.__doc__ or phase.__name__).splitlines()[0]
         console.print(f"\n[bold cyan]phase {number}[/bold cyan] {title}")
@@ -61,6 +62,7 @@ def demo(
                "events_delivered": demo_state.facts.get("events_delivered"),
                "events_counted": demo_state.facts.get("events_counted"),
                "training": demo_state.facts.get("training"),
+               "evaluation": demo_state.facts.get("evaluation"),
                "audit_events": len(audit_rows), "report": str(report), "seconds": round(elapsed, 2)}
     if quiet:
         render(summary, "json")

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
 
 import typer
 
 from crispml.cli.generated import OutputFormat
 from crispml.cli.state import state_of
-
-#: Files of one input shown before "… and N more".
-SHOWN_FILES = 5
+from crispml.render import lineage_tree
 
 
 def lineage(
@@ -36,43 +33,7 @@ def lineage(
         return
     from rich.console import Console
 
-    Console(soft_wrap=True, highlight=False).print(tree(response))
-
-
-def tree(response: Any) -> Any:
-    """The lineage response as a rich Tree."""
-    from rich.markup import escape
-    from rich.tree import Tree
-
-    root = Tree(f"[bold]{escape(response.model_package_group_name)}/{response.model_package_version}[/] "
-                f"({response.model_approval_status})")
-    found = response.lineage
-    if found is None:
-        root.add("no training job recorded (registered with its InferenceSpecification only)")
-        return root
-    job = root.add(f"training job [bold]{escape(found.training_job_name)}[/] ({escape(found.algorithm)})")
-    if found.model_data_url:
-        job.add(f"model {escape(found.model_data_url)}")
-    inputs = job.add("inputs")
-    for item in found.inputs:
-        branch = inputs.add(f"{escape(item.channel_name)}: {escape(item.source)}")
-        if item.snapshot_id is not None:
-            branch.add(f"snapshot {item.snapshot_id}")
-        if item.rows is not None:
-            branch.add(f"{item.rows} rows")
-        for pinned in item.files[:SHOWN_FILES]:
-            branch.add(f"{escape(pinned.uri)} ETag {escape(pinned.e_tag)} ({pinned.size} bytes)")
-        if len(item.files) > SHOWN_FILES:
-            branch.add(f"… and {len(item.files) - SHOWN_FILES} more files")
-    job.add(f"code sha256 {found.code_sha256 or '(none)'}")
-    hyperparameters = job.add("hyperparameters")
-    for key, value in sorted(found.hyperparameters.items()):
-        hyperparameters.add(f"{escape(key)} = {escape(value)}")
-    if found.final_metrics:
-        metrics = job.add("final metrics")
-        for metric in found.final_metrics:
-            metrics.add(f"{escape(metric.metric_name)} = {metric.value:g}")
-    return root
+    Console(soft_wrap=True, highlight=False).print(lineage_tree(response))
 
 
 def register(group: typer.Typer) -> None:

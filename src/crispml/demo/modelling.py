@@ -1,14 +1,16 @@
 """The demo's modelling phase (CRISP-DM: modelling): training jobs (SageMaker) on a table SQL made.
 
-SQL turns ``demo.penguins_clean`` into a numeric Iceberg table, ``demo.penguins_train`` (the species as a
-label 0/1/2 first, the measurements, island and sex one-hot), and two training jobs read it through a
+SQL turns ``demo.penguins_clean`` into two numeric Iceberg tables by a deterministic stratified split,
+``demo.penguins_train`` and the held-out ``demo.penguins_test`` (one penguin in five of each species), both
+with the species as a label 0/1/2 first, the measurements, island and sex one-hot; two training jobs read the
+training table through a
 ``CatalogDataSource`` channel, pinned to the table's snapshot: the built-in ``xgboost`` with 5-fold stratified
 cross-validation, and a scikit-learn script in SageMaker's script mode whose ``accuracy=`` lines are scraped
 by ``MetricDefinitions``. Both run at once (each in its own worker), followed by polling
 ``GetTrainingJobLogs`` (its status, secondary status and newest lines in one call). Job names carry the run's
-time, so the demo runs again on the same home; the table is dropped and written again, as phase 3 does.
+time, so the demo runs again on the same home; the tables are dropped and written again, as phase 3 does.
 
-It does not deploy or register the models: later phases will.
+It does not evaluate or register the models: the next phase (``evaluation.py``) does, on the held-out table.
 """
 
 from __future__ import annotations
@@ -26,10 +28,15 @@ from crispml.demo.report import Section
 from crispml.render import table_of
 
 TRAIN_TABLE = "penguins_train"
+TEST_TABLE = "penguins_test"
+#: One penguin in this many (of each species) is held out for the evaluation phase.
+HOLD_OUT_EVERY = 5
 MODELS_BUCKET = "demo-models"
 OUTPUT = f"lake://{MODELS_BUCKET}/jobs/"
 SPECIES = ("Adelie", "Chinstrap", "Gentoo")
 ISLANDS = ("Biscoe", "Dream", "Torgersen")
+COLUMNS = ("label", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g",
+           *(f"island_{i.lower()}" for i in ISLANDS), "sex_male")
 XGB_HYPERPARAMETERS = {"objective": "multi:softprob", "num_class": "3", "num_round": "50",
                        "eval_metric": "mlogloss,merror", "max_depth": "4", "eta": "0.2", "seed": "7"}
 CROSS_VALIDATION = {"Strategy": "StratifiedKFold", "Folds": 5, "Shuffle": True, "Seed": 7}
@@ -43,7 +50,7 @@ SCRIPT = '''\
 
 Run by a training job with TrainingImage="sklearn": the hyperparameters arrive as --name value arguments,
 the train channel's CSV files (label first, no header) in SM_CHANNEL_TRAIN, and what is left in
-SM_MODEL_DIR becomes model.tar.gz.
+SM_MODEL_DIR becomes model.tar.gz. model_fn lets the model be served and evaluated.
 """
 import argparse
 import os
@@ -53,6 +60,13 @@ import joblib
 import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import train_test_split
+
+
+def model_fn(model_dir):
+    """How the model is served (SageMaker's scikit-learn container, crispml's evaluation and registry): loaded
+    from the unpacked model.tar.gz; the container's defaults take CSV rows and answer model.predict."""
+    return joblib.load(os.path.join(model_dir, "model.joblib"))
+
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
@@ -80,27 +94,36 @@ if __name__ == "__main__":
 '''
 
 
-def _train_table_sql() -> str:
+def _split_sql(table: str, held_out: bool) -> str:
+    """CTAS of one side of the split: every fifth penguin of each species (by its measurements' order) is held
+    out, so the split is stratified, deterministic, and the same on every run."""
     label = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(SPECIES))
     islands = ", ".join(f"CASE WHEN island = '{i}' THEN 1 ELSE 0 END AS island_{i.lower()}" for i in ISLANDS)
-    return (f"CREATE TABLE {DATABASE}.{TRAIN_TABLE} WITH (table_type = 'ICEBERG', "
-            f"location = 'lake://{CURATED_BUCKET}/{TRAIN_TABLE}/') AS "
+    order = "bill_length_mm, bill_depth_mm, flipper_length_mm, body_mass_g, island, sex"
+    return (f"CREATE TABLE {DATABASE}.{table} WITH (table_type = 'ICEBERG', "
+            f"location = 'lake://{CURATED_BUCKET}/{table}/') AS "
+            f"SELECT {', '.join(COLUMNS)} FROM ("
             f"SELECT CASE species {label} END AS label, bill_length_mm, bill_depth_mm, "
             "CAST(flipper_length_mm AS double) AS flipper_length_mm, CAST(body_mass_g AS double) AS body_mass_g, "
-            f"{islands}, CASE WHEN sex = 'male' THEN 1 ELSE 0 END AS sex_male "
-            f"FROM {DATABASE}.penguins_clean WHERE species IN ({', '.join(repr(s) for s in SPECIES)}) "
-            "ORDER BY label, bill_length_mm, bill_depth_mm, flipper_length_mm, body_mass_g, island, sex")
+            f"{islands}, CASE WHEN sex = 'male' THEN 1 ELSE 0 END AS sex_male, "
+            f"row_number() OVER (PARTITION BY species ORDER BY {order}) AS n "
+            f"FROM {DATABASE}.penguins_clean WHERE species IN ({', '.join(repr(s) for s in SPECIES)})) "
+            f"WHERE n % {HOLD_OUT_EVERY} {'=' if held_out else '<>'} 0 ORDER BY {', '.join(COLUMNS)}")
 
 
-def _make_train_table(state: DemoState) -> tuple[str, int]:
-    """``demo.penguins_train`` written afresh (a re-run drops the table and its files first)."""
+def _make_split(state: DemoState) -> list[tuple[str, int]]:
+    """``demo.penguins_train`` and ``demo.penguins_test`` written afresh (a re-run drops the tables and their
+    files first): the statements and the rows each wrote."""
     client = state.client
-    with contextlib.suppress(NotFound):
-        client.catalog.delete_table(database_name=DATABASE, name=TRAIN_TABLE)
-    if client.fs.exists(f"{CURATED_BUCKET}/{TRAIN_TABLE}"):
-        client.fs.rm(f"{CURATED_BUCKET}/{TRAIN_TABLE}", recursive=True)
-    sql = _train_table_sql()
-    return sql, _sql(state, sql).update_count
+    done = []
+    for table, held_out in ((TRAIN_TABLE, False), (TEST_TABLE, True)):
+        with contextlib.suppress(NotFound):
+            client.catalog.delete_table(database_name=DATABASE, name=table)
+        if client.fs.exists(f"{CURATED_BUCKET}/{table}"):
+            client.fs.rm(f"{CURATED_BUCKET}/{table}", recursive=True)
+        sql = _split_sql(table, held_out)
+        done.append((sql, _sql(state, sql).update_count))
+    return done
 
 
 def _free_name(state: DemoState, base: str) -> str:
@@ -193,11 +216,10 @@ def _lineage_row(job: Any) -> dict[str, Any]:
 def modelling_training(state: DemoState) -> Section:
     """Training jobs (SageMaker): xgboost with 5-fold cross-validation, and a scikit-learn script."""
     client, out = state.client, state.console
-    table_sql, rows = _make_train_table(state)
-    snapshot = client.catalog.get_table(database_name=DATABASE, name=TRAIN_TABLE).table
-    out.print(f"  SQL wrote {rows} rows to {DATABASE}.{TRAIN_TABLE} (Iceberg, lake://{CURATED_BUCKET}/{TRAIN_TABLE}/)"
-              f": label = species as 0/1/2 ({', '.join(SPECIES)}), then {len(snapshot.storage_descriptor.columns) - 1}"
-              " numeric features")
+    (table_sql, rows), (test_sql, test_rows) = _make_split(state)
+    out.print(f"  SQL wrote {rows} rows to {DATABASE}.{TRAIN_TABLE} and held out {test_rows} (one in "
+              f"{HOLD_OUT_EVERY} of each species) in {DATABASE}.{TEST_TABLE}, both Iceberg in lake://{CURATED_BUCKET}/"
+              f": label = species as 0/1/2 ({', '.join(SPECIES)}), then {len(COLUMNS) - 1} numeric features")
     try:
         client.lake.head_bucket(bucket=MODELS_BUCKET)
     except NotFound:
@@ -241,6 +263,7 @@ def modelling_training(state: DemoState) -> Section:
     cv = xgb.cross_validation_results
     state.facts["training"] = {
         "train_table": f"{DATABASE}.{TRAIN_TABLE}", "train_rows": rows,
+        "test_table": f"{DATABASE}.{TEST_TABLE}", "test_rows": test_rows,
         "cv_job": xgb_name, "cv_status": xgb.training_job_status,
         "cv_folds": len(cv.folds) if cv else 0,
         "cv_merror_mean": cv.summary["validation:merror"].mean if cv else None,
@@ -250,7 +273,8 @@ def modelling_training(state: DemoState) -> Section:
         "models": [r["model"] for r in lineage]}
     return Section(
         title="5 · Training jobs (SageMaker)",
-        text=f"SQL wrote {rows} numeric rows to the Iceberg table {DATABASE}.{TRAIN_TABLE}. The built-in xgboost "
+        text=f"SQL wrote {rows} numeric rows to the Iceberg table {DATABASE}.{TRAIN_TABLE} and held out {test_rows} "
+             f"(one penguin in {HOLD_OUT_EVERY} of each species) in {DATABASE}.{TEST_TABLE}. The built-in xgboost "
              f"({XGB_HYPERPARAMETERS['num_round']} rounds, multi:softprob) was cross-validated in "
              f"{CROSS_VALIDATION['Folds']} stratified folds, then fitted on every row; a scikit-learn random forest "
              f"ran as a script in SageMaker's script mode. Both read the table through a catalog channel pinned "
@@ -258,7 +282,7 @@ def modelling_training(state: DemoState) -> Section:
         tables=[("Cross-validation of " + xgb_name, cv_rows),
                 ("Training jobs and their lineage", lineage),
                 ("Metrics scraped from " + rf_name, [{"metric": k, "value": v} for k, v in sorted(scraped.items())]),
-                ("SQL", [{"statement": table_sql}])],
+                ("SQL", [{"statement": table_sql}, {"statement": test_sql}])],
         bars=[("Cross-validation accuracy per fold (1 − merror)",
                {f"fold {f.fold}": 1 - f.metrics["validation:merror"] for f in cv.folds} if cv else {}),
               ("Cross-validation mlogloss per fold",

@@ -20,6 +20,8 @@ class Section:
     text: str = ""
     tables: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
     bars: list[tuple[str, dict[str, float]]] = field(default_factory=list)
+    #: (text, href) pairs: files beside the report (an evaluation's own report), linked by relative path.
+    links: list[tuple[str, str]] = field(default_factory=list)
 
 
 def write_report(path: Path, title: str, sections: list[Section]) -> Path:
@@ -28,6 +30,9 @@ def write_report(path: Path, title: str, sections: list[Section]) -> Path:
         parts.append(f"<section><h2>{esc(section.title)}</h2>")
         if section.text:
             parts.append(f"<p>{esc(section.text)}</p>")
+        if section.links:
+            parts.append("<ul>" + "".join(f'<li><a href="{esc(href)}">{esc(text)}</a></li>'
+                                          for text, href in section.links) + "</ul>")
         parts += [bars(c, v) for c, v in section.bars]
         parts += [table(c, rows) for c, rows in section.tables]
         parts.append("</section>")

@@ -17,7 +17,6 @@ Metrics, curves, thresholds and the report are the engine's (``metrics``,
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -94,19 +93,40 @@ def features_of(rows: Any, expected: list[str] | None, *,
 
 
 def predict(invoke: Invoke, X: np.ndarray) -> Outputs:
-    """The model's outputs for every row of ``X``, in batches."""
+    """The model's outputs for every row of ``X``, in batches; the next batch is encoded (in a thread: Arrow's
+    CSV writer releases the GIL) while the model answers this one."""
+    from concurrent.futures import ThreadPoolExecutor
+
     labels: list[Any] = []
     scores: list[Any] = []
-    for start in range(0, len(X), BATCH_ROWS):
-        buffer = io.BytesIO()
-        np.savetxt(buffer, X[start:start + BATCH_ROWS], delimiter=",", fmt="%.17g")
-        body, _ = invoke(buffer.getvalue(), "text/csv", "application/json")
-        part_labels, part_scores = _read(body)
-        labels += part_labels
-        scores += part_scores
+    starts = range(0, len(X), BATCH_ROWS)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crispml-evaluation-csv") as pool:
+        pending = pool.submit(csv_rows, X[:BATCH_ROWS])
+        for start in starts:
+            body = pending.result()
+            if start + BATCH_ROWS < len(X):
+                pending = pool.submit(csv_rows, X[start + BATCH_ROWS:start + 2 * BATCH_ROWS])
+            answer, _ = invoke(body, "text/csv", "application/json")
+            part_labels, part_scores = _read(answer)
+            labels += part_labels
+            scores += part_scores
     if len(labels) not in (0, len(X)) or len(scores) not in (0, len(X)):
         raise InvalidPredictions(f"the model answered {max(len(labels), len(scores))} predictions for {len(X)} rows")
     return Outputs(np.asarray(labels) if labels else None, np.asarray(scores, dtype=float) if scores else None)
+
+
+def csv_rows(X: np.ndarray) -> bytes:
+    """``X`` as CSV rows without a header, each number written in the fewest digits that read back to the same
+    float64 (Arrow's writer: about four times as fast as ``np.savetxt`` with ``%.17g``, and exact)."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    if X.shape[1] == 0:
+        return b"\n" * len(X)
+    table = pa.table([pa.array(X[:, j]) for j in range(X.shape[1])], names=[str(j) for j in range(X.shape[1])])
+    buffer = pa.BufferOutputStream()
+    pcsv.write_csv(table, buffer, write_options=pcsv.WriteOptions(include_header=False))
+    return bytes(buffer.getvalue().to_pybytes())
 
 
 def _read(body: bytes) -> tuple[list[Any], list[Any]]:
