@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from crispml.core.hive import check_location
 from crispml.services.evaluation.entities import (
@@ -22,14 +22,14 @@ from crispml.services.evaluation.entities import (
     ProblemType,
 )
 from crispml.services.evaluation.errors import ValidationException
-from crispml.services.training.service import Channel, check_job_name
+from crispml.services.training.service import Channel, JobName
 from crispml.spine.models import Request, Response
 
 ThresholdMetric = Literal["accuracy", "precision", "recall", "specificity", "f1"]
 
 
 class CreateEvaluationJobRequest(Request):
-    evaluation_job_name: str = Field(description="1-63 letters, digits or hyphens; unique.")
+    evaluation_job_name: JobName = Field(description="1-63 letters, digits or hyphens; unique.")
     model_source: ModelSource
     test_data: Channel = Field(description="The held-out rows: a catalog table with its LabelColumn, or a lake "
                                            "prefix of label-first CSV or Parquet.")
@@ -43,10 +43,6 @@ class CreateEvaluationJobRequest(Request):
                                                        "5,000 rows).")
     output_location: str = Field(description="Where the report and predictions go: 'lake://bucket/prefix/'.")
 
-    @field_validator("evaluation_job_name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return check_job_name(value)
 
     @model_validator(mode="after")
     def _whole(self) -> CreateEvaluationJobRequest:
@@ -61,12 +57,8 @@ class CreateEvaluationJobRequest(Request):
 
 
 class EvaluationJobRequest(Request):
-    evaluation_job_name: str
+    evaluation_job_name: JobName
 
-    @field_validator("evaluation_job_name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return check_job_name(value)
 
 
 class DescribeEvaluationJobResponse(EvaluationJob, Response):

@@ -50,6 +50,7 @@ from crispml.services.training.jobs import JobOps
 from crispml.services.training.specs import (
     CreateTrainingJobRequest,
     GetTrainingJobLogsRequest,
+    JobName,
     ListTrainingJobsRequest,
     TrainingJobRequest,
     check_job_name,
@@ -75,6 +76,7 @@ __all__ = [
     "DataSource",
     "EvaluationConfig",
     "GetTrainingJobLogsRequest",
+    "JobName",
     "ListTrainingJobsRequest",
     "MetricDefinition",
     "OutputDataConfig",

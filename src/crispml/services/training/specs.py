@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from crispml.core.hive import check_location
 from crispml.services.training.entities import (
@@ -55,12 +55,16 @@ def lake_prefix(location: str, what: str) -> str:
     return check_location(location, what=what, example="lake://bucket/prefix/", error=ValidationException)
 
 
+#: A job's name, checked as SageMaker checks one.
+JobName = Annotated[str, AfterValidator(check_job_name)]
+
+
 def base_content_type(content_type: str | None) -> str | None:
     return content_type.split(";", 1)[0].strip().lower() if content_type else None
 
 
 class CreateTrainingJobRequest(Request):
-    training_job_name: str = Field(description="1-63 letters, digits or hyphens; unique.")
+    training_job_name: JobName = Field(description="1-63 letters, digits or hyphens; unique.")
     algorithm_specification: AlgorithmSpecification
     hyper_parameters: dict[str, str] = Field(default_factory=dict, description="Strings, as on AWS.")
     input_data_config: list[Channel] = Field(default_factory=list, max_length=20)
@@ -76,10 +80,6 @@ class CreateTrainingJobRequest(Request):
     role_arn: str | None = Field(None, description="Accepted for SageMaker compatibility; the job acts as its "
                                                     "creator.")
 
-    @field_validator("training_job_name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return check_job_name(value)
 
     @field_validator("hyper_parameters")
     @classmethod
@@ -154,12 +154,8 @@ class CreateTrainingJobResponse(Response):
 
 
 class TrainingJobRequest(Request):
-    training_job_name: str
+    training_job_name: JobName
 
-    @field_validator("training_job_name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return check_job_name(value)
 
 
 class DescribeTrainingJobResponse(TrainingJob, Response):
@@ -195,14 +191,10 @@ class EmptyResponse(Response):
 class GetTrainingJobLogsRequest(Request):
     """crispml: a job's log lines (its CloudWatch Logs stream), from a position on."""
 
-    training_job_name: str
+    training_job_name: JobName
     next_token: str | None = Field(None, description="Where the previous call ended; omit to start at the top.")
     limit: int = Field(1000, ge=1, le=10_000)
 
-    @field_validator("training_job_name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return check_job_name(value)
 
 
 class LogLine(Response):
