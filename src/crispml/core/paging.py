@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from typing import Any
 
 
@@ -24,3 +25,19 @@ def decode_token(token: str) -> Any:
         return json.loads(base64.urlsafe_b64decode(token.encode()))
     except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"not a page token: {token!r}") from exc
+
+
+def offset_of(token: str | None, error: Callable[[str], Exception]) -> int:
+    """The row offset a token from :func:`offset_token` stands for (0 without one); ``error(message)`` is raised
+    for a token this module did not make that way."""
+    if not token:
+        return 0
+    try:
+        return int(decode_token(token)["offset"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise error(f"NextToken {token!r} is not one this call returned") from exc
+
+
+def offset_token(offset: int) -> str:
+    """A token for the page that starts at row ``offset`` of a listing."""
+    return encode_token({"offset": offset})

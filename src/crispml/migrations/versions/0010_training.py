@@ -39,7 +39,6 @@ def upgrade() -> None:
     sa.Column('pool_key', sa.String(length=255), nullable=False),
     sa.Column('log_stream', sa.String(length=512), nullable=True),
     sa.Column('peak_memory_mb', sa.Float(), nullable=True),
-    sa.Column('stop_requested', sa.Boolean(), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('owner', sa.String(length=255), nullable=True),
     sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=True),

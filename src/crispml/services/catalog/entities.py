@@ -98,6 +98,23 @@ class Table(BaseModel):
         return (self.parameters.get("classification")
                 or self.storage_descriptor.parameters.get("classification") or "").lower()
 
+    @property
+    def csv_options(self) -> dict[str, str]:
+        """How its CSV files are written: ``delim``, ``quote``, ``skip`` (header lines) and ``escape`` if set —
+        the SerDe's parameters first, then the storage descriptor's, then the table's."""
+        sd = self.storage_descriptor
+        serde = dict(sd.serde_info.parameters) if sd.serde_info is not None else {}
+        merged = {**dict(self.parameters or {}), **dict(sd.parameters or {}), **serde}
+        delimiter = merged.get("field.delim") or merged.get("separatorChar") or merged.get("delimiter") or ","
+        options = {
+            "delim": "\t" if delimiter in ("\\t", "\t") else delimiter,
+            "quote": merged.get("quoteChar", '"'),
+            "skip": merged.get("skip.header.line.count", "0"),
+        }
+        if merged.get("escapeChar"):
+            options["escape"] = merged["escapeChar"]
+        return options
+
 
 class TableSnapshot(BaseModel):
     """One snapshot of a managed (Iceberg) table: the state one commit left it in."""

@@ -261,18 +261,13 @@ class EvaluationOps(RuntimeAccess):
                                                                        autoescape=True))
         if request.status_equals:
             query = query.where(EvaluationJobRow.status == request.status_equals)
-        start = 0
-        if request.next_token:
-            try:
-                start = int(paging.decode_token(request.next_token)["offset"])
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ValidationException(f"NextToken {request.next_token!r} is not one this call returned") from exc
+        start = paging.offset_of(request.next_token, ValidationException)
         with self._reading() as session:
             rows = list(session.scalars(query.offset(start).limit(request.max_results + 1)))
         more = len(rows) > request.max_results
         return ListEvaluationJobsResponse(
             evaluation_job_summaries=[_summary(r) for r in rows[:request.max_results]],
-            next_token=paging.encode_token({"offset": start + request.max_results}) if more else None)
+            next_token=paging.offset_token(start + request.max_results) if more else None)
 
     @operation("CompareEvaluations", resource=lambda r: evaluation_crn(r.evaluation_job_name_b), mutating=False)
     def compare_evaluations(self, ctx: CallContext, request: CompareEvaluationsRequest) -> CompareEvaluationsResponse:

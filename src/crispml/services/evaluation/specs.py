@@ -62,7 +62,7 @@ class EvaluationJobRequest(Request):
 
 
 class DescribeEvaluationJobResponse(EvaluationJob, Response):
-    pass
+    """An evaluation job, as DescribeEvaluationJob returns it."""
 
 
 class ListEvaluationJobsRequest(Request):

@@ -155,14 +155,9 @@ def page(rows: list[T], request: Any, keys: dict[str, Callable[[T], Any]]) -> tu
     """Sort ``rows`` by ``request.sort_by`` (one of ``keys``) and ``sort_order``; the page from its NextToken on
     and the token of the next page."""
     rows.sort(key=keys[request.sort_by], reverse=request.sort_order == "Descending")
-    start = 0
-    if request.next_token:
-        try:
-            start = int(paging.decode_token(request.next_token)["offset"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValidationException(f"NextToken {request.next_token!r} is not one this call returned") from exc
+    start = paging.offset_of(request.next_token, ValidationException)
     end = start + request.max_results
-    return rows[start:end], paging.encode_token({"offset": end}) if end < len(rows) else None
+    return rows[start:end], paging.offset_token(end) if end < len(rows) else None
 
 
 def created_between(rows: list[T], request: Any, created: Callable[[T], Any]) -> list[T]:

@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from crispml.services.registry.entities import (
     ContainerDefinition,
@@ -64,6 +64,11 @@ def check_group_name(name: str) -> str:
     return name
 
 
+def _check_package(name: str) -> str:
+    parse_package_name(name)
+    return name
+
+
 def parse_package_name(name: str) -> tuple[str, int]:
     """``(group, version)`` of a version named by its ARN or as ``group/version``."""
     found = _PACKAGE.match(name.strip())
@@ -72,6 +77,13 @@ def parse_package_name(name: str) -> tuple[str, int]:
             f"model package {name!r} is not a version: name it by its ARN "
             "(arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>) or as <group>/<version>")
     return found.group("group"), int(found.group("version"))
+
+
+#: Names checked as SageMaker checks them: a model's; a group's (or its ARN, given as the name); a version's ARN
+#: (or ``group/version``).
+ModelName = Annotated[str, AfterValidator(check_model_name)]
+GroupName = Annotated[str, AfterValidator(check_group_name)]
+PackageName = Annotated[str, AfterValidator(_check_package)]
 
 
 def _check_metadata(value: dict[str, str]) -> dict[str, str]:
@@ -107,24 +119,20 @@ class _Listing(Request):
 
 
 class EmptyResponse(Response):
-    pass
+    """The answer of an operation that returns nothing."""
 
 
 # -- models --------------------------------------------------------------------
 
 
 class CreateModelRequest(Request):
-    model_name: str
+    model_name: ModelName
     primary_container: ContainerDefinition
     execution_role_arn: str | None = Field(None, max_length=2048,
                                            description="Accepted for SageMaker compatibility; the model serves "
                                                        "as its caller.")
     tags: list[Tag] = Field(default_factory=list, max_length=50)
 
-    @field_validator("model_name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return check_model_name(value)
 
     @model_validator(mode="after")
     def _container(self) -> CreateModelRequest:
@@ -145,20 +153,16 @@ class CreateModelResponse(Response):
 
 
 class ModelRequest(Request):
-    model_name: str
+    model_name: ModelName
 
-    @field_validator("model_name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return check_model_name(value)
 
 
 class DescribeModelResponse(Model, Response):
-    pass
+    """A model, as DescribeModel returns it."""
 
 
 class ListModelsRequest(_Listing):
-    pass
+    """ListModels: the shared filters, sorting and paging."""
 
 
 class ListModelsResponse(Response):
@@ -172,14 +176,10 @@ class ListModelsResponse(Response):
 
 
 class CreateModelPackageGroupRequest(Request):
-    model_package_group_name: str
+    model_package_group_name: GroupName
     model_package_group_description: str | None = Field(None, max_length=1024)
     tags: list[Tag] = Field(default_factory=list, max_length=50)
 
-    @field_validator("model_package_group_name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return check_group_name(value)
 
 
 class CreateModelPackageGroupResponse(Response):
@@ -187,20 +187,16 @@ class CreateModelPackageGroupResponse(Response):
 
 
 class ModelPackageGroupRequest(Request):
-    model_package_group_name: str = Field(description="The group's name or ARN.")
+    model_package_group_name: GroupName = Field(description="The group's name or ARN.")
 
-    @field_validator("model_package_group_name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return check_group_name(value)
 
 
 class DescribeModelPackageGroupResponse(ModelPackageGroup, Response):
-    pass
+    """A group, as DescribeModelPackageGroup returns it."""
 
 
 class ListModelPackageGroupsRequest(_Listing):
-    pass
+    """ListModelPackageGroups: the shared filters, sorting and paging."""
 
 
 class ListModelPackageGroupsResponse(Response):
@@ -215,7 +211,7 @@ class ListModelPackageGroupsResponse(Response):
 
 
 class CreateModelPackageRequest(Request):
-    model_package_group_name: str = Field(description="The group the version joins (name or ARN).")
+    model_package_group_name: GroupName = Field(description="The group the version joins (name or ARN).")
     model_package_description: str | None = Field(None, max_length=1024)
     inference_specification: InferenceSpecification | None = Field(
         None, description="Default, with SourceTrainingJobName: the training job's image and model artifact.")
@@ -229,10 +225,6 @@ class CreateModelPackageRequest(Request):
         None, description="crispml: the (Completed) training job the version comes from; its lineage is copied.")
     tags: list[Tag] = Field(default_factory=list, max_length=50)
 
-    @field_validator("model_package_group_name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return check_group_name(value)
 
     @field_validator("customer_metadata_properties")
     @classmethod
@@ -257,28 +249,18 @@ class CreateModelPackageResponse(Response):
 
 
 class ModelPackageRequest(Request):
-    model_package_name: str = Field(description="The version's ARN, or '<group>/<version>'.")
+    model_package_name: PackageName = Field(description="The version's ARN, or '<group>/<version>'.")
 
-    @field_validator("model_package_name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        parse_package_name(value)
-        return value
 
 
 class DescribeModelPackageResponse(ModelPackage, Response):
-    pass
+    """A version, as DescribeModelPackage returns it."""
 
 
 class ListModelPackagesRequest(_Listing):
-    model_package_group_name: str | None = None
+    model_package_group_name: GroupName | None = None
     model_approval_status: ModelApprovalStatus | None = None
     model_package_type: Literal["Versioned", "Unversioned", "Both"] = "Both"
-
-    @field_validator("model_package_group_name")
-    @classmethod
-    def _group(cls, value: str | None) -> str | None:
-        return None if value is None else check_group_name(value)
 
 
 class ListModelPackagesResponse(Response):
@@ -290,18 +272,13 @@ class ListModelPackagesResponse(Response):
 
 
 class UpdateModelPackageRequest(Request):
-    model_package_arn: str = Field(description="The version's ARN, or '<group>/<version>'.")
+    model_package_arn: PackageName = Field(description="The version's ARN, or '<group>/<version>'.")
     model_approval_status: ModelApprovalStatus | None = None
     approval_description: str | None = Field(None, max_length=1024)
     customer_metadata_properties: dict[str, str] = Field(default_factory=dict)
     customer_metadata_properties_to_remove: list[str] = Field(default_factory=list)
     model_card: ModelCard | None = None
 
-    @field_validator("model_package_arn")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        parse_package_name(value)
-        return value
 
     @field_validator("customer_metadata_properties")
     @classmethod

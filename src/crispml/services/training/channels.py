@@ -86,7 +86,7 @@ def pin(service: Service, ctx: CallContext, channel: Channel) -> ChannelLineage:
     table = catalog.get_table(ctx, TableRequest(database_name=spec.database_name, name=spec.table_name)).table
     _check_columns(name, table, spec.label_column, spec.columns)
     qualified = f"{spec.database_name}.{spec.table_name}"
-    if is_managed(table):
+    if table.is_iceberg:
         scan = catalog.plan_scan(ctx, spec.database_name, spec.table_name, snapshot_id=spec.snapshot_id)
         rows = sum(f.record_count for f in scan.files)
         if scan.snapshot_id is None or (rows == 0 and not scan.has_deletes):
@@ -104,10 +104,6 @@ def pin(service: Service, ctx: CallContext, channel: Channel) -> ChannelLineage:
     if not files:
         raise ValidationException(f"channel {name!r} is empty: table {qualified} has no files")
     return ChannelLineage(channel_name=name, source=f"table/{qualified}", files=files)
-
-
-def is_managed(table: Table) -> bool:
-    return (table.parameters or {}).get("table_type", "").upper() == "ICEBERG"
 
 
 def _check_columns(channel: str, table: Table, label: str | None, columns: list[str] | None) -> None:
@@ -177,7 +173,7 @@ def materialize(service: Service, ctx: CallContext, channel: Channel, pinned: Ch
         if all(isinstance(p, str) for p in real):
             for pinned_file, path, target in zip(pinned.files, real, targets, strict=True):
                 assert isinstance(path, str)
-                _check_etag(pinned_file, os.path.getsize(path))
+                _check_size(pinned_file, os.path.getsize(path))
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.symlink(path, target)
             return 0
@@ -200,7 +196,7 @@ def _relative(uri: str, source: str) -> str:
     return rest or uri.rsplit("/", 1)[-1]
 
 
-def _check_etag(pinned: PinnedFile, size: int) -> None:
+def _check_size(pinned: PinnedFile, size: int) -> None:
     if size != pinned.size:
         raise ValidationException(f"{pinned.uri} changed since the job was pinned ({pinned.size} → {size} bytes); "
                                   "start a new job to train on it")
@@ -280,7 +276,7 @@ def _read_external(service: Service, ctx: CallContext, table: Table, pinned: Cha
     schema = service.peer(CatalogService).arrow_schema(table)
     columns = [c.name for c in table.storage_descriptor.columns]
     keys = [k.name for k in table.partition_keys]
-    fmt = table_format(table)
+    fmt = table.format or "csv"
     fs = service.peer(LakeService).filesystem(ctx)
     parts = []
     for f in pinned.files:
@@ -294,7 +290,7 @@ def _read_external(service: Service, ctx: CallContext, table: Table, pinned: Cha
                 elif fmt == "json":
                     data = pjson.read_json(handle)
                 else:
-                    options = _csv_options(table)
+                    options = table.csv_options
                     data = pcsv.read_csv(handle, read_options=pcsv.ReadOptions(
                         column_names=columns, skip_rows=int(options["skip"])),
                         parse_options=pcsv.ParseOptions(delimiter=options["delim"], quote_char=options["quote"]),
@@ -328,26 +324,6 @@ def _partition_values(uri: str, keys: list[str]) -> dict[str, str | None]:
         if sep and key in keys:
             values[key] = None if value == "__HIVE_DEFAULT_PARTITION__" else unquote(value)
     return values
-
-
-def table_format(table: Table) -> str:
-    sd = table.storage_descriptor
-    hints = " ".join([(table.parameters or {}).get("classification", ""), sd.input_format or "",
-                      sd.serde_info.serialization_library or "" if sd.serde_info else ""]).lower()
-    if "parquet" in hints:
-        return "parquet"
-    if "json" in hints:
-        return "json"
-    return "csv"
-
-
-def _csv_options(table: Table) -> dict[str, str]:
-    sd = table.storage_descriptor
-    serde = dict(sd.serde_info.parameters) if sd.serde_info is not None else {}
-    merged = {**dict(table.parameters or {}), **dict(sd.parameters or {}), **serde}
-    delimiter = merged.get("field.delim") or merged.get("separatorChar") or merged.get("delimiter") or ","
-    return {"delim": "\t" if delimiter in ("\\t", "\t") else delimiter, "quote": merged.get("quoteChar", '"'),
-            "skip": merged.get("skip.header.line.count", "0")}
 
 
 def write_rows(rows: pa.Table, folder: Path, content_type: str, *, labelled: bool) -> int:

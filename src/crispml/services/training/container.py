@@ -15,6 +15,7 @@ the ``FailureReason`` from.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import runpy
@@ -93,12 +94,10 @@ def limit_cpus(cpus: int) -> None:
     """Run on at most ``cpus`` cores, and size the native thread pools (OpenMP, BLAS) to them."""
     allowed = sorted(os.sched_getaffinity(0))
     os.sched_setaffinity(0, allowed[:cpus])
-    try:
+    with contextlib.suppress(ImportError):  # scikit-learn brings threadpoolctl; without it, the env vars hold
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(cpus)
-    except ImportError:  # pragma: no cover - scikit-learn brings it
-        pass
 
 
 def run(layout: Layout, *, algorithm: str | None, hyperparameters: dict[str, str], cpus: int,

@@ -123,10 +123,13 @@ class Driver:
         self.service._update(self.name, lambda row, now: move(row, secondary, message, now))
 
     def _stopping(self) -> bool:
-        def look(row: TrainingJobRow, now: datetime) -> bool:
-            row.heartbeat_at = now
-            return row.status == "Stopping"
-        return bool(self.service._update(self.name, look))
+        """Whether StopTrainingJob has asked this job to stop (a read: polled every flush)."""
+        with self.service._reading() as session:
+            return self.service._job(session, self.name).status == "Stopping"
+
+    def _beat(self) -> None:
+        """Record that this worker still drives the job."""
+        self.service._update(self.name, lambda row, now: setattr(row, "heartbeat_at", now))
 
     @staticmethod
     def _definitions(request: CreateTrainingJobRequest) -> list[tuple[str, str]]:
@@ -229,10 +232,9 @@ class Driver:
                 self._flush(sink)
                 if watch.stop_reason is None and self._stopping():
                     watch.stop("stopped", now_mono)
-                    last_beat = now_mono
             if now_mono - last_beat >= HEARTBEAT_SECONDS:
                 last_beat = now_mono
-                self._stopping()
+                self._beat()
             if request.checkpoint_config is not None and now_mono - last_sync >= CHECKPOINT_SYNC_SECONDS:
                 last_sync = now_mono
                 self._sync_checkpoints(ctx, request.checkpoint_config.s3_uri, layout, synced)

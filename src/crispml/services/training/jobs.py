@@ -30,6 +30,8 @@ from sqlalchemy.orm import Session
 
 from crispml.core import paging
 from crispml.core.context import CallContext
+from crispml.core.errors import AlreadyExists, Conflict
+from crispml.core.owners import process_owner
 from crispml.services.lake.service import LakeService
 from crispml.services.training import channels, warm
 from crispml.services.training.core import LOG_GROUP, TrainingCore, entity, job_arn, job_crn, move, summary
@@ -100,23 +102,15 @@ class JobOps(TrainingCore):
             row = TrainingJobRow(
                 name=request.training_job_name, seq=seq, principal=ctx.principal, status="InProgress",
                 secondary_status="Starting", transitions="[]", definition=json.dumps(definition),
-                lineage=lineage.model_dump_json(), final_metrics="[]", pool_key=key, stop_requested=False,
-                attempts=0, owner=None, created_at=now, modified_at=now)
+                lineage=lineage.model_dump_json(), final_metrics="[]", pool_key=key,
+                attempts=0, owner=process_owner(),  # this process, until the worker takes the job over
+                created_at=now, modified_at=now)
             move(row, "Starting", "Preparing the instances for training", now)
-            from crispml.core.owners import process_owner
-
-            row.owner = process_owner()  # this process, until the worker takes the job over
             session.add(row)
         try:
             self._writing(insert)
-        except IntegrityError as exc:  # a concurrent create of the same name won
+        except (IntegrityError, AlreadyExists, Conflict) as exc:  # a concurrent create of the same name won
             raise ResourceInUse(f"training job {request.training_job_name!r} already exists") from exc
-        except Exception as exc:
-            from crispml.core.errors import AlreadyExists, Conflict
-
-            if isinstance(exc, AlreadyExists | Conflict):
-                raise ResourceInUse(f"training job {request.training_job_name!r} already exists") from exc
-            raise
         self._launch(request.training_job_name)
         return CreateTrainingJobResponse(training_job_arn=job_arn(request.training_job_name))
 
@@ -210,17 +204,10 @@ class JobOps(TrainingCore):
         sort = {"Name": lambda r: (r.name, r.seq), "CreationTime": lambda r: (r.seq, r.name),
                 "Status": lambda r: (r.status, r.seq)}[request.sort_by]
         rows.sort(key=sort, reverse=request.sort_order == "Descending")
-        start = 0
-        if request.next_token:
-            try:
-                start = int(paging.decode_token(request.next_token)["offset"])
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ValidationException(f"NextToken {request.next_token!r} is not one this call returned") from exc
-        page = rows[start:start + request.max_results]
-        more = start + request.max_results < len(rows)
-        return ListTrainingJobsResponse(training_job_summaries=[summary(r) for r in page],
-                                        next_token=paging.encode_token({"offset": start + request.max_results})
-                                        if more else None)
+        start = paging.offset_of(request.next_token, ValidationException)
+        end = start + request.max_results
+        return ListTrainingJobsResponse(training_job_summaries=[summary(r) for r in rows[start:end]],
+                                        next_token=paging.offset_token(end) if end < len(rows) else None)
 
     @operation("StopTrainingJob", resource=lambda r: job_crn(r.training_job_name),
                positional=("training_job_name",))
@@ -234,7 +221,6 @@ class JobOps(TrainingCore):
             if row.status != "InProgress":
                 raise ValidationException(f"training job {row.name!r} is {row.status}; only a job InProgress can "
                                           "be stopped")
-            row.stop_requested = True
             move(row, "Stopping", "Stopping the training job", now, status="Stopping")
         self._update(request.training_job_name, change)
         return EmptyResponse()

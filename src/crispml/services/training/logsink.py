@@ -12,6 +12,7 @@ value of each metric becomes the job's ``FinalMetricDataList``.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -120,15 +121,12 @@ class LogSink:
                 for name, value, at in chunk]))
 
     def _open(self, monitoring: MonitoringService) -> None:
+        """The log group and this job's stream, made if they are not there yet."""
         from crispml.core.errors import AlreadyExists, Conflict
 
-        for request in (CreateLogGroupRequest(log_group_name=LOG_GROUP),
-                        CreateLogStreamRequest(log_group_name=LOG_GROUP, log_stream_name=self.stream)):
-            try:
-                if isinstance(request, CreateLogGroupRequest):
-                    monitoring.create_log_group(self.ctx, request)
-                else:
-                    monitoring.create_log_stream(self.ctx, request)
-            except (AlreadyExists, Conflict):
-                pass
+        with contextlib.suppress(AlreadyExists, Conflict):
+            monitoring.create_log_group(self.ctx, CreateLogGroupRequest(log_group_name=LOG_GROUP))
+        with contextlib.suppress(AlreadyExists, Conflict):
+            monitoring.create_log_stream(self.ctx, CreateLogStreamRequest(log_group_name=LOG_GROUP,
+                                                                          log_stream_name=self.stream))
         self._opened = True

@@ -11,6 +11,7 @@ turns all that into the job's :class:`Outcome`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -77,13 +78,11 @@ def _child(layout: Layout, request: CreateTrainingJobRequest, cpus: int, write_e
 
 def _die_with_parent() -> None:
     """Ask Linux to kill this process when the worker dies (a job never outlives its worker)."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: a killed worker leaves its job to the reader
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # pragma: no cover - not Linux
-        pass
 
 
 class Watch:
@@ -170,13 +169,10 @@ def _tree(pid: int) -> list[int]:
 
 
 def _status_mb(pid: int, field: str) -> float:
-    try:
-        with open(f"/proc/{pid}/status") as handle:
-            for line in handle:
-                if line.startswith(field):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as handle:  # OSError: the process has ended
+        for line in handle:
+            if line.startswith(field):
+                return int(line.split()[1]) / 1024
     return 0.0
 
 

@@ -159,7 +159,7 @@ class TrainingJobRequest(Request):
 
 
 class DescribeTrainingJobResponse(TrainingJob, Response):
-    pass
+    """A training job, as DescribeTrainingJob returns it."""
 
 
 class ListTrainingJobsRequest(Request):
@@ -185,7 +185,7 @@ class ListTrainingJobsResponse(Response):
 
 
 class EmptyResponse(Response):
-    pass
+    """The answer of an operation that returns nothing (StopTrainingJob)."""
 
 
 class GetTrainingJobLogsRequest(Request):

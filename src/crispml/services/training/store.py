@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crispml.core.metadb.base import Base, BinaryString, UTCDateTime
@@ -48,7 +48,6 @@ class TrainingJobRow(Base):
     pool_key: Mapped[str] = mapped_column(String(255))
     log_stream: Mapped[str | None] = mapped_column(String(512), nullable=True)
     peak_memory_mb: Mapped[float | None] = mapped_column(Float, nullable=True)
-    stop_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     owner: Mapped[str | None] = mapped_column(String(255), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -19,6 +19,7 @@ was before any job ran.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -135,10 +136,8 @@ def wait_for_job(service: TrainingService, last_job: str, key: str, keep_alive: 
     _mark_previous(service, last_job, {"status": "Available"}, now)
     try:
         server.settimeout(keep_alive)
-        try:
+        with contextlib.suppress(TimeoutError):  # no job came: the period is over
             return _accept(server)
-        except TimeoutError:
-            pass
 
         def expire(session: Session) -> bool:
             result = session.execute(update(WarmWorkerRow).where(

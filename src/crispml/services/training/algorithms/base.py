@@ -20,9 +20,10 @@ import math
 import os
 import sys
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from crispml.services.training.algorithms.data import media_type
 from crispml.services.training.errors import ValidationException
@@ -276,6 +277,38 @@ def respond(rows: list[Any], kind: str, key: str | None) -> tuple[bytes, str]:
     if kind == "application/jsonlines":
         return "".join(dumps(r).decode() + "\n" for r in rows).encode(), kind
     return dumps({key: rows} if key else rows), kind
+
+
+#: What a model's computation over request rows gives.
+T = TypeVar("T")
+
+
+def predicted(compute: Callable[[Any], T], body: bytes, content_type: str) -> T:
+    """``compute`` over a request's rows; a request that cannot be read, or rows the model cannot take, are a
+    ValidationException saying so."""
+    from crispml.services.training.algorithms.data import DataError, request_features
+
+    try:
+        return compute(request_features(body, content_type))
+    except (DataError, ValueError) as exc:
+        raise ValidationException(f"cannot predict: {exc}") from None
+
+
+def save_arrays(model_dir: Path, name: str, arrays: dict[str, Any]) -> None:
+    """A model made of numpy arrays, as one ``.npz`` file in ``model_dir``."""
+    import numpy as np
+
+    model_dir.mkdir(parents=True, exist_ok=True)
+    with open(model_dir / name, "wb") as file:
+        np.savez(file, **arrays)
+
+
+def load_arrays(model_dir: Path, name: str) -> dict[str, Any]:
+    """The arrays :func:`save_arrays` wrote."""
+    import numpy as np
+
+    with np.load(Path(model_dir) / name) as data:
+        return {k: data[k] for k in data.files}
 
 
 def check_feature_dim(X: Any, expected: int, channel: str) -> None:

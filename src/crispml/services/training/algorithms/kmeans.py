@@ -24,6 +24,7 @@ from crispml.services.training.algorithms.base import (
     Hyperparameter,
     check_feature_dim,
     emit,
+    predicted,
     quality_line,
     quality_metric,
     respond,
@@ -90,14 +91,8 @@ class KMeans(Algorithm):
             return np.load(file)
 
     def predict(self, model: Any, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
-        from crispml.services.training.algorithms.data import DataError, request_features
-
         kind = self.check_request(content_type, accept, ("application/json", "application/jsonlines"))
-        try:
-            X = request_features(body, content_type)
-            closest, distance = _assign(model, X)
-        except (DataError, ValueError) as exc:
-            raise ValidationException(f"cannot predict: {exc}") from None
+        closest, distance = predicted(lambda X: _assign(model, X), body, content_type)
         rows = [{"closest_cluster": float(c), "distance_to_cluster": float(d)} for c, d in zip(closest, distance,
                                                                                               strict=True)]
         return respond(rows, kind, "predictions")

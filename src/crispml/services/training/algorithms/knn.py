@@ -23,9 +23,12 @@ from crispml.services.training.algorithms.base import (
     Hyperparameter,
     check_feature_dim,
     emit,
+    load_arrays,
+    predicted,
     quality_line,
     quality_metric,
     respond,
+    save_arrays,
 )
 from crispml.services.training.errors import ValidationException
 
@@ -60,7 +63,6 @@ class KNN(Algorithm):
             raise ValidationException("index_metric INNER_PRODUCT is not supported here; use L2 or COSINE")
 
     def train(self, layout: Any, hyperparameters: dict[str, Any]) -> None:
-        import numpy as np
 
         hp = hyperparameters
         X, y = self.read(layout, "train")
@@ -75,24 +77,14 @@ class KNN(Algorithm):
             _dims(Xt, hp, "test")
             for metric, value in _score(model, Xt, yt).items():
                 emit(quality_line("test", metric, value, tag="score" if metric == "accuracy" else "loss"))
-        layout.model_dir.mkdir(parents=True, exist_ok=True)
-        with open(layout.model_dir / MODEL_FILE, "wb") as file:
-            np.savez(file, **model)
+        save_arrays(layout.model_dir, MODEL_FILE, model)
 
     def load(self, model_dir: Path) -> Any:
-        import numpy as np
-
-        with np.load(Path(model_dir) / MODEL_FILE) as data:
-            return {k: data[k] for k in data.files}
+        return load_arrays(model_dir, MODEL_FILE)
 
     def predict(self, model: Any, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
-        from crispml.services.training.algorithms.data import DataError, request_features
-
         kind = self.check_request(content_type, accept, ("application/json", "application/jsonlines"))
-        try:
-            labels = neighbours(model, request_features(body, content_type))
-        except (DataError, ValueError) as exc:
-            raise ValidationException(f"cannot predict: {exc}") from None
+        labels = predicted(lambda X: neighbours(model, X), body, content_type)
         rows = [{"predicted_label": float(v)} for v in labels]
         return respond(rows, kind, "predictions")
 

@@ -26,6 +26,7 @@ from crispml.services.training.algorithms.base import (
     Algorithm,
     Hyperparameter,
     emit,
+    predicted,
     quality_line,
     quality_metric,
     respond,
@@ -140,13 +141,8 @@ class LinearLearner(Algorithm):
         return joblib.load(Path(model_dir) / MODEL_FILE)
 
     def predict(self, model: Any, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
-        from crispml.services.training.algorithms.data import DataError, request_features
-
         kind = self.check_request(content_type, accept, ("application/json", "application/jsonlines"))
-        try:
-            scores, labels = score(model, request_features(body, content_type))
-        except (DataError, ValueError) as exc:
-            raise ValidationException(f"cannot predict: {exc}") from None
+        scores, labels = predicted(lambda X: score(model, X), body, content_type)
         rows = []
         for i in range(len(scores)):
             row: dict[str, Any] = {"score": scores[i].tolist() if scores.ndim > 1 else float(scores[i])}

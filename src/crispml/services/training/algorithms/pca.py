@@ -20,9 +20,12 @@ from crispml.services.training.algorithms.base import (
     Algorithm,
     Hyperparameter,
     emit,
+    load_arrays,
+    predicted,
     quality_line,
     quality_metric,
     respond,
+    save_arrays,
 )
 from crispml.services.training.errors import ValidationException
 
@@ -54,7 +57,6 @@ class PCA(Algorithm):
                                       f"({values['feature_dim']})")
 
     def train(self, layout: Any, hyperparameters: dict[str, Any]) -> None:
-        import numpy as np
 
         from crispml.services.training.algorithms.data import DataError
 
@@ -71,24 +73,14 @@ class PCA(Algorithm):
         if self.channel_present(layout, "test"):
             Xt, _ = self.read(layout, "test", supervised=False)
             emit(quality_line("test", "reconstruction_error", _error(model, Xt)))
-        layout.model_dir.mkdir(parents=True, exist_ok=True)
-        with open(layout.model_dir / MODEL_FILE, "wb") as file:
-            np.savez(file, **model)
+        save_arrays(layout.model_dir, MODEL_FILE, model)
 
     def load(self, model_dir: Path) -> Any:
-        import numpy as np
-
-        with np.load(Path(model_dir) / MODEL_FILE) as data:
-            return {k: data[k] for k in data.files}
+        return load_arrays(model_dir, MODEL_FILE)
 
     def predict(self, model: Any, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
-        from crispml.services.training.algorithms.data import DataError, request_features
-
         kind = self.check_request(content_type, accept, ("application/json", "application/jsonlines"))
-        try:
-            projections = project(model, request_features(body, content_type))
-        except (DataError, ValueError) as exc:
-            raise ValidationException(f"cannot predict: {exc}") from None
+        projections = predicted(lambda X: project(model, X), body, content_type)
         rows = [{"projection": p.tolist()} for p in projections]
         return respond(rows, kind, "projections")
 

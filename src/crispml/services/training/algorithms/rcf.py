@@ -24,6 +24,7 @@ from crispml.services.training.algorithms.base import (
     Hyperparameter,
     check_feature_dim,
     emit,
+    predicted,
     quality_line,
     quality_metric,
     respond,
@@ -89,13 +90,8 @@ class RandomCutForest(Algorithm):
         return joblib.load(Path(model_dir) / MODEL_FILE)
 
     def predict(self, model: Any, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
-        from crispml.services.training.algorithms.data import DataError, request_features
-
         kind = self.check_request(content_type, accept, ("application/json", "application/jsonlines"))
-        try:
-            scores = score(model, request_features(body, content_type))
-        except (DataError, ValueError) as exc:
-            raise ValidationException(f"cannot predict: {exc}") from None
+        scores = predicted(lambda X: score(model, X), body, content_type)
         rows = [{"score": float(s)} for s in scores]
         return respond(rows, kind, "scores")
 

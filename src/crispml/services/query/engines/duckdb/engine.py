@@ -275,7 +275,7 @@ class DuckDBQuery:
         if fmt == "parquet":
             return readers.read_parquet(paths, ref.columns, keys)
         if fmt == "csv":
-            return readers.read_csv(paths, ref.columns, readers.serde_options(ref.table), keys)
+            return readers.read_csv(paths, ref.columns, ref.table.csv_options, keys)
         if fmt == "json":
             return readers.read_json(paths, ref.columns, readers.json_keys(con, paths), keys)
         raise QueryFailed(f"table {ref.qualified} has format {fmt!r}, which the engine cannot read "

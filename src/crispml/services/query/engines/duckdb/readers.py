@@ -21,7 +21,6 @@ are reached (``access.py``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import duckdb
 from crispml.core.hive import NULL_TOKENS
@@ -59,22 +58,6 @@ def constant(value: str | None, hive: str) -> str:
     if target.upper() in _TEXT_TYPES:
         return quote_str(value)
     return f"TRY_CAST({quote_str(value)} AS {target})"
-
-
-def serde_options(table: Any) -> dict[str, str]:
-    """The CSV options of a table: SerDe parameters first, then the table's own parameters."""
-    sd = table.storage_descriptor
-    serde = dict(sd.serde_info.parameters) if sd.serde_info is not None else {}
-    merged = {**dict(table.parameters or {}), **dict(sd.parameters or {}), **serde}
-    delimiter = merged.get("field.delim") or merged.get("separatorChar") or merged.get("delimiter") or ","
-    options = {
-        "delim": "\t" if delimiter in ("\\t", "\t") else delimiter,
-        "quote": merged.get("quoteChar", '"'),
-        "skip": merged.get("skip.header.line.count", "0"),
-    }
-    if merged.get("escapeChar"):
-        options["escape"] = merged["escapeChar"]
-    return options
 
 
 def hive_options(keys: Sequence[Column] | None) -> str:

@@ -242,7 +242,7 @@ class Write:
 
     def _insert_external(self, con: duckdb.DuckDBPyConnection, source: str, target: TableRef) -> int:
         fmt = target.table.format
-        options = readers.serde_options(target.table) if fmt == "csv" else {}
+        options = target.table.csv_options if fmt == "csv" else {}
         keys = [k.name for k in target.keys]
         written = _copy(con, source, fmt, {"field_delimiter": options.get("delim", ","),
                                            "header": options.get("skip", "0")}, keys)
