@@ -11,22 +11,20 @@ which services may not do.
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 
 from crispml.platform import Platform
 
 
 def main(argv: list[str]) -> int:
-    from crispml.core.config import Settings
-    from crispml.services.training.service import SETTINGS_VARIABLE, TrainingService
+    from crispml.core.config import settings_from_environment
+    from crispml.services.training.service import TrainingService
 
-    if len(argv) != 1 or SETTINGS_VARIABLE not in os.environ:
+    settings = settings_from_environment() if len(argv) == 1 else None
+    if settings is None:
         print("usage: CRISPML_WORKER_SETTINGS=... python -m crispml.jobworker JOB (started by CreateTrainingJob)",
               file=sys.stderr)
         return 2
-    settings = Settings.model_validate(json.loads(os.environ.pop(SETTINGS_VARIABLE)))
     platform = Platform(settings)
     try:
         platform.peer(TrainingService).work(argv[0], after=lambda job, principal: evaluate(platform, job, principal))

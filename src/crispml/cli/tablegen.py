@@ -41,6 +41,7 @@ SERVICE_HELP = {
     "training": "SageMaker training jobs: built-in algorithms and scripts, their logs, metrics and models.",
     "evaluation": "Model quality: metrics, curves, thresholds, HTML reports, two models compared.",
     "registry": "SageMaker Model Registry: models, model package groups, versions, approval, lineage.",
+    "serving": "SageMaker endpoints: configurations, variants, the runtime that answers InvokeEndpoint.",
 }
 
 #: Short names for commands people type often: service → {short name: operation (method) name}.

@@ -41,6 +41,11 @@ class Settings(BaseModel):
     s3_secret_access_key: SecretStr | None = Field(None, description="Secret key for the S3 store.")
     s3_region: str = Field("us-east-1", description="Region name sent to the S3 store.")
     principal: str = Field("root", description="Principal that embedded calls act as.")
+    serving_host: str = Field("127.0.0.1", description="Address the serving runtime front listens on.")
+    serving_port: int = Field(0, ge=0, le=65535, description="Port of the serving runtime front; 0 picks a free "
+                                                             "one on first start and keeps it.")
+    serving_autostart: bool = Field(True, description="Start the serving runtime when an endpoint operation needs "
+                                                      "it (else only 'crispml serving start-runtime' starts it).")
     debug: bool = Field(False, description="Show tracebacks for unexpected errors in the CLI.")
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
@@ -114,6 +119,30 @@ def load_settings(environ: dict[str, str] | None = None, **explicit: Any) -> Set
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise InvalidArgument(f"invalid settings: {problems}") from exc
+
+
+#: The environment variable that hands a child process (a job worker, the serving runtime) its parent's settings.
+SETTINGS_VARIABLE = "CRISPML_WORKER_SETTINGS"
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """This process's environment plus :data:`SETTINGS_VARIABLE`: ``settings`` as JSON, secrets included (the
+    child opens the same home with them)."""
+    import json
+
+    document = settings.model_dump(mode="json")
+    if settings.s3_secret_access_key is not None:
+        document["s3_secret_access_key"] = settings.s3_secret_access_key.get_secret_value()
+    return {**os.environ, SETTINGS_VARIABLE: json.dumps(document)}
+
+
+def settings_from_environment() -> Settings | None:
+    """The settings a parent handed this process in :data:`SETTINGS_VARIABLE` (removed from the environment,
+    so this process's own children do not inherit it by accident), or None."""
+    import json
+
+    document = os.environ.pop(SETTINGS_VARIABLE, None)
+    return None if document is None else Settings.model_validate(json.loads(document))
 
 
 def describe_settings() -> list[tuple[str, str, str]]:

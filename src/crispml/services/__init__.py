@@ -27,6 +27,7 @@ SERVICES = {
     "training": "crispml.services.training.service:TrainingService",
     "evaluation": "crispml.services.evaluation.service:EvaluationService",
     "registry": "crispml.services.registry.service:RegistryService",
+    "serving": "crispml.services.serving.service:ServingService",
 }
 
 #: Modules that declare tables; imported by :func:`load_models`.
@@ -45,6 +46,7 @@ MODEL_MODULES = (
     "crispml.services.training.store",
     "crispml.services.evaluation.store",
     "crispml.services.registry.store",
+    "crispml.services.serving.store",
 )
 
 

@@ -16,4 +16,5 @@ SERVICES: list[tuple[str, str]] = [
     ('training', 'SageMaker training jobs: built-in algorithms and scripts, their logs, metrics and models.'),
     ('evaluation', 'Model quality: metrics, curves, thresholds, HTML reports, two models compared.'),
     ('registry', 'SageMaker Model Registry: models, model package groups, versions, approval, lineage.'),
+    ('serving', 'SageMaker endpoints: configurations, variants, the runtime that answers InvokeEndpoint.'),
 ]

@@ -9,7 +9,8 @@ recording it: the name is free, the image is one this machine serves, and the
 model data exists in the lake. A container may instead name a registered
 version (``ModelPackageName``), whose container it copies.
 
-Deleting a model that an endpoint uses will be refused once endpoints exist.
+Deleting a model that an endpoint serves is refused, naming the endpoint (the
+serving service records what each endpoint serves, ``RegistryService.use_models``).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from crispml.services.registry.specs import (
     ListModelsResponse,
     ModelRequest,
 )
-from crispml.services.registry.store import ModelRow
+from crispml.services.registry.store import ModelRow, ModelUseRow
 from crispml.services.training.service import builtin_algorithm_names, framework_of
 from crispml.spine.operations import RuntimeAccess, operation
 
@@ -149,6 +150,13 @@ class ModelOps(RuntimeAccess):
     def delete_model(self, ctx: CallContext, request: ModelRequest) -> EmptyResponse:
         """Delete a model (its artifact stays in the lake)."""
         def delete(session: Session) -> None:
-            session.delete(get_model(session, request.model_name))
+            row = get_model(session, request.model_name)
+            users = session.scalars(select(ModelUseRow.user).where(ModelUseRow.model_name == row.name)
+                                    .order_by(ModelUseRow.user)).all()
+            if users:
+                raise ResourceInUse(f"model {row.name!r} is served by endpoint{'s' if len(users) > 1 else ''} "
+                                    f"{', '.join(map(repr, users))}; delete the endpoint or update it to a "
+                                    "configuration without this model first")
+            session.delete(row)
         self._writing(delete)
         return EmptyResponse()

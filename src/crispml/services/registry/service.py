@@ -17,8 +17,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from crispml.core.context import CallContext
 from crispml.services.lake.service import LakeService
+from crispml.services.registry.core import get_model, get_package, model_entity
 from crispml.services.registry.entities import (
     ApprovalChange,
     ContainerDefinition,
@@ -29,7 +32,12 @@ from crispml.services.registry.entities import (
     ModelPackageContainerDefinition,
     ModelPackageLineage,
 )
-from crispml.services.registry.errors import InvalidInferenceScript, ResourceInUse, ResourceNotFound
+from crispml.services.registry.errors import (
+    InvalidInferenceScript,
+    ResourceInUse,
+    ResourceNotFound,
+    ValidationException,
+)
 from crispml.services.registry.groups import GroupOps
 from crispml.services.registry.inference import LoadedModel, load_model
 from crispml.services.registry.packages import PackageOps
@@ -97,10 +105,10 @@ class RegistryService(Service, PackageOps, GroupOps):
         assert primary.image is not None
         return primary.image, primary.model_data_url, dict(primary.environment), None
 
-    def open_container(self, ctx: CallContext, image: str, model_data_url: str | None, environment: dict[str, str],
-                       folder: Path) -> LoadedModel:
+    def unpack_container(self, ctx: CallContext, model_data_url: str | None, environment: dict[str, str],
+                         folder: Path) -> tuple[Path, Path | None]:
         """A model's artifact (and a script model's ``SAGEMAKER_SUBMIT_DIRECTORY``) read through the lake as
-        ``ctx``'s caller, unpacked under ``folder`` (the caller removes it) and loaded by the inference runtime."""
+        ``ctx``'s caller and unpacked under ``folder``: ``(model_dir, code_dir)``, for :func:`load_model`."""
         import io
         import tarfile
 
@@ -116,12 +124,45 @@ class RegistryService(Service, PackageOps, GroupOps):
         model_dir.mkdir(parents=True, exist_ok=True)
         submit = environment.get("SAGEMAKER_SUBMIT_DIRECTORY")
         code_dir = unpack(submit, folder / "code") if submit and submit.startswith("lake://") else None
+        return model_dir, code_dir
+
+    def open_container(self, ctx: CallContext, image: str, model_data_url: str | None, environment: dict[str, str],
+                       folder: Path) -> LoadedModel:
+        """:meth:`unpack_container` under ``folder`` (the caller removes it), then the model loaded by the
+        inference runtime."""
+        model_dir, code_dir = self.unpack_container(ctx, model_data_url, environment, folder)
         return load_model(image, model_dir, environment, code_dir)
 
     def open_model(self, ctx: CallContext, name: str, folder: Path) -> LoadedModel:
         """:meth:`open_container` of model or version ``name`` (see :meth:`container_of`)."""
         image, url, environment, _ = self.container_of(ctx, name)
         return self.open_container(ctx, image, url, environment, folder)
+
+    def use_models(self, endpoint: str, models: list[str]) -> None:
+        """Record that ``endpoint`` serves ``models`` (instead of what it served before): DeleteModel refuses
+        a model an endpoint serves, naming the endpoint. For the serving service."""
+        from sqlalchemy import delete
+
+        from crispml.services.registry.store import ModelUseRow
+
+        def write(session: Session) -> None:
+            session.execute(delete(ModelUseRow).where(ModelUseRow.user == endpoint))
+            session.add_all(ModelUseRow(model_name=m, user=endpoint) for m in sorted(set(models)))
+        self._writing(write)
+
+    def deployable(self, ctx: CallContext, model_name: str) -> None:
+        """Refuse a model that cannot be deployed: one that does not exist, or one made from a model package
+        version whose approval status is Rejected. For the serving service."""
+        with self._reading() as session:
+            container = model_entity(get_model(session, model_name)).primary_container
+            if container.model_package_name is None:
+                return
+            package = get_package(session, container.model_package_name)
+            if package.approval_status == "Rejected":
+                raise ValidationException(
+                    f"model {model_name!r} is version {package.group_name}/{package.version}, whose approval "
+                    "status is Rejected: a rejected version cannot be deployed; approve it (crispml registry "
+                    "update-model-package --model-approval-status Approved) or deploy another version")
 
     def source_training_job(self, ctx: CallContext, model_name: str | None, package: str | None) -> str | None:
         """The training job a version comes from (None for a model, or a version registered without one)."""

@@ -60,3 +60,13 @@ class ModelPackageRow(Base):
     __table_args__ = (
         Index("ix_registry_model_packages_status", "approval_status"),
     )
+
+
+class ModelUseRow(Base):
+    """An endpoint serving a model: DeleteModel refuses while one exists (written by the serving service
+    through :meth:`RegistryService.use_models`)."""
+
+    __tablename__ = "registry_model_uses"
+
+    model_name: Mapped[str] = mapped_column(BinaryString(63), primary_key=True)
+    user: Mapped[str] = mapped_column(BinaryString(63), primary_key=True)  # the endpoint's name

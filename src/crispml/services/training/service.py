@@ -55,7 +55,6 @@ from crispml.services.training.specs import (
     TrainingJobRequest,
     check_job_name,
 )
-from crispml.services.training.warm import SETTINGS_VARIABLE
 from crispml.spine.operations import Service
 
 if TYPE_CHECKING:
@@ -65,7 +64,6 @@ if TYPE_CHECKING:
 
 #: What other services and shells may import: the service, its operations' requests, and what they share.
 __all__ = [
-    "SETTINGS_VARIABLE",
     "AlgorithmSpecification",
     "CatalogDataSource",
     "Channel",

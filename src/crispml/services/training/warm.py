@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from crispml.core.config import settings_environment
 from crispml.core.ids import new_id
 from crispml.core.owners import owner_alive, process_owner
 from crispml.services.training.store import TrainingJobRow, WarmWorkerRow
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 #: The module a new worker runs (``python -m``); it opens the platform from the settings it is given.
 WORKER_MODULE = "crispml.jobworker"
 #: The environment variable carrying the platform's settings to a new worker, as JSON.
-SETTINGS_VARIABLE = "CRISPML_WORKER_SETTINGS"
 #: Seconds a worker whose period ended still waits for a job that claimed it just then.
 CLAIM_GRACE_SECONDS = 5.0
 
@@ -59,10 +58,7 @@ def launch(service: TrainingService, name: str, key: str) -> str:
 
 def spawn(service: TrainingService, name: str) -> str:
     settings = service.runtime.settings
-    document = settings.model_dump(mode="json")
-    if settings.s3_secret_access_key is not None:
-        document["s3_secret_access_key"] = settings.s3_secret_access_key.get_secret_value()
-    env = {**os.environ, SETTINGS_VARIABLE: json.dumps(document)}
+    env = settings_environment(settings)
     log = settings.home / "training" / "workers.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as errors:

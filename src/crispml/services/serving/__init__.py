@@ -1,0 +1,1 @@
+"""Serving: endpoints, the runtime that answers them, data capture, autoscaling and batch transform."""

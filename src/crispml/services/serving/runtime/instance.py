@@ -1,0 +1,143 @@
+"""One endpoint instance: a model served over SageMaker's container contract.
+
+``python -m crispml.services.serving.runtime.instance`` — started by the
+serving supervisor with the model's folders and code in ``CRISPML_INSTANCE``
+(JSON: ``image``, ``model_dir``, ``code_dir``, ``environment``) and its
+listening socket as file descriptor ``CRISPML_INSTANCE_FD`` (the supervisor
+binds it, so the port is known before the process starts and never raced).
+
+It loads the model with the registry's inference runtime (a built-in
+algorithm's handler, or a script's ``model_fn``/``input_fn``/``predict_fn``/
+``output_fn``), then answers:
+
+- ``GET /ping`` — 200 once the model is loaded (the socket is only served
+  after that, so a ping that answers means ready);
+- ``POST /invocations`` — the handler's answer with its content type; a body
+  the handler cannot read (bad CSV or JSON, a wrong number of features) is
+  400 with the handler's message, any other failure of the model 500 with
+  the exception's type and message, as SageMaker's containers answer.
+
+The ASGI application is written out rather than built on FastAPI: it has two
+routes and sits on every request's path, where a framework's routing and
+dependency layers cost more than the model on a one-row request. The process
+exits when its parent (the supervisor) dies, so a killed supervisor leaves
+no instance behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+CONFIG_VARIABLE = "CRISPML_INSTANCE"
+FD_VARIABLE = "CRISPML_INSTANCE_FD"
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def _headers(scope: Scope) -> dict[bytes, bytes]:
+    return dict(scope["headers"])
+
+
+async def read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def answer(send: Send, status: int, body: bytes, content_type: bytes,
+                 extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
+                            *(extra or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class InstanceApp:
+    """The container contract over one loaded model."""
+
+    def __init__(self, invoke: Callable[[bytes, str, str], tuple[bytes, str]]) -> None:
+        self._invoke = invoke
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        path, method = scope["path"], scope["method"]
+        if path == "/ping" and method == "GET":
+            await answer(send, 200, b"", b"text/plain")
+            return
+        if path != "/invocations" or method != "POST":
+            await answer(send, 404, b"not found: the container answers GET /ping and POST /invocations",
+                         b"text/plain")
+            return
+        body = await read_body(receive)
+        headers = _headers(scope)
+        content_type = headers.get(b"content-type", b"text/csv").decode("latin-1")
+        accept = headers.get(b"accept", b"*/*").decode("latin-1")
+        try:
+            output, output_type = self._invoke(body, content_type, accept)
+        except Exception as exc:
+            from crispml.core.errors import InvalidArgument
+
+            if isinstance(exc, InvalidArgument):
+                await answer(send, 400, str(exc).encode(), b"text/plain")
+            else:
+                trace = traceback.format_exception_only(type(exc), exc)[-1].strip()
+                print(f"crispml instance: the model failed: {trace}", file=sys.stderr, flush=True)
+                await answer(send, 500, trace.encode(), b"text/plain")
+            return
+        await answer(send, 200, output, output_type.encode("latin-1"))
+
+
+def _exit_with_parent(parent: int) -> None:
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os._exit(0)
+            time.sleep(0.5)
+    threading.Thread(target=watch, name="crispml-instance-parent", daemon=True).start()
+
+
+def main() -> int:
+    import socket
+
+    import uvicorn
+
+    from crispml.services.registry.service import load_model
+
+    _exit_with_parent(os.getppid())
+    config = json.loads(os.environ[CONFIG_VARIABLE])
+    code_dir = Path(config["code_dir"]) if config.get("code_dir") else None
+    try:
+        model = load_model(config["image"], Path(config["model_dir"]), config.get("environment") or {}, code_dir)
+    except Exception as exc:
+        print(f"crispml instance: the model did not load: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        return 3
+    listener = socket.socket(fileno=int(os.environ[FD_VARIABLE]))
+    server = uvicorn.Server(uvicorn.Config(InstanceApp(model.invoke), loop="uvloop", http="httptools",
+                                           lifespan="on", interface="asgi3", access_log=False, log_level="warning",
+                                           timeout_keep_alive=300))
+    server.run(sockets=[listener])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
