@@ -199,6 +199,9 @@ class XGBoost(Algorithm):
                 X = load_svmlight_file(io.BytesIO(body), n_features=model.num_features(), zero_based=True)[0]
             else:
                 X = request_features(body, content_type)
+                if X.shape[1] != model.num_features():
+                    raise DataError(f"the model takes {model.num_features()} features per row; the request's rows "
+                                    f"have {X.shape[1]}")
             scores = model.predict(xgb.DMatrix(X))
         except (DataError, ValueError, xgb.core.XGBoostError) as exc:
             raise ValidationException(f"cannot predict: {exc}") from None
