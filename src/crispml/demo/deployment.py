@@ -138,7 +138,7 @@ def deployment_endpoints(state: DemoState) -> Section:
     out.print(table_of(capture_rows, title="data capture delivered to the lake (SageMaker's JSON lines)"))
 
     state.facts["deployment"] = {
-        "endpoint": endpoint, "versions": versions, "split": {r["variant"]: r["requests"] for r in split_rows},
+        "endpoint": endpoint, "versions": versions, "split": {name: len(times) for name, times in latencies.items()},
         "shadow_answered": answered, "captured_records": sum(captured.values()), "capture_objects": len(captured)}
     return Section(
         title="7 · Deployment: endpoints, A/B and shadow traffic, data capture (SageMaker hosting)",
@@ -148,5 +148,5 @@ def deployment_endpoints(state: DemoState) -> Section:
              f"challenger in shadow with data capture: it received a copy of every request and its answers were "
              f"captured, never returned; {sum(captured.values())} capture records reached the lake.",
         tables=[("A/B split and latency", split_rows), ("Captured data", capture_rows)],
-        bars=[("Requests per variant (80/20)", {r["variant"]: r["requests"] for r in split_rows})],
+        bars=[("Requests per variant (80/20)", {name: len(times) for name, times in latencies.items()})],
     )
