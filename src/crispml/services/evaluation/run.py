@@ -242,24 +242,30 @@ def score_all(problem_type: str, y_true: np.ndarray, y_pred: np.ndarray, y_score
     """Every metric of the problem type, the curves and the chosen thresholds (binary, with scores)."""
     from crispml.services.evaluation import curves as curve_math
     from crispml.services.evaluation import metrics as metric_math
+    from crispml.services.evaluation import ranking
 
     if requested:
         metric_math.check_metrics(problem_type, requested)
     if problem_type == "Regression":
         regression = metric_math.regression_metrics(y_true, y_pred)
         return Result(regression.to_dict(), None, {}, y_true, y_pred, None, regression=regression)
-    positive = _positive(np.unique(y_true), positive_label) if problem_type == "BinaryClassification" else None
+    binary = problem_type == "BinaryClassification"
+    positive = _positive(np.unique(y_true), positive_label) if binary else None
+    # a binary classifier's scores are ranked once, for its metrics, curves and thresholds
+    ranked = ranking.rank(*curve_math.scored(y_true, y_score, positive)) if binary and y_score is not None \
+        else None
     classification = metric_math.classification_metrics(
-        y_true, y_pred, y_score if problem_type == "BinaryClassification" else None, positive_label=positive)
+        y_true, y_pred, y_score if binary else None, positive_label=positive, ranking=ranked)
     threshold = None
     drawn = None
-    if problem_type == "BinaryClassification" and y_score is not None:
-        drawn = curve_math.curves(y_true, y_score, positive_label=positive)
+    if ranked is not None:
+        drawn = curve_math.curves(y_true, y_score, positive_label=positive, ranking=ranked)
         threshold = {"by_metric": curve_math.best_threshold(y_true, y_score, threshold_metric,
-                                                            positive_label=positive).to_dict()}
+                                                            positive_label=positive, ranking=ranked).to_dict()}
         if cost is not None:
             threshold["by_cost"] = curve_math.best_threshold_by_cost(
-                y_true, y_score, cost_fp=cost[0], cost_fn=cost[1], positive_label=positive).to_dict()
+                y_true, y_score, cost_fp=cost[0], cost_fn=cost[1], positive_label=positive,
+                ranking=ranked).to_dict()
     return Result(classification.to_dict(), threshold, {}, y_true, y_pred, y_score, curves=drawn,
                   classification=classification)
 
