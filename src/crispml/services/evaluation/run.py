@@ -210,7 +210,6 @@ def decide(problem_type: str, y_true: np.ndarray, outputs: Outputs,
         assert values is not None
         return np.asarray(values, dtype=float).reshape(len(y_true)), None
     scores = outputs.scores
-    classes = np.unique(y_true)
     if scores is not None and scores.ndim == 2:  # a probability per class, in the classes' order 0..k-1
         positive = scores[:, -1] if scores.shape[1] == 2 else None
         return scores.argmax(axis=1).astype(y_true.dtype, copy=False), positive
@@ -218,6 +217,7 @@ def decide(problem_type: str, y_true: np.ndarray, outputs: Outputs,
         return outputs.labels.astype(y_true.dtype, copy=False), scores if problem_type == "BinaryClassification" \
             else None
     if scores is not None and problem_type == "BinaryClassification":
+        classes = np.unique(y_true)
         positive = _positive(classes, positive_label)
         negative = next((c for c in classes if c != positive), positive)
         return np.where(scores >= 0.5, positive, negative).astype(y_true.dtype, copy=False), scores
@@ -274,7 +274,7 @@ def permutation_importance(model: LoadedModel, problem_type: str, y_true: np.nda
                            names: list[str], positive_label: Any, *, seed: int = 0) -> dict[str, float]:
     """How much the model's main metric (accuracy, or R² for a regressor) drops when one feature's values
     are shuffled, on at most :data:`IMPORTANCE_ROWS` rows (scikit-learn's permutation importance needs an
-    estimator object; a model here is only its handler, so the same idea is written out)."""
+    estimator object; a model here is a loaded model answering rows, so the same idea is written out)."""
     rng = np.random.default_rng(seed)
     keep = rng.choice(len(X), size=min(len(X), IMPORTANCE_ROWS), replace=False)
     X, y_true = X[keep], y_true[keep]
