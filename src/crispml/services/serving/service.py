@@ -11,6 +11,12 @@
   endpoint at ``POST /endpoints/{name}/invocations`` (``front.py``) and
   supervises the instance processes (``supervisor.py``, ``instance.py``),
   capturing data (``capture.py``) and counting invocations (``metrics.py``).
+- Application Auto Scaling of endpoint variants (``scaling.py``):
+  ``RegisterScalableTarget``, ``DescribeScalableTargets``,
+  ``DeregisterScalableTarget``, ``PutScalingPolicy``,
+  ``DescribeScalingPolicies``, ``DeleteScalingPolicy``,
+  ``DescribeScalingActivities``; the runtime applies the policies
+  (``runtime/autoscaler.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +36,12 @@ from crispml.services.serving.errors import (
     ResourceNotFound,
     RuntimeUnavailable,
     ValidationException,
+)
+from crispml.services.serving.scaling import ScalingOps
+from crispml.services.serving.scaling_specs import (
+    PutScalingPolicyRequest,
+    RegisterScalableTargetRequest,
+    TargetTrackingScalingPolicyConfiguration,
 )
 from crispml.services.serving.specs import (
     CreateEndpointConfigRequest,
@@ -61,19 +73,22 @@ __all__ = [
     "ListEndpointsRequest",
     "ModelError",
     "ProductionVariant",
+    "PutScalingPolicyRequest",
+    "RegisterScalableTargetRequest",
     "ResourceInUse",
     "ResourceNotFound",
     "RuntimeRequest",
     "RuntimeUnavailable",
     "ServingService",
     "Tag",
+    "TargetTrackingScalingPolicyConfiguration",
     "UpdateEndpointRequest",
     "UpdateEndpointWeightsAndCapacitiesRequest",
     "ValidationException",
 ]
 
 
-class ServingService(Service, ConfigOps, EndpointOps):
+class ServingService(Service, ConfigOps, EndpointOps, ScalingOps):
     """Endpoint configurations, endpoints and their runtime (SageMaker hosting)."""
 
     name = "serving"

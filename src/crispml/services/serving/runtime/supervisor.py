@@ -53,6 +53,7 @@ from sqlalchemy.orm import Session
 from crispml.core.context import CallContext
 from crispml.core.owners import process_owner
 from crispml.services.serving.core import Deployed
+from crispml.services.serving.runtime import autoscaler
 from crispml.services.serving.runtime import capture as capture_files
 from crispml.services.serving.runtime.front import Backend, Capture, Front, Hooks, Route, VariantRoute
 from crispml.services.serving.runtime.instance import CONFIG_VARIABLE, FD_VARIABLE
@@ -273,6 +274,7 @@ class Supervisor(Hooks):
                 if now - published >= PUBLISH_SECONDS:
                     published = now
                     self._publish()
+                    autoscaler.evaluate(self.service, self.meter, self._in_service(), now)
                     self.spool.seal()
                     self._deliver_capture()
                 if now - beat >= HEARTBEAT_SECONDS:
