@@ -139,8 +139,9 @@ class ScalingOps(RuntimeAccess):
                 return
             if row.status != "InService" or row.pending_config is not None:
                 raise ValidationException(f"variant {variant!r} of endpoint {endpoint!r} has {current} "
-                                          f"instance{'s' if current != 1 else ''}, outside [{low}, {high}], and cannot be changed while the endpoint is "
-                                          f"{row.status}; register the target again once it is InService")
+                                          f"instance{'s' if current != 1 else ''}, outside [{low}, {high}], and "
+                                          f"cannot be changed while the endpoint is {row.status}; register the "
+                                          "target again once it is InService")
             state["desired_instance_count"] = wanted
             row.variants, row.status, row.modified_at = json.dumps(states), "Updating", now
             session.add(activity(request.resource_id, wanted, f"the scalable target was registered with "
