@@ -39,6 +39,11 @@ from crispml.services.serving.errors import (
 )
 from crispml.services.serving.scaling import ScalingOps
 from crispml.services.serving.scaling_specs import (
+    DeleteScalingPolicyRequest,
+    DeregisterScalableTargetRequest,
+    DescribeScalableTargetsRequest,
+    DescribeScalingActivitiesRequest,
+    DescribeScalingPoliciesRequest,
     PutScalingPolicyRequest,
     RegisterScalableTargetRequest,
     TargetTrackingScalingPolicyConfiguration,
@@ -65,6 +70,11 @@ __all__ = [
     "CreateEndpointConfigRequest",
     "CreateEndpointRequest",
     "DataCaptureConfig",
+    "DeleteScalingPolicyRequest",
+    "DeregisterScalableTargetRequest",
+    "DescribeScalableTargetsRequest",
+    "DescribeScalingActivitiesRequest",
+    "DescribeScalingPoliciesRequest",
     "DesiredWeightAndCapacity",
     "EndpointConfigRequest",
     "EndpointRequest",
