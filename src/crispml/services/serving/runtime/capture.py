@@ -85,13 +85,14 @@ class Spool:
         self._lock = threading.Lock()
         self._open: dict[tuple[str, str], tuple[str, int, Path]] = {}  # (endpoint, variant) → (hour, fd, path)
 
-    def append(self, endpoint: str, variant: str, item: dict[str, Any]) -> None:
+    def append(self, endpoint: str, variant: str, item: dict[str, Any], destination: str) -> None:
+        """Keep one record of ``endpoint``'s ``variant``, bound for the lake prefix ``destination``."""
         line = (json.dumps(item, separators=(",", ":")) + "\n").encode()
         with self._lock:
-            fd = self._fd(endpoint, variant)
+            fd = self._fd(endpoint, variant, destination)
             os.write(fd, line)
 
-    def _fd(self, endpoint: str, variant: str) -> int:
+    def _fd(self, endpoint: str, variant: str, destination: str) -> int:
         hour = self._now().strftime("%Y%m%d%H")
         current = self._open.get((endpoint, variant))
         if current is not None and current[0] == hour:
@@ -101,6 +102,8 @@ class Spool:
         moment = self._now()
         path = self.folder / (f"{endpoint}~{variant}~{moment.strftime('%Y%m%d%H%M%S')}"
                               f"{moment.microsecond // 1000:03d}~{uuid.uuid4().hex[:12]}.open")
+        # where its records go, beside it before the first record: an endpoint deleted meanwhile still has them
+        path.with_suffix(".dest").write_text(destination)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._open[(endpoint, variant)] = (hour, fd, path)
         return fd
@@ -121,16 +124,18 @@ class Spool:
 
     def deliver(self, destination: Callable[[str], str | None], put: Callable[[str, bytes], None]) -> int:
         """Copy every sealed spool file to the lake and remove it; the records delivered. ``destination``
-        gives an endpoint's capture prefix (None: the endpoint is gone, its records are dropped)."""
+        gives an endpoint's capture prefix when a spool file does not say (None: its records are dropped)."""
         delivered = 0
         for path in self.sealed():
             endpoint, variant, stamp, ident = path.stem.split("~")
             data = path.read_bytes()
-            prefix = destination(endpoint)
+            beside = path.with_suffix(".dest")
+            prefix = beside.read_text() if beside.exists() else destination(endpoint)
             if prefix is not None and data:
                 key = (f"{prefix}{endpoint}/{variant}/{stamp[0:4]}/{stamp[4:6]}/{stamp[6:8]}/{stamp[8:10]}/"
                        f"{stamp[10:12]}-{stamp[12:14]}-{stamp[14:17]}-{ident}.jsonl")
                 put(key, data)
                 delivered += data.count(b"\n")
             path.unlink()
+            beside.unlink(missing_ok=True)
         return delivered

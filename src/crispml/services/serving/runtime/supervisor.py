@@ -143,6 +143,7 @@ class Supervisor(Hooks):
         self.stopping = threading.Event()
         self.written: Any = None
         self.url = ""
+        self.lock: Any = None
         self.front = Front(self, lambda: self.routes)
 
     # -- hooks called by the front (on its event loop) ------------------------------------------------------
@@ -154,7 +155,7 @@ class Supervisor(Hooks):
         self.meter.add(endpoint, variant, status, model_us, overhead_us)
 
     def captured(self, endpoint: str, variant: str, record: dict[str, Any]) -> None:
-        self.spool.append(endpoint, variant, record)
+        self.spool.append(endpoint, variant, record, self.capture_prefix[endpoint])
 
     def invoked(self, endpoint: str, inference_id: str, status: int, audited: bool) -> None:
         if not audited:
@@ -175,6 +176,7 @@ class Supervisor(Hooks):
         except BlockingIOError:
             print("crispml runtime: another runtime serves this home", file=sys.stderr)
             return 0
+        self.lock = lock
         import uvicorn
 
         listener = self._listen()
@@ -249,11 +251,11 @@ class Supervisor(Hooks):
         for instance in list(self.instances.values()):
             self._stop(instance)
         self.instances.clear()
-        with contextlib.suppress(Exception):
-            self._publish()
-        self.spool.seal()
-        with contextlib.suppress(Exception):
-            self._deliver_capture()
+        for last in (self._publish, self.spool.seal, self._deliver_capture):
+            try:
+                last()
+            except Exception:  # the rest of the shutdown still runs; what was spooled stays for the next start
+                traceback.print_exc(file=sys.stderr)
         owner = process_owner()
 
         def unregister(session: Session) -> None:
@@ -287,7 +289,18 @@ class Supervisor(Hooks):
                 sys.stderr.flush()
                 time.sleep(1.0)
 
+    def _home_gone(self) -> bool:
+        """Whether this home was deleted (or replaced) under the runtime: its lock file is not the one held."""
+        try:
+            return os.stat(self.folder / "runtime.lock").st_ino != os.fstat(self.lock.fileno()).st_ino
+        except OSError:
+            return True
+
     def _heartbeat(self) -> None:
+        if self._home_gone():
+            print("crispml runtime: its home was deleted; stopping", file=sys.stderr, flush=True)
+            os.kill(os.getpid(), signal.SIGTERM)  # the server stops as on 'crispml serving stop-runtime'
+            return
         now = self.service.clock.now()
 
         def beat(session: Session) -> None:
