@@ -61,8 +61,15 @@ class JoinedWritesProtocol(HttpToolsProtocol):
 
 
 def serve(app: Any, listener: socket.socket) -> None:
-    """Serve the ASGI ``app`` on ``listener`` until the process is told to stop (SIGTERM, SIGINT)."""
+    """Serve the ASGI ``app`` on ``listener`` until the process is told to stop (SIGTERM, SIGINT), then return.
+
+    uvicorn, once it has shut down on a signal, restores the handler it found and raises the signal again: with
+    SIGTERM's default handler the process would die there, before the caller's own shutdown (the supervisor
+    stops its instances, delivers the capture spool, removes its row). The handler it finds is a no-op."""
+    import signal
+
     server = uvicorn.Server(uvicorn.Config(app, loop="uvloop", http=JoinedWritesProtocol, lifespan="on",
                                            interface="asgi3", access_log=False, log_level="warning",
                                            timeout_keep_alive=300))
+    signal.signal(signal.SIGTERM, lambda number, frame: None)
     server.run(sockets=[listener])
