@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -215,3 +216,44 @@ def test_cross_validation_config_errors(tmp_path: Path) -> None:
     job = layout(tmp_path, {"train": ("text/csv", csv_text(X, y))}, cross_validation={"Strategy": "GroupKFold"})
     with pytest.raises(ValidationException, match="GroupColumn is required for GroupKFold"):
         XGB.train(job, XGB.validate({"num_round": "2"}))
+
+
+def _outcome(predict: Callable[[np.ndarray], np.ndarray], rows: np.ndarray) -> tuple[str, object]:
+    try:
+        return "scores", predict(rows)
+    except (ValueError, xgb.core.XGBoostError) as exc:
+        return "refused", type(exc)
+
+
+@pytest.mark.parametrize("params", [
+    {"objective": "binary:logistic"}, {"objective": "multi:softprob", "num_class": 3},
+    {"objective": "multi:softmax", "num_class": 3}, {"objective": "reg:squarederror", "base_score": 0.3},
+    {"objective": "binary:logistic", "booster": "dart", "rate_drop": 0.3},
+    {"objective": "reg:squarederror", "booster": "gblinear"},
+], ids=["binary", "softprob", "softmax", "regression", "dart", "gblinear"])
+@pytest.mark.parametrize("named", [False, True], ids=["unnamed", "named"])
+def test_served_scores_are_predict_on_a_dmatrix_bit_for_bit(params: dict[str, object], named: bool) -> None:
+    """A request of a few rows is predicted on one thread, and with inplace_predict where that is exact: the
+    scores (and refusals of rows of another width) are those of booster.predict(DMatrix(X)), bit for bit."""
+    import pandas as pd
+
+    from crispml.services.training.algorithms.xgb import SERIAL_ROWS, predict_rows
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 5)).astype(np.float32)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    y = rng.integers(0, 3 if "num_class" in params else 2, len(X)).astype(np.float32)
+    data = pd.DataFrame(X, columns=[f"c{i}" for i in range(5)]) if named else X
+    raw = xgb.train({**params, "nthread": 1}, xgb.DMatrix(data, label=y), 20).save_raw("ubj")
+    served, reference = (xgb.Booster(model_file=bytearray(raw)) for _ in range(2))
+    wide = np.hstack([X, X])
+    for rows, width in [(1, 5), (7, 5), (SERIAL_ROWS, 5), (SERIAL_ROWS + 1, 5), (1, 3), (1, 8), (SERIAL_ROWS + 1, 8)]:
+        batch = np.ascontiguousarray(wide[:rows, :width])
+        ours = _outcome(lambda rows: predict_rows(served, rows), batch)
+        theirs = _outcome(lambda rows: reference.predict(xgb.DMatrix(rows)), batch)
+        assert ours[0] == theirs[0], (rows, width, ours, theirs)
+        if ours[0] == "scores":
+            a, b = np.asarray(ours[1]), np.asarray(theirs[1])
+            assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes(), (rows, width)
+        else:
+            assert ours[1] == theirs[1]

@@ -119,8 +119,6 @@ def _exit_with_parent(parent: int) -> None:
 def main() -> int:
     import socket
 
-    import uvicorn
-
     from crispml.services.registry.service import load_model
 
     _exit_with_parent(os.getppid())
@@ -131,11 +129,9 @@ def main() -> int:
     except Exception as exc:
         print(f"crispml instance: the model did not load: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return 3
-    listener = socket.socket(fileno=int(os.environ[FD_VARIABLE]))
-    server = uvicorn.Server(uvicorn.Config(InstanceApp(model.invoke), loop="uvloop", http="httptools",
-                                           lifespan="on", interface="asgi3", access_log=False, log_level="warning",
-                                           timeout_keep_alive=300))
-    server.run(sockets=[listener])
+    from crispml.services.serving.runtime.server import serve
+
+    serve(InstanceApp(model.invoke), socket.socket(fileno=int(os.environ[FD_VARIABLE])))
     return 0
 
 

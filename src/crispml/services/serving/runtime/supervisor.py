@@ -177,7 +177,7 @@ class Supervisor(Hooks):
             print("crispml runtime: another runtime serves this home", file=sys.stderr)
             return 0
         self.lock = lock
-        import uvicorn
+        from crispml.services.serving.runtime.server import serve
 
         listener = self._listen()
         port = listener.getsockname()[1]
@@ -191,13 +191,10 @@ class Supervisor(Hooks):
             session.add(RuntimeRow(name="runtime", owner=process_owner(), url=self.url, port=port, started_at=now,
                                    heartbeat_at=now))
         self.service.db.transact(register)
-        server = uvicorn.Server(uvicorn.Config(self._app, loop="uvloop", http="httptools", lifespan="on",
-                                               interface="asgi3", access_log=False, log_level="warning",
-                                               timeout_keep_alive=300))
         worker = threading.Thread(target=self._loop, name="crispml-serving-supervisor", daemon=True)
         worker.start()
         try:
-            server.run(sockets=[listener])
+            serve(self._app, listener)
         finally:
             self.stopping.set()
             self.woken.set()

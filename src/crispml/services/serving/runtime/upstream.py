@@ -42,7 +42,8 @@ class Upstream:
         while self.idle:  # a kept connection the instance closed in the meantime fails at once: try the next
             reader, writer = self.idle.pop()
             try:
-                return await asyncio.wait_for(self._exchange(reader, writer, head, body), timeout)
+                async with asyncio.timeout(timeout):  # not wait_for: that wraps each exchange in a task of its own
+                    return await self._exchange(reader, writer, head, body)
             except (UpstreamError, OSError, asyncio.IncompleteReadError):
                 writer.close()
                 continue
@@ -51,7 +52,8 @@ class Upstream:
         except (OSError, TimeoutError) as exc:
             raise UpstreamError(f"cannot connect to 127.0.0.1:{self.port}: {exc}") from exc
         try:
-            return await asyncio.wait_for(self._exchange(reader, writer, head, body), timeout)
+            async with asyncio.timeout(timeout):
+                return await self._exchange(reader, writer, head, body)
         except (OSError, asyncio.IncompleteReadError) as exc:
             writer.close()
             raise UpstreamError(f"the instance at 127.0.0.1:{self.port} closed the connection: {exc}") from exc

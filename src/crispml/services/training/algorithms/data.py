@@ -210,7 +210,51 @@ def request_features(body: bytes, content_type: str) -> Array:
                     "(text/csv, application/json, application/jsonlines)")
 
 
+#: Request bodies up to this size are read by ``np.loadtxt`` first (see :func:`_csv_request`).
+SMALL_CSV_BYTES = 64 * 1024
+#: Beyond this magnitude Arrow's int64 → float32 and loadtxt's float64 → float32 may round an integer apart.
+_EXACT_INTEGERS = 2.0**53
+
+
 def _csv_request(body: bytes) -> Array:
+    """CSV rows of numbers, as Arrow's reader reads them (:func:`_csv_arrow`).
+
+    A small body is read by ``np.loadtxt`` first (:func:`_csv_small`): Arrow's reader costs 0.3 ms before its
+    first row, loadtxt 5 µs for a row of ten numbers — most of a one-row request's time on an endpoint."""
+    if len(body) <= SMALL_CSV_BYTES:
+        rows = _csv_small(body)
+        if rows is not None:
+            return rows
+    return _csv_arrow(body)
+
+
+def _csv_small(body: bytes) -> Array | None:
+    """The body's rows read by ``np.loadtxt``, where they are exactly Arrow's, else None.
+
+    loadtxt refuses what Arrow reads differently — empty fields (missing values to Arrow), quoted numbers,
+    Arrow's null words other than ``nan``, booleans — and Arrow then decides and words any error; a negative
+    zero (0 to Arrow in a column of integers) and a number beyond ±2^53 are left to Arrow too. Both read a
+    number as float64, then round it to float32; a NaN is Arrow's one NaN."""
+    import io
+
+    import numpy as np
+
+    try:
+        rows = np.loadtxt(io.BytesIO(body.strip()), delimiter=",", dtype=np.float64, ndmin=2, comments=None,
+                          quotechar=None)
+    except ValueError:
+        return None
+    with np.errstate(invalid="ignore"):
+        if not rows.size or (np.abs(rows) >= _EXACT_INTEGERS).any() or np.signbit(rows[rows == 0]).any():
+            return None
+    exact: Array = rows.astype(np.float32)
+    missing = np.isnan(exact)
+    if missing.any():
+        exact[missing] = np.nan  # Arrow's missing value, whatever the sign ("-nan")
+    return exact
+
+
+def _csv_arrow(body: bytes) -> Array:
     """CSV rows of numbers, parsed by Arrow's reader (ten times as fast as ``np.loadtxt`` on large requests)."""
     import numpy as np
     import pyarrow as pa
