@@ -11,6 +11,11 @@
   endpoint at ``POST /endpoints/{name}/invocations`` (``front.py``) and
   supervises the instance processes (``supervisor.py``, ``instance.py``),
   capturing data (``capture.py``) and counting invocations (``metrics.py``).
+- ``CreateTransformJob``, ``DescribeTransformJob``, ``ListTransformJobs``,
+  ``StopTransformJob`` (``transform.py``): batch transform, each job in a
+  worker process with instances of its own (``transform_run.py``), its
+  records cut and assembled as SageMaker does (``transform_records.py``,
+  ``jsonpath.py``).
 """
 
 from __future__ import annotations
@@ -44,6 +49,12 @@ from crispml.services.serving.specs import (
     UpdateEndpointRequest,
     UpdateEndpointWeightsAndCapacitiesRequest,
 )
+from crispml.services.serving.transform import TransformOps
+from crispml.services.serving.transform_specs import (
+    CreateTransformJobRequest,
+    ListTransformJobsRequest,
+    TransformJobRequest,
+)
 from crispml.spine.operations import Service
 
 #: What other services and shells may import: the service, its operations' requests, and what they share.
@@ -52,6 +63,7 @@ __all__ = [
     "CaptureOption",
     "CreateEndpointConfigRequest",
     "CreateEndpointRequest",
+    "CreateTransformJobRequest",
     "DataCaptureConfig",
     "DesiredWeightAndCapacity",
     "EndpointConfigRequest",
@@ -59,6 +71,7 @@ __all__ = [
     "InvokeEndpointRequest",
     "ListEndpointConfigsRequest",
     "ListEndpointsRequest",
+    "ListTransformJobsRequest",
     "ModelError",
     "ProductionVariant",
     "ResourceInUse",
@@ -67,14 +80,15 @@ __all__ = [
     "RuntimeUnavailable",
     "ServingService",
     "Tag",
+    "TransformJobRequest",
     "UpdateEndpointRequest",
     "UpdateEndpointWeightsAndCapacitiesRequest",
     "ValidationException",
 ]
 
 
-class ServingService(Service, ConfigOps, EndpointOps):
-    """Endpoint configurations, endpoints and their runtime (SageMaker hosting)."""
+class ServingService(Service, ConfigOps, EndpointOps, TransformOps):
+    """Endpoint configurations, endpoints and their runtime (SageMaker hosting), and batch transform."""
 
     name = "serving"
 

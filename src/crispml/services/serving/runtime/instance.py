@@ -4,7 +4,7 @@
 by the serving supervisor, or by a batch transform job's worker, with the
 model's folders and code in ``CRISPML_INSTANCE``
 (JSON: ``image``, ``model_dir``, ``code_dir``, ``environment``) and its
-listening socket as file descriptor ``CRISPML_INSTANCE_FD`` (the supervisor
+listening socket as file descriptor ``CRISPML_INSTANCE_FD`` (its parent
 binds it, so the port is known before the process starts and never raced).
 
 It loads the model with the registry's inference runtime (a built-in
