@@ -147,12 +147,14 @@ class TransformRun:
     def run(self) -> None:
         if not self._begin():
             return
-        status, reason = "Completed", None
+        status: str = "Failed"
+        reason: str | None = "the transform worker was interrupted"  # unless an outcome below is reached
         try:
             self._start_instances()
             asyncio.run(self._transform())
+            status, reason = "Completed", None
         except JobStopped:
-            status = "Stopped"
+            status, reason = "Stopped", None
         except TransformError as exc:
             status, reason = "Failed", str(exc)
         except CrispmlError as exc:
@@ -161,10 +163,12 @@ class TransformRun:
             traceback.print_exc(file=sys.stderr)
             status, reason = "Failed", f"the transform worker failed: {type(exc).__name__}: {exc}"
         finally:
-            self._stop_instances()
-            shutil.rmtree(self.folder / "model", ignore_errors=True)
-        self.progress["instances"] = []
-        self.service._end_transform(self.name, status, reason, self.progress)
+            self.progress["instances"] = []
+            try:
+                self.service._end_transform(self.name, status, reason, self.progress)
+            finally:  # after the end is recorded: TransformEndTime is when the last output was written
+                self._stop_instances()
+                shutil.rmtree(self.folder / "model", ignore_errors=True)
 
     def _begin(self) -> bool:
         """Take the job over; False when there is nothing to run (it ended, or was stopped before it began)."""
@@ -226,6 +230,7 @@ class TransformRun:
                     raise JobStopped
             if waiting:
                 time.sleep(0.02)
+        self.progress["instances_ready_time"] = self.service.clock.now().isoformat()
 
     def _stop_instances(self) -> None:
         for started in self.instances:

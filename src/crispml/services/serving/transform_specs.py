@@ -236,6 +236,8 @@ class TransformJobProgress(BaseModel):
     records_completed: int = Field(0, description="Records the model has answered.")
     requests_sent: int = Field(0, description="Requests (mini-batches) the model has answered.")
     instances: list[TransformInstance] = Field(default_factory=list)
+    instances_ready_time: datetime | None = Field(None, description="When every instance answered GET /ping (the "
+                                                                    "transform proper began).")
 
 
 class DescribeTransformJobResponse(Response):
