@@ -3,6 +3,7 @@ files in the lake and a catalog table, its answers checked row by row against th
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -80,7 +81,7 @@ def _job(client: Client, name: str, uri: str = f"lake://{BUCKET}/in/", *, split:
     client.serving.create_transform_job(
         transform_job_name=name, model_name=extra.pop("model_name", MODEL),
         transform_input={"DataSource": source or {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri}},
-                         "ContentType": content_type, "SplitType": split},
+                         "ContentType": content_type, "SplitType": split, **extra.pop("transform_input_extra", {})},
         transform_output={"S3OutputPath": OUTPUT, "AssembleWith": "Line",
                           **({"Accept": accept} if accept else {}), **(output or {})},
         transform_resources={"InstanceType": "ml.m5.large", "InstanceCount": instances}, **extra)
@@ -180,14 +181,21 @@ def test_two_instances_transform_several_files_each_output_beside_its_relative_k
         assert _numbers(local_client.fs.cat_file(f"{OUTPUT}{relative}.out")) == _expected(booster, x), relative
 
 
-def test_split_type_none_sends_each_file_whole(local_client: Client, booster: xgb.Booster) -> None:
+def test_a_manifest_names_the_files_and_split_type_none_sends_each_whole_unzipped(
+        local_client: Client, booster: xgb.Booster) -> None:
     x = _features(120, seed=3)
-    local_client.fs.pipe_file(f"lake://{BUCKET}/in/a.csv", _csv(x[:70]))
-    local_client.fs.pipe_file(f"lake://{BUCKET}/in/b.csv", _csv(x[70:]))
-    job = _completed(local_client, _job(local_client, "whole-files", split="None"))
-    assert job.progress.requests_sent == 2
-    assert _numbers(local_client.fs.cat_file(f"{OUTPUT}a.csv.out")) == _expected(booster, x[:70])
-    assert _numbers(local_client.fs.cat_file(f"{OUTPUT}b.csv.out")) == _expected(booster, x[70:])
+    local_client.fs.pipe_file(f"lake://{BUCKET}/zipped/a.csv.gz", gzip.compress(_csv(x[:70])))
+    local_client.fs.pipe_file(f"lake://{BUCKET}/zipped/more/b.csv.gz", gzip.compress(_csv(x[70:])))
+    local_client.fs.pipe_file(f"lake://{BUCKET}/zipped/not-listed.csv.gz", b"not gzip, and not read")
+    local_client.fs.pipe_file(f"lake://{BUCKET}/inputs.manifest", json.dumps(
+        [{"prefix": f"s3://{BUCKET}/zipped/"}, "a.csv.gz", "more/b.csv.gz"]).encode())
+    source = {"S3DataSource": {"S3DataType": "ManifestFile", "S3Uri": f"lake://{BUCKET}/inputs.manifest"}}
+    _job(local_client, "whole-files", split="None", source=source, transform_input_extra={"CompressionType": "Gzip"})
+    job = _completed(local_client, "whole-files")
+    assert (job.progress.input_files, job.progress.requests_sent) == (2, 2)
+    assert _numbers(local_client.fs.cat_file(f"{OUTPUT}a.csv.gz.out")) == _expected(booster, x[:70])
+    assert _numbers(local_client.fs.cat_file(f"{OUTPUT}more/b.csv.gz.out")) == _expected(booster, x[70:])
+    assert not local_client.fs.exists(f"{OUTPUT}not-listed.csv.gz.out")
 
 
 # -- data processing -------------------------------------------------------------------------------------------
