@@ -254,6 +254,9 @@ def parquet(answers: list[bytes], answer_type: str, inputs: pa.Table | None, out
 def selected_columns(path: Path, names: list[str], positional: bool) -> list[str]:
     """The columns an OutputFilter keeps of a Parquet output: ``$[0,-1]`` by position, ``$['a','b']`` or
     ``$.a`` by name."""
+    if len(path.steps) > 1:
+        raise TransformError(f"OutputFilter {path.text!r} selects parts of columns; with a Parquet output it "
+                             "selects columns: e.g. '$[0,-1]' or \"$['id','SageMakerOutput']\"")
     try:
         chosen = path.apply(list(names) if positional else {n: n for n in names})
     except ValueError as exc:

@@ -352,15 +352,17 @@ class TransformRun:
         kind = base_type(job.transform_input.content_type)
         megabytes = job.max_payload_in_mb
         limit = megabytes * 1024 * 1024 if megabytes else None
+        by_line = job.transform_input.split_type == "Line"
         if work.uri is None:
             work.table = self._table()
             records = table_records(work.table, kind)
+            data = b"".join(r + b"\n" for r in records) if not by_line else b""
         else:
             data = self._read(work.uri)
-            if job.transform_input.split_type != "Line":
-                work.batches = [whole(data, limit, _where(work))]
-                return work
-            records = records_of(data)
+            records = records_of(data) if by_line else []
+        if not by_line:  # the whole input as one request
+            work.batches = [whole(data, limit, _where(work))]
+            return work
         processing = job.processing
         if processing.active or job.transform_output.output_format == "Parquet":
             work.records = records
