@@ -1,8 +1,9 @@
 """A batch transform job's run, in its worker process (``python -m crispml.transformworker JOB``).
 
 The worker takes the job over (its ``owner``), fetches the model as the
-job's creator (the registry's container, unpacked once under
-``<home>/serving/transform/<job>/``), and starts ``InstanceCount`` instance
+job's creator (the registry's container, unpacked under
+``<home>/serving/transform/<job>/model``, removed at the end; the instances'
+logs stay beside it), and starts ``InstanceCount`` instance
 processes (``runtime/instance.py``: the model over the container contract,
 each on a socket bound here), which exit if the worker dies. When every one
 answers ``GET /ping`` it runs, on one asyncio loop:
