@@ -79,6 +79,11 @@ DELIVERY = "spine-delivery"
 LOAD_JOB: dict[str, Any] = {
     "source": {"FileSource": {"Paths": [f"s3://{BUCKET}/loads/"], "Format": "csv"}},
     "target": {"DatabaseName": DB, "TableName": "ledger"}, "job_bookmark_option": "job-bookmark-enable"}
+#: spine-endpoint's variant, registered for autoscaling (1-2 instances) with one target tracking policy.
+SCALABLE = {"service_namespace": "sagemaker", "resource_id": "endpoint/spine-endpoint/variant/main",
+            "scalable_dimension": "sagemaker:variant:DesiredInstanceCount"}
+TRACKING: dict[str, Any] = {"TargetValue": 100.0, "PredefinedMetricSpecification": {
+    "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}}
 _ENV = ("CRISPML_HOME", "CRISPML_DB_URL", "CRISPML_LAKE_URL", "CRISPML_CONFIG",
         "CRISPML_PRINCIPAL", "CRISPML_S3_ENDPOINT_URL")
 
@@ -92,15 +97,25 @@ EXAMPLES: dict[str, Example] = {
         {"VariantName": "main", "ModelName": "spine-model"}]},
     "serving:CreateTransformJob": lambda h: {"transform_job_name": "spine-new", **TRANSFORM_JOB},
     "serving:DeleteEndpoint": lambda h: {"endpoint_name": "spine-endpoint"},
+    "serving:DeleteScalingPolicy": lambda h: {**SCALABLE, "policy_name": "spine-policy"},
+    "serving:DeregisterScalableTarget": lambda h: SCALABLE,
     "serving:DeleteEndpointConfig": lambda h: {"endpoint_config_name": "spine-config-2"},
     "serving:DescribeEndpoint": lambda h: {"endpoint_name": "spine-endpoint"},
     "serving:DescribeEndpointConfig": lambda h: {"endpoint_config_name": "spine-config"},
     "serving:DescribeRuntime": lambda h: {},
+    "serving:DescribeScalableTargets": lambda h: {"service_namespace": "sagemaker"},
+    "serving:DescribeScalingActivities": lambda h: {"service_namespace": "sagemaker",
+                                                    "resource_id": SCALABLE["resource_id"]},
+    "serving:DescribeScalingPolicies": lambda h: {"service_namespace": "sagemaker"},
     "serving:DescribeTransformJob": lambda h: {"transform_job_name": "spine-transform"},
     "serving:InvokeEndpoint": lambda h: {"endpoint_name": "spine-endpoint", "body": b"1,2"},
     "serving:ListEndpointConfigs": lambda h: {},
     "serving:ListEndpoints": lambda h: {},
     "serving:ListTransformJobs": lambda h: {},
+    "serving:PutScalingPolicy": lambda h: {**SCALABLE, "policy_name": "spine-policy-2",
+                                           "policy_type": "TargetTrackingScaling",
+                                           "target_tracking_scaling_policy_configuration": TRACKING},
+    "serving:RegisterScalableTarget": lambda h: {**SCALABLE, "max_capacity": 3},
     "serving:StartRuntime": lambda h: {},
     "serving:StopRuntime": lambda h: {},
     "serving:StopTransformJob": lambda h: {"transform_job_name": "spine-transform"},
@@ -390,6 +405,9 @@ def _prepare(home: Path) -> dict[str, str]:
                 {"VariantName": "main", "ModelName": "spine-model"}])
         client.serving.create_endpoint(endpoint_name="spine-endpoint", endpoint_config_name="spine-config")
         mark_endpoint_in_service(client, "spine-endpoint")
+        client.serving.register_scalable_target(**SCALABLE, min_capacity=1, max_capacity=2)
+        client.serving.put_scaling_policy(**SCALABLE, policy_name="spine-policy",
+                                          target_tracking_scaling_policy_configuration=TRACKING)
         client.serving.create_transform_job(transform_job_name="spine-transform", **TRANSFORM_JOB)
         wait_for_transform_job(client, "spine-transform")
         mark_transform_job_running(client, "spine-transform")

@@ -22,6 +22,7 @@ def demo(
     from rich.markup import escape
 
     from crispml.demo.dataset import penguins
+    from crispml.demo.deployment import deployment_endpoints
     from crispml.demo.evaluation import evaluation_registry
     from crispml.demo.modelling import modelling_training
     from crispml.demo.phases import PHASES, DemoState
@@ -40,7 +41,7 @@ def demo(
     demo_state = DemoState(client=client, console=console, dataset=penguins(),
                            started=client.platform.clock.now())
     sections: list[Section] = []
-    phases = [*PHASES, modelling_training, evaluation_registry]
+    phases = [*PHASES, modelling_training, evaluation_registry, deployment_endpoints]
     for number, phase in enumerate(phases, start=1):
         title = (phase.__doc__ or phase.__name__).splitlines()[0]
         console.print(f"\n[bold cyan]phase {number}[/bold cyan] {title}")
@@ -63,6 +64,7 @@ def demo(
                "events_counted": demo_state.facts.get("events_counted"),
                "training": demo_state.facts.get("training"),
                "evaluation": demo_state.facts.get("evaluation"),
+               "deployment": demo_state.facts.get("deployment"),
                "audit_events": len(audit_rows), "report": str(report), "seconds": round(elapsed, 2)}
     if quiet:
         render(summary, "json")

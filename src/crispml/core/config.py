@@ -46,6 +46,10 @@ class Settings(BaseModel):
                                                              "one on first start and keeps it.")
     serving_autostart: bool = Field(True, description="Start the serving runtime when an endpoint operation needs "
                                                       "it (else only 'crispml serving start-runtime' starts it).")
+    serving_scaling_period: float = Field(60.0, ge=1.0, le=3600.0,
+                                          description="Seconds of invocations endpoint autoscaling averages "
+                                                      "InvocationsPerInstance (per minute) over: CloudWatch's "
+                                                      "period, 60; shorter reacts sooner.")
     debug: bool = Field(False, description="Show tracebacks for unexpected errors in the CLI.")
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:

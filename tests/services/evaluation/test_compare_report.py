@@ -62,6 +62,24 @@ def test_regressors_interval_covers_the_delta() -> None:
     assert result.verdicts[0].startswith("B is better than A on rmse: -")
 
 
+def test_the_regressor_bootstrap_is_resampling_rows() -> None:
+    """Counting how often each row is drawn gives the intervals drawing the rows themselves gives (the same
+    draws: the seed's generator, row after row of indices), in chunks that do not divide the resamples."""
+    rng = np.random.default_rng(6)
+    y = rng.normal(size=500)
+    a, b = y + rng.normal(scale=1.0, size=500), y + rng.normal(scale=0.8, size=500)
+    result = compare_regressors(y, a, b, ("rmse", "mae", "r2"), resamples=200, seed=3, chunk=7)
+    rows = np.random.default_rng(3).integers(0, 500, size=(200, 500))
+    truth = y[rows]
+    spread = ((truth - truth.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+    metrics = {"rmse": lambda p: np.sqrt(((truth - p[rows]) ** 2).mean(axis=1)),
+               "mae": lambda p: np.abs(truth - p[rows]).mean(axis=1),
+               "r2": lambda p: 1 - ((truth - p[rows]) ** 2).sum(axis=1) / spread}
+    for delta in result.deltas:
+        low, high = np.quantile(metrics[delta.metric](b) - metrics[delta.metric](a), [0.025, 0.975])
+        assert (delta.ci_low, delta.ci_high) == pytest.approx((low, high), rel=1e-9), delta.metric
+
+
 def test_mcnemar_by_hand() -> None:
     # 10 rows only A gets right, 2 only B: exact, p = 2 · P(X ≤ 2 | 12, ½) = 2 · (1 + 12 + 66) / 4096
     a = [True] * 10 + [False] * 2 + [True] * 5

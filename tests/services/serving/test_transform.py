@@ -8,7 +8,6 @@ import io
 import json
 import os
 import signal
-import tarfile
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import xgboost as xgb
 
 from crispml.core.errors import CrispmlError
 from crispml.sdk.client import Client
+from tests.services.serving.support import tar_gz
 
 BUCKET = "transform-data"
 MODEL = "churn-xgb"
@@ -39,16 +39,6 @@ def _features(rows: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(rows, FEATURES)).astype(np.float32)
 
 
-def _tar_gz(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
 @pytest.fixture
 def booster(local_client: Client) -> xgb.Booster:
     """A home with the bucket, an xgboost model trained here on 500 rows, registered as :data:`MODEL`."""
@@ -56,7 +46,7 @@ def booster(local_client: Client) -> xgb.Booster:
     y = (x[:, 0] + 0.5 * x[:, 1] - x[:, 2] > 0).astype(np.float32)
     model = xgb.train({"objective": "binary:logistic", "max_depth": 3}, xgb.DMatrix(x, label=y), num_boost_round=8)
     local_client.lake.create_bucket(bucket=BUCKET)
-    local_client.fs.pipe_file(ARTIFACT, _tar_gz({"xgboost-model": bytes(model.save_raw("json"))}))
+    local_client.fs.pipe_file(ARTIFACT, tar_gz({"xgboost-model": bytes(model.save_raw("json"))}))
     local_client.registry.create_model(model_name=MODEL, primary_container={"Image": "xgboost",
                                                                             "ModelDataUrl": ARTIFACT})
     return model
@@ -344,7 +334,7 @@ def test_a_record_larger_than_the_payload_limit_fails_the_job_naming_it(
 def test_a_bad_request_is_refused_before_anything_is_recorded(
         db_client: Client, change: dict[str, Any], code: str, words: str) -> None:
     db_client.lake.create_bucket(bucket=BUCKET)
-    db_client.fs.pipe_file(ARTIFACT, _tar_gz({"xgboost-model": b"not read: the job is refused first"}))
+    db_client.fs.pipe_file(ARTIFACT, tar_gz({"xgboost-model": b"not read: the job is refused first"}))
     db_client.registry.create_model(model_name=MODEL, primary_container={"Image": "xgboost", "ModelDataUrl": ARTIFACT})
     db_client.fs.pipe_file(f"lake://{BUCKET}/in/rows.csv", b"1,2,3,4\n")
     if change.get("instances") == "one more than the CPUs":

@@ -44,7 +44,7 @@ from crispml.services.evaluation.specs import (
 )
 from crispml.services.evaluation.store import EvaluationJobRow
 from crispml.services.lake.service import LakeService
-from crispml.services.registry.service import RegistryService
+from crispml.services.registry.service import LoadedModel, RegistryService
 from crispml.services.training.service import ChannelLineage, TrainingJobRequest, TrainingService, hyperparameter_value
 from crispml.spine.operations import RuntimeAccess, operation
 
@@ -89,7 +89,7 @@ class EvaluationOps(RuntimeAccess):
         folder = Path(tempfile.mkdtemp(prefix="crispml-evaluation-"))
         try:
             model = self._open_model(ctx, source, folder)
-            result = self._judge(request, model.invoke, X, y_true, names)
+            result = self._judge(request, model, X, y_true, names)
             uris = self._write_files(ctx, request, source, pinned, result)
         except CrispmlError as exc:
             self._finish(request.evaluation_job_name, failure=f"{type(exc).__name__}: {exc}")
@@ -101,21 +101,22 @@ class EvaluationOps(RuntimeAccess):
             evaluation_job_name=request.evaluation_job_name))
 
     @staticmethod
-    def _judge(request: CreateEvaluationJobRequest, invoke: Any, X: Any, y_true: Any, names: list[str]) -> Any:
+    def _judge(request: CreateEvaluationJobRequest, model: LoadedModel, X: Any, y_true: Any,
+               names: list[str]) -> Any:
         from crispml.services.evaluation import run, unsupervised
 
         if request.problem_type in unsupervised.UNSUPERVISED:
-            found, answers = unsupervised.judge(request.problem_type, invoke, X, y_true)
+            found, answers = unsupervised.judge(request.problem_type, model.invoke, X, y_true)
             is_score = request.problem_type == "AnomalyDetection"
             return run.Result(found, None, {}, y_true, answers, answers if is_score else None)
         assert y_true is not None
-        outputs = run.predict(invoke, X)
+        outputs = run.predict(model, X)
         y_pred, y_score = run.decide(request.problem_type, y_true, outputs, request.positive_label)
         cost = (request.cost.false_positive, request.cost.false_negative) if request.cost else None
         result = run.score_all(request.problem_type, y_true, y_pred, y_score, positive_label=request.positive_label,
                                requested=request.metrics, threshold_metric=request.threshold_metric, cost=cost)
         if request.feature_importance and names:
-            result.importance = run.permutation_importance(invoke, request.problem_type, y_true, X, names,
+            result.importance = run.permutation_importance(model, request.problem_type, y_true, X, names,
                                                            request.positive_label)
         return result
 
@@ -146,7 +147,7 @@ class EvaluationOps(RuntimeAccess):
         names = [c.name for c in found.storage_descriptor.columns] + [k.name for k in found.partition_keys]
         return [n for n in names if not table.label_column or n.lower() != table.label_column.lower()]
 
-    def _open_model(self, ctx: CallContext, source: ModelSource, folder: Path) -> Any:
+    def _open_model(self, ctx: CallContext, source: ModelSource, folder: Path) -> LoadedModel:
         registry = self.peer(RegistryService)
         if source.training_job_name:
             job = self.peer(TrainingService).describe_training_job(

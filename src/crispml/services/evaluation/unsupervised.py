@@ -11,14 +11,13 @@ the engine's (``metrics.py``).
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
 import numpy as np
 
 from crispml.services.evaluation.errors import InvalidPredictions, MetricNotApplicable
-from crispml.services.evaluation.run import BATCH_ROWS, Invoke
+from crispml.services.evaluation.run import BATCH_ROWS, Invoke, csv_rows
 
 UNSUPERVISED = ("Clustering", "AnomalyDetection")
 METRICS = {"Clustering": ("silhouette", "cluster_sizes"), "AnomalyDetection": ("precision_at_k", "roc_auc")}
@@ -35,9 +34,7 @@ def answers(invoke: Invoke, X: np.ndarray, key: str) -> np.ndarray:
     """The value under ``key`` (``closest_cluster`` or ``score``) of every row's answer, in batches."""
     values: list[float] = []
     for start in range(0, len(X), BATCH_ROWS):
-        buffer = io.BytesIO()
-        np.savetxt(buffer, X[start:start + BATCH_ROWS], delimiter=",", fmt="%.17g")
-        body, _ = invoke(buffer.getvalue(), "text/csv", "application/json")
+        body, _ = invoke(csv_rows(X[start:start + BATCH_ROWS]), "text/csv", "application/json")
         try:
             answer = json.loads(body)
         except ValueError as exc:

@@ -1,15 +1,17 @@
 """A small inference runtime: a model's code, loaded in this process, answering requests.
 
 Built-in algorithms serve through their own handler (the training service's
-``builtin_algorithm(name).load/predict``). A script model follows SageMaker's
-inference toolkit contract: its entry point defines ``model_fn(model_dir)``
-(required) and may define ``input_fn(body, content_type)``,
-``predict_fn(data, model)`` and ``output_fn(prediction, accept)``; a handler
-left out falls back to the scikit-learn / XGBoost containers' defaults —
-CSV, JSON or NPY in as a numpy array, ``model.predict``, the answer encoded in
-the ``Accept`` type (JSON when ``*/*``). Code is found as the containers find
-it: in the unpacked ``SAGEMAKER_SUBMIT_DIRECTORY``, else in the model's
-``code/`` folder, else beside the model.
+``builtin_algorithm(name).load/predict``), and answer an array through the
+computation that handler encodes (``answer``): a caller holding an array (an
+evaluation) need not encode it nor parse the answer. A script model follows
+SageMaker's inference toolkit contract: its entry point defines
+``model_fn(model_dir)`` (required) and may define ``input_fn(body,
+content_type)``, ``predict_fn(data, model)`` and ``output_fn(prediction,
+accept)``; a handler left out falls back to the scikit-learn / XGBoost
+containers' defaults — CSV, JSON or NPY in as a numpy array, ``model.predict``,
+the answer encoded in the ``Accept`` type (JSON when ``*/*``). Code is found as
+the containers find it: in the unpacked ``SAGEMAKER_SUBMIT_DIRECTORY``, else in
+the model's ``code/`` folder, else beside the model.
 
 It does not fetch anything (the caller unpacks the artifact and the code into
 folders) and does not isolate the script: it runs in the caller's process, as
@@ -83,15 +85,35 @@ def default_output_fn(prediction: Any, accept: str) -> tuple[bytes, str]:
                               "define output_fn(prediction, accept) in the inference script")
 
 
-class LoadedModel:
-    """A model ready to answer: ``invoke(body, content_type, accept) -> (body, content_type)``."""
+Outputs = tuple[Any, Any]
 
-    def __init__(self, handle: Callable[[bytes, str, str], tuple[bytes, str]], description: str) -> None:
+
+class LoadedModel:
+    """A model ready to answer: ``invoke(body, content_type, accept) -> (body, content_type)``; a built-in
+    algorithm taking rows of numbers also answers an array (:meth:`arrays`) without a body either way.
+
+    ``content_type`` and ``accept`` are the bodies a caller holding an array should send and ask for when the
+    model has no array path: NPY where a script leaves reading (writing) bodies to the containers' defaults,
+    which carry an array exactly and many times faster than CSV (JSON); CSV and JSON otherwise.
+    """
+
+    def __init__(self, handle: Callable[[bytes, str, str], tuple[bytes, str]], description: str, *,
+                 outputs: Callable[[Any], Outputs] | None = None, content_type: str = CSV,
+                 accept: str = DEFAULT_ACCEPT) -> None:
         self._handle = handle
+        self._outputs = outputs
         self.description = description
+        self.content_type = content_type
+        self.accept = accept
 
     def invoke(self, body: bytes, content_type: str = CSV, accept: str = DEFAULT_ACCEPT) -> tuple[bytes, str]:
         return self._handle(body, content_type, accept)
+
+    def arrays(self, X: Any) -> Outputs | None:
+        """``(labels, scores)`` for the rows of the array ``X``, each an array or None: the numbers
+        :meth:`invoke` would encode for the same rows sent as CSV. None when the model has no array path (a
+        script model, or an algorithm whose requests are not rows of numbers): ask it with :meth:`invoke`."""
+        return None if self._outputs is None else self._outputs(X)
 
     def __repr__(self) -> str:
         return f"<LoadedModel {self.description}>"
@@ -102,7 +124,8 @@ def load_model(image: str, model_dir: Path, environment: dict[str, str], code_di
     if image in builtin_algorithm_names():
         algorithm = builtin_algorithm(image)
         model = algorithm.load(model_dir)
-        return LoadedModel(lambda body, ct, accept: algorithm.predict(model, body, ct, accept), image)
+        return LoadedModel(lambda body, ct, accept: algorithm.predict(model, body, ct, accept), image,
+                           outputs=(lambda X: algorithm.answer(model, X)) if algorithm.answers_arrays else None)
     program = environment.get("SAGEMAKER_PROGRAM")
     if not program:
         raise InvalidInferenceScript(f"a {image} model needs its entry point in SAGEMAKER_PROGRAM")
@@ -132,7 +155,8 @@ def load_model(image: str, model_dir: Path, environment: dict[str, str], code_di
             return _bytes(answer[0]), answer[1]
         return _bytes(answer), base_type(accept) if base_type(accept) not in ("", "*/*") else DEFAULT_ACCEPT
 
-    return LoadedModel(handle, f"{image} {program}")
+    return LoadedModel(handle, f"{image} {program}", content_type=NPY if input_fn is default_input_fn else CSV,
+                       accept=NPY if output_fn is None else DEFAULT_ACCEPT)
 
 
 def _bytes(value: Any) -> bytes:

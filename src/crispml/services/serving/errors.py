@@ -9,13 +9,19 @@
     Conflict         ── ResourceInUse         a name that exists; a configuration an endpoint still uses
     LimitExceeded    ── ResourceLimitExceeded more instances than the machine may start
 
+Application Auto Scaling's own codes, for its operations (``scaling.py``), which
+refuse bad input with the same ``ValidationException``::
+
+    NotFound         ── ObjectNotFoundException   no scalable target registered, no such scaling policy
+    InvalidArgument  ── InvalidNextTokenException a NextToken no listing returned
+
 The runtime front answers SageMaker Runtime's errors over HTTP (``runtime/front.py``): ``ModelError``
 (424), ``ValidationError`` (400), ``ModelNotReadyException`` (429) and ``ServiceUnavailable`` (503).
 """
 
 from __future__ import annotations
 
-from crispml.core.errors import Unavailable
+from crispml.core.errors import InvalidArgument, NotFound, Unavailable
 from crispml.services.training.service import (
     ResourceInUse,
     ResourceLimitExceeded,
@@ -23,8 +29,8 @@ from crispml.services.training.service import (
     ValidationException,
 )
 
-__all__ = ["ModelError", "ResourceInUse", "ResourceLimitExceeded", "ResourceNotFound", "RuntimeUnavailable",
-           "ValidationException"]
+__all__ = ["InvalidNextTokenException", "ModelError", "ObjectNotFoundException", "ResourceInUse",
+           "ResourceLimitExceeded", "ResourceNotFound", "RuntimeUnavailable", "ValidationException"]
 
 
 class ModelError(ValidationException):
@@ -37,3 +43,15 @@ class RuntimeUnavailable(Unavailable):
     """The serving runtime could not be reached or started."""
 
     code = "RuntimeUnavailable"
+
+
+class ObjectNotFoundException(NotFound):
+    """No scalable target, or no scaling policy, by that name (Application Auto Scaling)."""
+
+    code = "ObjectNotFoundException"
+
+
+class InvalidNextTokenException(InvalidArgument):
+    """A NextToken that no Application Auto Scaling listing returned."""
+
+    code = "InvalidNextTokenException"

@@ -11,6 +11,12 @@
   endpoint at ``POST /endpoints/{name}/invocations`` (``front.py``) and
   supervises the instance processes (``supervisor.py``, ``instance.py``),
   capturing data (``capture.py``) and counting invocations (``metrics.py``).
+- Application Auto Scaling of endpoint variants (``scaling.py``):
+  ``RegisterScalableTarget``, ``DescribeScalableTargets``,
+  ``DeregisterScalableTarget``, ``PutScalingPolicy``,
+  ``DescribeScalingPolicies``, ``DeleteScalingPolicy``,
+  ``DescribeScalingActivities``; the runtime applies the policies
+  (``runtime/autoscaler.py``).
 - ``CreateTransformJob``, ``DescribeTransformJob``, ``ListTransformJobs``,
   ``StopTransformJob`` (``transform.py``): batch transform, each job in a
   worker process with instances of its own (``transform_run.py``), its
@@ -35,6 +41,12 @@ from crispml.services.serving.errors import (
     ResourceNotFound,
     RuntimeUnavailable,
     ValidationException,
+)
+from crispml.services.serving.scaling import ScalingOps
+from crispml.services.serving.scaling_specs import (
+    PutScalingPolicyRequest,
+    RegisterScalableTargetRequest,
+    TargetTrackingScalingPolicyConfiguration,
 )
 from crispml.services.serving.specs import (
     CreateEndpointConfigRequest,
@@ -74,12 +86,15 @@ __all__ = [
     "ListTransformJobsRequest",
     "ModelError",
     "ProductionVariant",
+    "PutScalingPolicyRequest",
+    "RegisterScalableTargetRequest",
     "ResourceInUse",
     "ResourceNotFound",
     "RuntimeRequest",
     "RuntimeUnavailable",
     "ServingService",
     "Tag",
+    "TargetTrackingScalingPolicyConfiguration",
     "TransformJobRequest",
     "UpdateEndpointRequest",
     "UpdateEndpointWeightsAndCapacitiesRequest",
@@ -87,8 +102,9 @@ __all__ = [
 ]
 
 
-class ServingService(Service, ConfigOps, EndpointOps, TransformOps):
-    """Endpoint configurations, endpoints and their runtime (SageMaker hosting), and batch transform."""
+class ServingService(Service, ConfigOps, EndpointOps, ScalingOps, TransformOps):
+    """Endpoint configurations, endpoints and their runtime (SageMaker hosting), autoscaling, batch
+    transform."""
 
     name = "serving"
 

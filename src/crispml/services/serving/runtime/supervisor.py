@@ -53,6 +53,7 @@ from sqlalchemy.orm import Session
 from crispml.core.context import CallContext
 from crispml.core.owners import process_owner
 from crispml.services.serving.core import Deployed
+from crispml.services.serving.runtime import autoscaler
 from crispml.services.serving.runtime import capture as capture_files
 from crispml.services.serving.runtime.front import Backend, Capture, Front, Hooks, Route, VariantRoute
 from crispml.services.serving.runtime.instance import MODULE as INSTANCE_MODULE
@@ -273,6 +274,7 @@ class Supervisor(Hooks):
                 if now - published >= PUBLISH_SECONDS:
                     published = now
                     self._publish()
+                    autoscaler.evaluate(self.service, self.meter, self._in_service(), now)
                     self.spool.seal()
                     self._deliver_capture()
                 if now - beat >= HEARTBEAT_SECONDS:
@@ -313,20 +315,26 @@ class Supervisor(Hooks):
     def reconcile(self) -> None:
         rows, wanted = self._deployments()
         self.principals = {row.name: row.principal for row in rows}
-        live = {(d.endpoint, d.generation) for deployments in wanted.values() for d in deployments}
-        for instance in list(self.instances.values()):
-            if (instance.endpoint, instance.generation) not in live and instance.status != "Draining":
-                self._drain(instance)
+        self._drain_unwanted(wanted)
         for row in rows:
             for deployment in wanted[row.name]:
                 if row.status == "Failed" and row.pending_config is None:
                     continue
                 self._converge(deployment)
         self._check_instances()
-        self._settle(rows, wanted)
+        if self._settle(rows, wanted):  # an update was promoted or rolled back: route by what is current now
+            rows, wanted = self._deployments()
+            self._drain_unwanted(wanted)
         self._finish_draining()
         self._build_routes(rows, wanted)
         self._write_instances()
+
+    def _drain_unwanted(self, wanted: dict[str, list[Deployment]]) -> None:
+        """Drain the instances of endpoints that are gone and of configurations an update replaced."""
+        live = {(d.endpoint, d.generation) for deployments in wanted.values() for d in deployments}
+        for instance in list(self.instances.values()):
+            if (instance.endpoint, instance.generation) not in live and instance.status != "Draining":
+                self._drain(instance)
 
     def _mine(self, endpoint: str, generation: int, variant: str | None = None) -> list[Instance]:
         return [i for i in self.instances.values() if i.endpoint == endpoint and i.generation == generation
@@ -418,8 +426,10 @@ class Supervisor(Hooks):
         for instance in self._mine(endpoint, generation):
             self._drain(instance)
 
-    def _settle(self, rows: list[EndpointRow], wanted: dict[str, list[Deployment]]) -> None:
-        """Move each endpoint's status on from what runs, and write back what is current."""
+    def _settle(self, rows: list[EndpointRow], wanted: dict[str, list[Deployment]]) -> bool:
+        """Move each endpoint's status on from what runs, and write back what is current; whether an update
+        was promoted or rolled back."""
+        switched = False
         for row in rows:
             deployments = wanted[row.name]
             newest = deployments[-1]
@@ -427,6 +437,7 @@ class Supervisor(Hooks):
             if failure is not None:
                 if row.pending_config is not None:
                     self._write_endpoint(row.name, failed_update=failure)
+                    switched = True
                 elif row.status != "Failed":
                     self._write_endpoint(row.name, status="Failed", reason=failure)
                 continue
@@ -436,6 +447,7 @@ class Supervisor(Hooks):
             if row.pending_config is not None:
                 if ready:
                     self._write_endpoint(row.name, promote=True)
+                    switched = True
                 continue
             counts = {s["variant_name"]: len([i for i in self._mine(row.name, newest.generation, s["variant_name"])
                                               if i.status == "InService"]) for s in newest.states}
@@ -443,6 +455,7 @@ class Supervisor(Hooks):
             status = "InService" if ready or (row.status == "InService" and all(counts.values())) else row.status
             if changed or status != row.status:
                 self._write_endpoint(row.name, status=status, counts=counts)
+        return switched
 
     def _write_endpoint(self, name: str, *, status: str | None = None, reason: str | None = None,
                         counts: dict[str, int] | None = None, promote: bool = False,

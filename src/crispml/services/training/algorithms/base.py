@@ -6,7 +6,10 @@ SageMaker publishes for it, the channels and content types it reads) and four
 methods: :meth:`~Algorithm.validate` (strings in, typed values out — run by the
 service at ``CreateTrainingJob``), :meth:`~Algorithm.train` (run inside the
 job's child process), :meth:`~Algorithm.load` and :meth:`~Algorithm.predict`
-(run by an endpoint instance).
+(run by an endpoint instance). An algorithm whose requests are rows of numbers
+also answers arrays: :meth:`~Algorithm.outputs` is the one computation that
+``predict`` encodes, and :meth:`~Algorithm.answer` gives it to a caller holding
+an array (an evaluation), so the two ways of asking cannot disagree.
 
 This module imports only the standard library: the service validates a request
 without loading numpy or an ML library. Implementations import those inside
@@ -164,6 +167,8 @@ class Algorithm(ABC):
     #: Request bodies ``predict`` reads.
     inference_content_types: ClassVar[frozenset[str]] = frozenset(
         {"text/csv", "application/json", "application/jsonlines"})
+    #: Whether requests are rows of numbers, which :meth:`outputs` also answers as arrays (not blazingtext's texts).
+    answers_arrays: ClassVar[bool] = True
 
     # Validation --------------------------------------------------------------------------------------------
 
@@ -248,6 +253,26 @@ class Algorithm(ABC):
     @abstractmethod
     def predict(self, model: Any, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
         """The response body and its content type, shaped as SageMaker's container returns them."""
+
+    def outputs(self, model: Any, X: Any) -> tuple[Any, Any]:
+        """What :meth:`predict` encodes for the rows ``X`` (float32, as a request's rows are read), as arrays:
+        ``(labels, scores)``, either None when the response holds none (scores: one per row, or a row of class
+        probabilities, distances or projections per row). ``predict`` encodes exactly this, so its answer and
+        :meth:`answer`'s are the same numbers. Only for algorithms that :attr:`answers_arrays`."""
+        raise NotImplementedError(f"algorithm '{self.name}' answers requests only, not arrays of rows")
+
+    def answer(self, model: Any, X: Any) -> tuple[Any, Any]:
+        """:meth:`outputs` of rows given as an array, read as a request's rows are (as float32: a request's
+        numbers are parsed to float32, so an array must be too for the answers to be the same); rows the model
+        cannot take are a ValidationException saying so, as a request's are."""
+        import numpy as np
+
+        from crispml.services.training.algorithms.data import DataError
+
+        try:
+            return self.outputs(model, np.asarray(X, dtype=np.float32))
+        except (DataError, ValueError) as exc:
+            raise ValidationException(f"cannot predict: {exc}") from None
 
     def check_request(self, content_type: str, accept: str, accepts: tuple[str, ...]) -> str:
         """The chosen response type; :class:`ValidationException` for a body or Accept we do not handle."""

@@ -53,6 +53,7 @@ class BlazingText(Algorithm):
     default_content_type = "text/plain"
     libraries = ("numpy", "sklearn.linear_model", "sklearn.feature_extraction.text", "joblib")
     inference_content_types = frozenset({"application/json", "application/jsonlines"})
+    answers_arrays = False  # its requests are texts
 
     def validate(self, hyperparameters: dict[str, str]) -> dict[str, Any]:
         # The mode first: a Word2Vec job's own hyperparameters (window_size, …) would otherwise be "unknown".

@@ -90,9 +90,13 @@ class KMeans(Algorithm):
         with open(Path(model_dir) / MODEL_FILE, "rb") as file:
             return np.load(file)
 
+    def outputs(self, model: Any, X: Any) -> tuple[Any, Any]:
+        """The closest cluster of each row as its label, the distance to it as its score."""
+        return _assign(model, X)
+
     def predict(self, model: Any, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
         kind = self.check_request(content_type, accept, ("application/json", "application/jsonlines"))
-        closest, distance = predicted(lambda X: _assign(model, X), body, content_type)
+        closest, distance = predicted(lambda X: self.outputs(model, X), body, content_type)
         rows = [{"closest_cluster": float(c), "distance_to_cluster": float(d)} for c, d in zip(closest, distance,
                                                                                               strict=True)]
         return respond(rows, kind, "predictions")

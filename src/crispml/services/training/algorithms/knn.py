@@ -82,9 +82,13 @@ class KNN(Algorithm):
     def load(self, model_dir: Path) -> Any:
         return load_arrays(model_dir, MODEL_FILE)
 
+    def outputs(self, model: Any, X: Any) -> tuple[Any, Any]:
+        """The neighbours' label (a classifier's vote, a regressor's mean); no scores."""
+        return neighbours(model, X), None
+
     def predict(self, model: Any, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
         kind = self.check_request(content_type, accept, ("application/json", "application/jsonlines"))
-        labels = predicted(lambda X: neighbours(model, X), body, content_type)
+        labels, _ = predicted(lambda X: self.outputs(model, X), body, content_type)
         rows = [{"predicted_label": float(v)} for v in labels]
         return respond(rows, kind, "predictions")
 

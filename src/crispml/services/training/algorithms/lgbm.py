@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from crispml.services.training.algorithms import crossval
-from crispml.services.training.algorithms.base import Algorithm, Hyperparameter, cpus, dumps, emit
+from crispml.services.training.algorithms.base import Algorithm, Hyperparameter, cpus, dumps, emit, predicted
 
 H = Hyperparameter
 METRICS = ("rmse", "l1", "l2", "huber", "fair", "binary_logloss", "binary_error", "auc", "average_precision",
@@ -105,32 +105,32 @@ class LightGBM(Algorithm):
         meta = json.loads((Path(model_dir) / "meta.json").read_text())
         return {"booster": lgb.Booster(model_file=str(Path(model_dir) / "model.txt")), **meta}
 
-    def predict(self, model: Any, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+    def outputs(self, model: Any, X: Any) -> tuple[Any, Any]:
+        """A regressor's values as scores (no labels); a classifier's predicted labels and class probabilities
+        (two columns for a binary one)."""
         import numpy as np
 
-        from crispml.services.training.algorithms.data import DataError, request_features
-        from crispml.services.training.errors import ValidationException
-
-        kind = self.check_request(content_type, accept, ("application/json", "text/csv", "application/jsonlines"))
-        try:
-            X = request_features(body, content_type)
-            if X.shape[1] != model["booster"].num_feature():
-                raise ValueError(f"rows have {X.shape[1]} features; the model has {model['booster'].num_feature()}")
-            raw = model["booster"].predict(X)
-        except (DataError, ValueError) as exc:
-            raise ValidationException(f"cannot predict: {exc}") from None
+        if X.shape[1] != model["booster"].num_feature():
+            raise ValueError(f"rows have {X.shape[1]} features; the model has {model['booster'].num_feature()}")
+        raw = model["booster"].predict(X)
         if model["task"] == "regression":
-            if kind == "text/csv":
-                return "".join(f"{v!r}\n" for v in raw.tolist()).encode(), kind
-            return dumps({"prediction": raw.tolist()}), kind
+            return None, raw
         probabilities = np.column_stack([1 - raw, raw]) if raw.ndim == 1 else raw
-        labels = probabilities.argmax(axis=1)
+        return probabilities.argmax(axis=1), probabilities
+
+    def predict(self, model: Any, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+        kind = self.check_request(content_type, accept, ("application/json", "text/csv", "application/jsonlines"))
+        labels, scores = predicted(lambda X: self.outputs(model, X), body, content_type)
+        if labels is None:
+            if kind == "text/csv":
+                return "".join(f"{v!r}\n" for v in scores.tolist()).encode(), kind
+            return dumps({"prediction": scores.tolist()}), kind
         if kind == "text/csv":
-            return "".join(",".join(map(repr, p)) + "\n" for p in probabilities.tolist()).encode(), kind
+            return "".join(",".join(map(repr, p)) + "\n" for p in scores.tolist()).encode(), kind
         if kind == "application/jsonlines":
             return "".join(dumps({"probabilities": p, "predicted_label": int(k)}).decode() + "\n"
-                           for p, k in zip(probabilities.tolist(), labels, strict=True)).encode(), kind
-        return dumps({"probabilities": probabilities.tolist(), "predicted_label": labels.tolist()}), kind
+                           for p, k in zip(scores.tolist(), labels, strict=True)).encode(), kind
+        return dumps({"probabilities": scores.tolist(), "predicted_label": labels.tolist()}), kind
 
 
 def detect(y: Any, objective: str) -> tuple[str, int]:

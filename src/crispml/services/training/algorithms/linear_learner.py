@@ -140,9 +140,15 @@ class LinearLearner(Algorithm):
 
         return joblib.load(Path(model_dir) / MODEL_FILE)
 
+    def outputs(self, model: Any, X: Any) -> tuple[Any, Any]:
+        """Predicted labels (None for a regressor) and scores (the probability of 1, the class probabilities, or
+        the value)."""
+        scores, labels = score(model, X)
+        return labels, scores
+
     def predict(self, model: Any, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
         kind = self.check_request(content_type, accept, ("application/json", "application/jsonlines"))
-        scores, labels = predicted(lambda X: score(model, X), body, content_type)
+        labels, scores = predicted(lambda X: self.outputs(model, X), body, content_type)
         rows = []
         for i in range(len(scores)):
             row: dict[str, Any] = {"score": scores[i].tolist() if scores.ndim > 1 else float(scores[i])}

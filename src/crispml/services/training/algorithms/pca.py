@@ -78,9 +78,13 @@ class PCA(Algorithm):
     def load(self, model_dir: Path) -> Any:
         return load_arrays(model_dir, MODEL_FILE)
 
+    def outputs(self, model: Any, X: Any) -> tuple[Any, Any]:
+        """No labels; each row's projection as its (row of) scores."""
+        return None, project(model, X)
+
     def predict(self, model: Any, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
         kind = self.check_request(content_type, accept, ("application/json", "application/jsonlines"))
-        projections = predicted(lambda X: project(model, X), body, content_type)
+        _, projections = predicted(lambda X: self.outputs(model, X), body, content_type)
         rows = [{"projection": p.tolist()} for p in projections]
         return respond(rows, kind, "projections")
 

@@ -89,9 +89,13 @@ class RandomCutForest(Algorithm):
 
         return joblib.load(Path(model_dir) / MODEL_FILE)
 
+    def outputs(self, model: Any, X: Any) -> tuple[Any, Any]:
+        """No labels; each row's anomaly score."""
+        return None, score(model, X)
+
     def predict(self, model: Any, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
         kind = self.check_request(content_type, accept, ("application/json", "application/jsonlines"))
-        scores = predicted(lambda X: score(model, X), body, content_type)
+        _, scores = predicted(lambda X: self.outputs(model, X), body, content_type)
         rows = [{"score": float(s)} for s in scores]
         return respond(rows, kind, "scores")
 

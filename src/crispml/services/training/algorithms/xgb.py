@@ -183,10 +183,16 @@ class XGBoost(Algorithm):
 
         return xgb.Booster(model_file=bytearray((Path(model_dir) / MODEL_FILE).read_bytes()))
 
-    def predict(self, model: Any, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
-        import numpy as np
+    def outputs(self, model: Any, X: Any) -> tuple[Any, Any]:
+        """No labels; a score per row (a row of class probabilities for ``multi:softprob``)."""
         import xgboost as xgb
 
+        try:
+            return None, model.predict(xgb.DMatrix(X))
+        except xgb.core.XGBoostError as exc:
+            raise ValidationException(f"cannot predict: {exc}") from None
+
+    def predict(self, model: Any, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
         from crispml.services.training.algorithms.data import DataError, request_features
 
         kind = self.check_request(content_type, accept, ("text/csv", "application/json", "application/jsonlines"))
@@ -199,10 +205,13 @@ class XGBoost(Algorithm):
                 X = load_svmlight_file(io.BytesIO(body), n_features=model.num_features(), zero_based=True)[0]
             else:
                 X = request_features(body, content_type)
-            scores = model.predict(xgb.DMatrix(X))
-        except (DataError, ValueError, xgb.core.XGBoostError) as exc:
+                if X.shape[1] != model.num_features():
+                    raise DataError(f"the model takes {model.num_features()} features per row; the request's rows "
+                                    f"have {X.shape[1]}")
+            _, scores = self.outputs(model, X)
+        except (DataError, ValueError) as exc:
             raise ValidationException(f"cannot predict: {exc}") from None
-        rows = [r.tolist() if isinstance(r, np.ndarray) else float(r) for r in scores]
+        rows = scores.tolist()
         if kind == "text/csv":
             lines = [",".join(map(repr, r)) if isinstance(r, list) else repr(r) for r in rows]
             return ("\n".join(lines) + "\n").encode(), kind
