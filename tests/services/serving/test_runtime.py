@@ -182,9 +182,14 @@ def test_every_answered_request_is_captured_even_when_the_runtime_is_killed(serv
             if reply.status_code == 200:
                 answered.append(f"n{i}")
             if i == 120:
-                os.kill(serving.serving.describe_runtime().pid or 0, signal.SIGKILL)  # mid-stream, unflushed
+                pid = serving.serving.describe_runtime().pid
+                assert pid is not None
+                os.kill(pid, signal.SIGKILL)  # mid-stream, unflushed
                 break
     assert len(answered) == 121
+    deadline = time.monotonic() + 20
+    while pid_alive(pid) and time.monotonic() < deadline:  # the kernel ends it a moment after the signal
+        time.sleep(0.05)
     serving.serving.start_runtime()  # delivers what the killed runtime spooled
     deadline = time.monotonic() + 30
     seen: list[str] = []

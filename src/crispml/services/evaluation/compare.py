@@ -11,7 +11,7 @@ interval is the quantiles of the resampled deltas). Two ways to draw, both exact
 - **regressors**: row weights (how often each row is drawn: a ``bincount`` of one resample's random row
   indices), a chunk of resamples at a time, then the sums the metrics need (squared and absolute errors,
   y, y²) as one matrix product. Each resample is counted on its own (its n counts stay in cache, where one
-  ``bincount`` of a whole chunk into chunk × n bins took half as long again), from indices drawn as 32-bit
+  ``bincount`` of a whole chunk into chunk × n bins took about twice as long), from indices drawn as 32-bit
   integers when the rows allow (the seed gives the same indices as 64-bit ones, in half the memory).
 
 McNemar's test (scipy) uses the rows exactly one model gets right: the exact binomial test when there

@@ -138,10 +138,10 @@ class ScalingOps(RuntimeAccess):
             if wanted == current:
                 return
             if row.status != "InService" or row.pending_config is not None:
-                raise ValidationException(f"variant {variant!r} of endpoint {endpoint!r} has {current} "
-                                          f"instance{'s' if current != 1 else ''}, outside [{low}, {high}], and "
-                                          f"cannot be changed while the endpoint is {row.status}; register the "
-                                          "target again once it is InService")
+                instances = f"{current} instance{'s' if current != 1 else ''}"
+                raise ValidationException(f"variant {variant!r} of endpoint {endpoint!r} has {instances}, outside "
+                                          f"[{low}, {high}], and cannot be changed while the endpoint is "
+                                          f"{row.status}; register the target again once it is InService")
             state["desired_instance_count"] = wanted
             row.variants, row.status, row.modified_at = json.dumps(states), "Updating", now
             session.add(activity(request.resource_id, wanted, f"the scalable target was registered with "

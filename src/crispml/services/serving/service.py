@@ -44,6 +44,11 @@ from crispml.services.serving.errors import (
 )
 from crispml.services.serving.scaling import ScalingOps
 from crispml.services.serving.scaling_specs import (
+    DeleteScalingPolicyRequest,
+    DeregisterScalableTargetRequest,
+    DescribeScalableTargetsRequest,
+    DescribeScalingActivitiesRequest,
+    DescribeScalingPoliciesRequest,
     PutScalingPolicyRequest,
     RegisterScalableTargetRequest,
     TargetTrackingScalingPolicyConfiguration,
@@ -77,6 +82,11 @@ __all__ = [
     "CreateEndpointRequest",
     "CreateTransformJobRequest",
     "DataCaptureConfig",
+    "DeleteScalingPolicyRequest",
+    "DeregisterScalableTargetRequest",
+    "DescribeScalableTargetsRequest",
+    "DescribeScalingActivitiesRequest",
+    "DescribeScalingPoliciesRequest",
     "DesiredWeightAndCapacity",
     "EndpointConfigRequest",
     "EndpointRequest",
