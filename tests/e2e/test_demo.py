@@ -77,6 +77,14 @@ def _check_summary(result: Result, home: Path) -> dict[str, Any]:
         assert Path(copy) == report.parent / f"{name}.html" and "<svg" in Path(copy).read_text(encoding="utf-8")
         assert f'href="{name}.html"' in html
     assert registered["version"] in html and str(registered["lineage_snapshot"]) in html
+    # deployment phase: the approved version and the challenger at 80/20, then the challenger in shadow, captured
+    deployment = summary["deployment"]
+    assert deployment["versions"]["champion"] == registered["version"]
+    split = deployment["split"]
+    assert sum(split.values()) == 1000 and 0.72 < split["champion"] / 1000 < 0.88, split
+    assert deployment["shadow_answered"] == {"champion": 200, "challenger": 0}
+    assert deployment["captured_records"] == 400  # every request to each of the two variants
+    assert deployment["endpoint"] in html and "A/B split and latency" in html
     return summary
 
 
@@ -102,7 +110,9 @@ def _check_home(home: Path, runs: int, **settings: Any) -> None:
         evaluations = client.evaluation.list_evaluation_jobs().evaluation_job_summaries
         versions = client.registry.list_model_packages(model_package_group_name="penguins",
                                                        sort_order="Ascending").model_package_summary_list
-        lineage = client.registry.get_model_package_lineage(model_package_name=f"penguins/{runs}").lineage
+        lineage = client.registry.get_model_package_lineage(model_package_name=f"penguins/{2 * runs - 1}").lineage
+        runtime = client.serving.describe_runtime()
+        endpoints = client.serving.list_endpoints().endpoints
     # the crawler typed the measurements although the raw file writes missing values as "NA"
     types = {c.name: c.type for c in table.storage_descriptor.columns}
     assert types["body_mass_g"] == "bigint" and types["bill_length_mm"] == "double"
@@ -124,8 +134,10 @@ def _check_home(home: Path, runs: int, **settings: Any) -> None:
     assert len({j.lineage.channels[0].snapshot_id for j in latest}) == 1
     # every run evaluated its two models and added one approved version, which learned from that run's snapshot
     assert len(evaluations) == 2 * runs and all(e.status == "Completed" for e in evaluations)
+    # each run approved its better model (evaluation) and registered the other one as the challenger (deployment)
     assert [(v.model_package_version, v.model_approval_status) for v in versions] == [
-        (n, "Approved") for n in range(1, runs + 1)]
+        (n, "Approved" if n % 2 else "PendingManualApproval") for n in range(1, 2 * runs + 1)]
+    assert runtime.status == "Stopped" and not endpoints  # the demo deletes its endpoint and stops the runtime
     assert lineage is not None and lineage.training_job_name in {j.training_job_name for j in latest}
     assert lineage.inputs[0].snapshot_id == latest[0].lineage.channels[0].snapshot_id
     puts = [e for e in events if e.resource == RESOURCE]
@@ -136,7 +148,7 @@ def _check_home(home: Path, runs: int, **settings: Any) -> None:
 def test_demo_runs_twice_on_one_home(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes],
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path / "my home [1]"  # a space and brackets: paths are text, never markup or globs
-    first = run_cli("demo", home=home)  # the README's first command, as a process of its own
+    first = run_cli("demo", home=home, timeout=300)  # the README's first command, as a process of its own
     assert first.code == 0, first.err
     assert "created bucket demo-raw" in first.out and "344 rows" in first.out
     assert f"home {home}" in first.out

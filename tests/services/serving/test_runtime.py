@@ -87,7 +87,7 @@ def test_an_update_under_load_fails_no_request_and_switches_to_the_new_model(ser
         settled = len(load.answers)
         while len(load.answers) < settled + 20:
             time.sleep(0.05)
-    assert load.failed() == []
+    assert [(i, status) for i, (status, _) in enumerate(load.answers) if status != 200] == [], len(load.answers)
     assert done.endpoint_config_name == "rolling-b"
     assert [(v.model_name, v.current_instance_count) for v in done.production_variants] == [("model-b", 2)]
     answers = [float(body) for _, body in load.answers]

@@ -74,6 +74,8 @@ HEARTBEAT_SECONDS = 5.0
 MAX_FAILED_STARTS = 3
 #: Longest wait for a draining instance's requests to finish.
 DRAIN_SECONDS = 30.0
+#: Shortest time a draining instance stays up after it left the routes.
+DRAIN_GRACE_SECONDS = 0.5
 
 
 @dataclass(eq=False)
@@ -322,11 +324,14 @@ class Supervisor(Hooks):
                     continue
                 self._converge(deployment)
         self._check_instances()
+        # what runs is routed and recorded before the status says so: a caller who sees InService finds both
+        self._build_routes(rows, wanted)
+        self._write_instances()
         if self._settle(rows, wanted):  # an update was promoted or rolled back: route by what is current now
             rows, wanted = self._deployments()
             self._drain_unwanted(wanted)
+        self._build_routes(rows, wanted)  # draining instances leave the routes before they are stopped
         self._finish_draining()
-        self._build_routes(rows, wanted)
         self._write_instances()
 
     def _drain_unwanted(self, wanted: dict[str, list[Deployment]]) -> None:
@@ -397,7 +402,7 @@ class Supervisor(Hooks):
             if instance.status == "Pending":
                 if exited:
                     self._failed_start(instance)
-                elif _ping(instance.port):
+                elif _ping(instance.port, timeout=0.2):  # one still loading its model does not answer yet
                     instance.status = "InService"
                     self.failed_starts.pop((instance.endpoint, instance.generation, instance.variant), None)
                 continue
@@ -511,7 +516,9 @@ class Supervisor(Hooks):
         for instance in list(self.instances.values()):
             if instance.status != "Draining":
                 continue
-            if instance.backend.in_flight == 0 or time.monotonic() - instance.drain_since > DRAIN_SECONDS:
+            waited = time.monotonic() - instance.drain_since
+            # out of the routes for a moment first, so no request can still be on its way to it
+            if (instance.backend.in_flight == 0 and waited > DRAIN_GRACE_SECONDS) or waited > DRAIN_SECONDS:
                 self._stop(instance)
                 del self.instances[instance.instance_id]
 
@@ -651,8 +658,8 @@ class Supervisor(Hooks):
         return self.settings.principal
 
 
-def _ping(port: int) -> bool:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2.0)
+def _ping(port: int, timeout: float = 2.0) -> bool:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         connection.request("GET", "/ping")
         return connection.getresponse().status == 200
