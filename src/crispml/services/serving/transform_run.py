@@ -442,7 +442,9 @@ def _first(failures: BaseExceptionGroup[Any]) -> BaseException:
 
 
 def _ping(port: int) -> bool:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2.0)
+    """Whether the instance on ``port`` answers ``GET /ping`` (briefly: one still loading its model has not
+    begun serving its socket, and the start-up loop also watches for a stop)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=0.5)
     try:
         connection.request("GET", "/ping")
         return connection.getresponse().status == 200
