@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -17,6 +18,7 @@ from botocore.config import Config
 
 from crispml.core.errors import Conflict, InvalidArgument, NotFound
 from crispml.sdk.client import Client
+from tests.cli.support import Run
 from tests.services.serving.support import (
     BUCKET,
     add_model,
@@ -76,13 +78,26 @@ def test_boto3_invokes_weighted_variants_and_the_target_variant_header_overrides
                                                   accept="application/json", target_variant="A")
     assert through_sdk.invoked_production_variant == "A"
     assert through_sdk.content_type.startswith("application/json")
-    scores = [p["score"] for p in json.loads(through_sdk.body)["predictions"]]
+    scores = [p["score"] for p in json.loads(through_sdk.body.read())["predictions"]]
     np.testing.assert_allclose(scores, expected["A"][:3], rtol=1e-6)
 
 
-def test_client_input_gets_sagemaker_runtime_errors_never_a_500(serving: Client) -> None:
-    add_model(serving, "model-a", booster())
+def test_client_input_gets_sagemaker_runtime_errors_never_a_500(serving: Client, run: Run,
+                                                               tmp_path: Path) -> None:
+    model = booster()
+    add_model(serving, "model-a", model)
     described = deploy(serving, "errs", [{"VariantName": "A", "ModelName": "model-a"}])
+    # the command line, as the AWS CLI's invoke-endpoint: the body from a file, the answer to a file or stdout
+    x, _ = rows(2, 3)
+    (tmp_path / "rows.csv").write_bytes(csv(x))
+    answered = run("serving", "invoke-endpoint", "errs", "--body", str(tmp_path / "rows.csv"), "--content-type",
+                   "text/csv", "--accept", "text/csv", "-")
+    assert answered.code == 0, answered.err
+    np.testing.assert_allclose([float(v) for v in answered.out.split()], predict(model, x), rtol=1e-6)
+    refused = run("serving", "invoke-endpoint", "errs", "--body", str(tmp_path / "rows.csv"), "--target-variant",
+                  "Z", str(tmp_path / "out.json"))
+    assert refused.code == 2 and "'Z'" in refused.err and "Traceback" not in refused.err
+
     url = front_url(described)
     runtime = runtime_client(url)
 

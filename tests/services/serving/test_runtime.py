@@ -163,7 +163,7 @@ def test_a_killed_runtime_leaves_no_instance_and_a_new_one_serves_the_endpoints_
     x, _ = rows(9, 4)
     answer = serving.serving.invoke_endpoint(endpoint_name="phoenix", body=csv(x), content_type="text/csv",
                                              accept="text/csv")
-    np.testing.assert_allclose([float(v) for v in answer.body.split()], predict(model, x), rtol=1e-6)
+    np.testing.assert_allclose([float(v) for v in answer.body.read().split()], predict(model, x), rtol=1e-6)
 
 
 def test_every_answered_request_is_captured_even_when_the_runtime_is_killed(serving: Client) -> None:

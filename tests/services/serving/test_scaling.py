@@ -429,7 +429,7 @@ def test_an_endpoint_scales_out_under_load_and_back_in_when_it_stops(home: Path,
         client.serving.create_endpoint(endpoint_name="scaled", endpoint_config_name="scaled-config")
         described = wait_for(client, "InService", lambda d: d.endpoint_status in ("InService", "Failed"))
         assert described.endpoint_status == "InService", described.failure_reason
-        assert client.serving.invoke_endpoint(endpoint_name="scaled", body=b"0.5,0.1,-0.2\n").body
+        assert client.serving.invoke_endpoint(endpoint_name="scaled", body=b"0.5,0.1,-0.2\n").body.read()
 
         with Load(str(described.runtime_url), b"0.5,0.1,-0.2\n") as load:  # ~600 a minute: 20 times the target
             while len(load.statuses) < 10:  # under way before the policy is, so it sees the load at once

@@ -191,9 +191,10 @@ SERVICE: dict[str, Any] = {
             'command': 'invoke-endpoint',
             'summary': "Send a request to an endpoint's model and return its answer (SageMaker Runtime).",
             'doc': "Send a request to an endpoint's model and return its answer (SageMaker Runtime).",
+            'outfile': True,
             'fields': [
                 {'name': 'endpoint_name', 'option': '--endpoint-name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': '', 'positional': True},
-                {'name': 'body', 'option': '--body', 'kind': 'file', 'type': 'str', 'required': True, 'help': 'The request body (at most 6 MB).'},
+                {'name': 'body', 'option': '--body', 'kind': 'file', 'type': 'str', 'required': True, 'help': 'The request body (at most 6 MB): a file path, or - for standard input, on the command line; bytes or a binary file in Python.'},
                 {'name': 'content_type', 'option': '--content-type', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
                 {'name': 'accept', 'option': '--accept', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
                 {'name': 'custom_attributes', 'option': '--custom-attributes', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},

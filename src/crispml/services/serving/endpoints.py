@@ -217,7 +217,7 @@ class EndpointOps(RuntimeAccess):
     # -- SageMaker Runtime ---------------------------------------------------------------------------------
 
     @operation("InvokeEndpoint", resource=lambda r: endpoint_crn(r.endpoint_name), mutating=False,
-               positional=("endpoint_name",))
+               positional=("endpoint_name",), outfile=True)
     def invoke_endpoint(self, ctx: CallContext, request: InvokeEndpointRequest) -> InvokeEndpointResponse:
         """Send a request to an endpoint's model and return its answer (SageMaker Runtime)."""
         with self._reading() as session:

@@ -12,6 +12,7 @@ operation.
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -199,7 +200,9 @@ class UpdateEndpointWeightsAndCapacitiesRequest(Request):
 
 class InvokeEndpointRequest(Request):
     endpoint_name: EndpointName
-    body: bytes = Field(json_schema_extra={"stream": True}, description="The request body (at most 6 MB).")
+    body: bytes = Field(json_schema_extra={"stream": True},
+                        description="The request body (at most 6 MB): a file path, or - for standard input, on the "
+                                    "command line; bytes or a binary file in Python.")
     content_type: str = Field("text/csv", max_length=1024)
     accept: str = Field("*/*", max_length=1024)
     custom_attributes: str | None = Field(None, max_length=1024)
@@ -211,6 +214,8 @@ class InvokeEndpointRequest(Request):
     def _body(cls, value: Any) -> Any:
         if isinstance(value, str):
             value = value.encode()
+        elif hasattr(value, "read"):  # a binary file: read one byte past the limit, to tell it is over
+            value = value.read(MAX_PAYLOAD_BYTES + 1)
         if isinstance(value, bytes | bytearray) and len(value) > MAX_PAYLOAD_BYTES:
             raise ValidationException(f"the request body is {len(value):,} bytes; SageMaker Runtime takes at most "
                                       f"{MAX_PAYLOAD_BYTES:,} (6 MB): send fewer rows per request, or use a batch "
@@ -219,7 +224,8 @@ class InvokeEndpointRequest(Request):
 
 
 class InvokeEndpointResponse(Response):
-    body: bytes = Field(json_schema_extra={"stream": True})
+    body: io.BytesIO = Field(json_schema_extra={"stream": True},
+                             description="The model's answer, to read() as boto3's StreamingBody.")
     content_type: str
     invoked_production_variant: str
     custom_attributes: str | None = None

@@ -11,6 +11,7 @@ for the first.
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -163,7 +164,7 @@ def invoke(runtime: Runtime, request: InvokeEndpointRequest) -> InvokeEndpointRe
         raise RuntimeUnavailable(f"the serving runtime at {url} did not answer: {exc}") from exc
     if answer.status_code == 200:
         return InvokeEndpointResponse(
-            body=answer.content, content_type=answer.headers.get("content-type", ""),
+            body=io.BytesIO(answer.content), content_type=answer.headers.get("content-type", ""),
             invoked_production_variant=answer.headers.get("x-amzn-invoked-production-variant", ""),
             custom_attributes=answer.headers.get("x-amzn-sagemaker-custom-attributes"))
     try:

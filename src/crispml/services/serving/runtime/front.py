@@ -163,6 +163,7 @@ class Front:
                 if message["type"] == "lifespan.startup":
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
+                    await self.drain()  # shadow copies still on their way are answered and captured first
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         if scope["type"] != "http":
