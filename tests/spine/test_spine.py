@@ -49,7 +49,7 @@ from crispml.services.lake.errors import InvalidBucketName
 from crispml.services.lake.service import BucketRequest
 from crispml.services.query.service import QueryService
 from crispml.services.query.store import QueryExecutionRow
-from crispml.services.serving.store import EndpointRow
+from crispml.services.serving.store import EndpointRow, TransformJobRow
 from crispml.services.training.store import TrainingJobRow
 from crispml.spine import REGISTRY, OperationSpec
 
@@ -95,6 +95,7 @@ EXAMPLES: dict[str, Example] = {
     "serving:CreateEndpoint": lambda h: {"endpoint_name": "spine-new", "endpoint_config_name": "spine-config"},
     "serving:CreateEndpointConfig": lambda h: {"endpoint_config_name": "spine-new", "production_variants": [
         {"VariantName": "main", "ModelName": "spine-model"}]},
+    "serving:CreateTransformJob": lambda h: {"transform_job_name": "spine-new", **TRANSFORM_JOB},
     "serving:DeleteEndpoint": lambda h: {"endpoint_name": "spine-endpoint"},
     "serving:DeleteScalingPolicy": lambda h: {**SCALABLE, "policy_name": "spine-policy"},
     "serving:DeregisterScalableTarget": lambda h: SCALABLE,
@@ -106,15 +107,18 @@ EXAMPLES: dict[str, Example] = {
     "serving:DescribeScalingActivities": lambda h: {"service_namespace": "sagemaker",
                                                     "resource_id": SCALABLE["resource_id"]},
     "serving:DescribeScalingPolicies": lambda h: {"service_namespace": "sagemaker"},
+    "serving:DescribeTransformJob": lambda h: {"transform_job_name": "spine-transform"},
     "serving:InvokeEndpoint": lambda h: {"endpoint_name": "spine-endpoint", "body": b"1,2"},
     "serving:ListEndpointConfigs": lambda h: {},
     "serving:ListEndpoints": lambda h: {},
+    "serving:ListTransformJobs": lambda h: {},
     "serving:PutScalingPolicy": lambda h: {**SCALABLE, "policy_name": "spine-policy-2",
                                            "policy_type": "TargetTrackingScaling",
                                            "target_tracking_scaling_policy_configuration": TRACKING},
     "serving:RegisterScalableTarget": lambda h: {**SCALABLE, "max_capacity": 3},
     "serving:StartRuntime": lambda h: {},
     "serving:StopRuntime": lambda h: {},
+    "serving:StopTransformJob": lambda h: {"transform_job_name": "spine-transform"},
     "serving:UpdateEndpoint": lambda h: {"endpoint_name": "spine-endpoint", "endpoint_config_name": "spine-config-2"},
     "serving:UpdateEndpointWeightsAndCapacities": lambda h: {
         "endpoint_name": "spine-endpoint", "desired_weights_and_capacities": [{"VariantName": "main",
@@ -404,6 +408,9 @@ def _prepare(home: Path) -> dict[str, str]:
         client.serving.register_scalable_target(**SCALABLE, min_capacity=1, max_capacity=2)
         client.serving.put_scaling_policy(**SCALABLE, policy_name="spine-policy",
                                           target_tracking_scaling_policy_configuration=TRACKING)
+        client.serving.create_transform_job(transform_job_name="spine-transform", **TRANSFORM_JOB)
+        wait_for_transform_job(client, "spine-transform")
+        mark_transform_job_running(client, "spine-transform")
         add_principal(client, "ivan", kind="User", status="Inactive")
         add_principal(client, "uma", kind="User", status="Active")
         return {"upload_id": upload.upload_id, "part_etag": part.etag, "query_id": done, "running_query_id": running,
@@ -423,6 +430,16 @@ EVALUATION: dict[str, Any] = {
     "test_data": {"ChannelName": "test", "ContentType": "text/csv", "DataSource": {
         "S3DataSource": {"S3Uri": f"lake://{BUCKET}/labelled/"}}},
     "output_location": f"lake://{BUCKET}/evaluations/", "feature_importance": False}
+
+
+#: A batch transform job of spine-model (a script without model_fn: its instance does not start, and the job
+#: fails at once) over the labelled rows.
+TRANSFORM_JOB: dict[str, Any] = {
+    "model_name": "spine-model",
+    "transform_input": {"DataSource": {"S3DataSource": {"S3Uri": f"lake://{BUCKET}/labelled/"}},
+                        "ContentType": "text/csv", "SplitType": "Line"},
+    "transform_output": {"S3OutputPath": f"lake://{BUCKET}/transformed/"},
+    "transform_resources": {"InstanceType": "ml.m5.large", "InstanceCount": 1}}
 
 
 def training_job(h: dict[str, str]) -> dict[str, Any]:
@@ -448,6 +465,25 @@ def mark_training_job_running(client: Client, name: str) -> None:
         row = session.get(TrainingJobRow, name)
         assert row is not None
         row.status, row.secondary_status, row.ended_at = "InProgress", "Training", None
+        row.owner = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def wait_for_transform_job(client: Client, name: str) -> None:
+    import time
+
+    deadline = time.monotonic() + 120
+    while client.serving.describe_transform_job(transform_job_name=name).transform_job_status == "InProgress":
+        assert time.monotonic() < deadline, f"transform job {name} never ended"
+        time.sleep(0.05)
+
+
+def mark_transform_job_running(client: Client, name: str) -> None:
+    """Show a transform job as InProgress in this (live) test process, so StopTransformJob has something to
+    stop."""
+    with client.platform.db.write() as session:
+        row = session.get(TransformJobRow, name)
+        assert row is not None
+        row.status, row.failure_reason, row.ended_at = "InProgress", None, None
         row.owner = f"{socket.gethostname()}:{os.getpid()}"
 
 

@@ -38,6 +38,27 @@ SERVICE: dict[str, Any] = {
             ],
         },
         {
+            'name': 'CreateTransformJob',
+            'method': 'create_transform_job',
+            'command': 'create-transform-job',
+            'summary': 'Start a batch transform job: the model answers every record of the input files (or a catalog table),',
+            'doc': 'Start a batch transform job: the model answers every record of the input files (or a catalog table),\nand its answers go to the output path.',
+            'fields': [
+                {'name': 'transform_job_name', 'option': '--transform-job-name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': ''},
+                {'name': 'model_name', 'option': '--model-name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': 'A model made by CreateModel (crispml registry create-model).'},
+                {'name': 'max_concurrent_transforms', 'option': '--max-concurrent-transforms', 'kind': 'plain', 'type': 'int', 'required': False, 'help': 'Requests in flight per instance (0 or unset: 1).'},
+                {'name': 'model_client_config', 'option': '--model-client-config', 'kind': 'json', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'max_payload_in_mb', 'option': '--max-payload-in-mb', 'kind': 'plain', 'type': 'int', 'required': False, 'help': 'Largest request in MB, 0-100 (0: no limit).'},
+                {'name': 'batch_strategy', 'option': '--batch-strategy', 'kind': 'choice', 'type': 'str', 'required': False, 'help': 'MultiRecord: as many records per request as fit MaxPayloadInMB; SingleRecord: one.', 'choices': ['MultiRecord', 'SingleRecord']},
+                {'name': 'environment', 'option': '--environment', 'kind': 'json', 'type': 'str', 'required': False, 'help': "Added to the model's environment."},
+                {'name': 'transform_input', 'option': '--transform-input', 'kind': 'json', 'type': 'str', 'required': True, 'help': ''},
+                {'name': 'transform_output', 'option': '--transform-output', 'kind': 'json', 'type': 'str', 'required': True, 'help': ''},
+                {'name': 'transform_resources', 'option': '--transform-resources', 'kind': 'json', 'type': 'str', 'required': True, 'help': ''},
+                {'name': 'data_processing', 'option': '--data-processing', 'kind': 'json', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'tags', 'option': '--tags', 'kind': 'json', 'type': 'str', 'required': False, 'help': ''},
+            ],
+        },
+        {
             'name': 'DeleteEndpoint',
             'method': 'delete_endpoint',
             'command': 'delete-endpoint',
@@ -155,6 +176,16 @@ SERVICE: dict[str, Any] = {
             ],
         },
         {
+            'name': 'DescribeTransformJob',
+            'method': 'describe_transform_job',
+            'command': 'describe-transform-job',
+            'summary': 'Show a transform job: its status, its input, output and resources, and how far it has got.',
+            'doc': 'Show a transform job: its status, its input, output and resources, and how far it has got.',
+            'fields': [
+                {'name': 'transform_job_name', 'option': '--transform-job-name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': '', 'positional': True},
+            ],
+        },
+        {
             'name': 'InvokeEndpoint',
             'method': 'invoke_endpoint',
             'command': 'invoke-endpoint',
@@ -207,6 +238,25 @@ SERVICE: dict[str, Any] = {
             ],
         },
         {
+            'name': 'ListTransformJobs',
+            'method': 'list_transform_jobs',
+            'command': 'list-transform-jobs',
+            'summary': 'List transform jobs, newest first, filtered by name, status and times.',
+            'doc': 'List transform jobs, newest first, filtered by name, status and times.',
+            'fields': [
+                {'name': 'name_contains', 'option': '--name-contains', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'creation_time_after', 'option': '--creation-time-after', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'creation_time_before', 'option': '--creation-time-before', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'sort_by', 'option': '--sort-by', 'kind': 'choice', 'type': 'str', 'required': False, 'help': '', 'choices': ['Name', 'CreationTime', 'Status']},
+                {'name': 'sort_order', 'option': '--sort-order', 'kind': 'choice', 'type': 'str', 'required': False, 'help': '', 'choices': ['Ascending', 'Descending']},
+                {'name': 'max_results', 'option': '--max-results', 'kind': 'plain', 'type': 'int', 'required': False, 'help': ''},
+                {'name': 'next_token', 'option': '--next-token', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'status_equals', 'option': '--status-equals', 'kind': 'choice', 'type': 'str', 'required': False, 'help': '', 'choices': ['InProgress', 'Completed', 'Failed', 'Stopping', 'Stopped']},
+                {'name': 'last_modified_time_after', 'option': '--last-modified-time-after', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'last_modified_time_before', 'option': '--last-modified-time-before', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
+            ],
+        },
+        {
             'name': 'PutScalingPolicy',
             'method': 'put_scaling_policy',
             'command': 'put-scaling-policy',
@@ -253,6 +303,16 @@ SERVICE: dict[str, Any] = {
             'summary': 'Stop the serving runtime and every instance (endpoints stay recorded, and run again when it',
             'doc': 'Stop the serving runtime and every instance (endpoints stay recorded, and run again when it\nstarts).',
             'fields': [
+            ],
+        },
+        {
+            'name': 'StopTransformJob',
+            'method': 'stop_transform_job',
+            'command': 'stop-transform-job',
+            'summary': 'Stop a transform job: it is Stopping until its worker has stopped its instances, then Stopped.',
+            'doc': 'Stop a transform job: it is Stopping until its worker has stopped its instances, then Stopped.',
+            'fields': [
+                {'name': 'transform_job_name', 'option': '--transform-job-name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': '', 'positional': True},
             ],
         },
         {

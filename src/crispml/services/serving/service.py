@@ -17,6 +17,11 @@
   ``DescribeScalingPolicies``, ``DeleteScalingPolicy``,
   ``DescribeScalingActivities``; the runtime applies the policies
   (``runtime/autoscaler.py``).
+- ``CreateTransformJob``, ``DescribeTransformJob``, ``ListTransformJobs``,
+  ``StopTransformJob`` (``transform.py``): batch transform, each job in a
+  worker process with instances of its own (``transform_run.py``), its
+  records cut and assembled as SageMaker does (``transform_records.py``,
+  ``jsonpath.py``).
 """
 
 from __future__ import annotations
@@ -61,6 +66,12 @@ from crispml.services.serving.specs import (
     UpdateEndpointRequest,
     UpdateEndpointWeightsAndCapacitiesRequest,
 )
+from crispml.services.serving.transform import TransformOps
+from crispml.services.serving.transform_specs import (
+    CreateTransformJobRequest,
+    ListTransformJobsRequest,
+    TransformJobRequest,
+)
 from crispml.spine.operations import Service
 
 #: What other services and shells may import: the service, its operations' requests, and what they share.
@@ -69,6 +80,7 @@ __all__ = [
     "CaptureOption",
     "CreateEndpointConfigRequest",
     "CreateEndpointRequest",
+    "CreateTransformJobRequest",
     "DataCaptureConfig",
     "DeleteScalingPolicyRequest",
     "DeregisterScalableTargetRequest",
@@ -81,6 +93,7 @@ __all__ = [
     "InvokeEndpointRequest",
     "ListEndpointConfigsRequest",
     "ListEndpointsRequest",
+    "ListTransformJobsRequest",
     "ModelError",
     "ProductionVariant",
     "PutScalingPolicyRequest",
@@ -92,14 +105,16 @@ __all__ = [
     "ServingService",
     "Tag",
     "TargetTrackingScalingPolicyConfiguration",
+    "TransformJobRequest",
     "UpdateEndpointRequest",
     "UpdateEndpointWeightsAndCapacitiesRequest",
     "ValidationException",
 ]
 
 
-class ServingService(Service, ConfigOps, EndpointOps, ScalingOps):
-    """Endpoint configurations, endpoints and their runtime (SageMaker hosting)."""
+class ServingService(Service, ConfigOps, EndpointOps, ScalingOps, TransformOps):
+    """Endpoint configurations, endpoints and their runtime (SageMaker hosting), autoscaling, batch
+    transform."""
 
     name = "serving"
 

@@ -20,14 +20,16 @@ where the front listens.
 Scalable targets and scaling policies follow Application Auto Scaling; the
 target row also remembers the last scale-out and scale-in times, for the
 cooldowns. A transform job is one row with the same life cycle as a training
-job.
+job (``InProgress → Completed | Failed``, or ``Stopping → Stopped``; a worker
+``owner`` and its heartbeat): its request, the input files listed when it was
+created (``inputs``), and its progress, written by its worker.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crispml.core.metadb.base import Base, BinaryString, UTCDateTime
@@ -150,10 +152,10 @@ class TransformJobRow(Base):
     failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     definition: Mapped[str] = mapped_column(Text)
     model_name: Mapped[str] = mapped_column(BinaryString(63))
+    inputs: Mapped[str] = mapped_column(Text, default="[]")  # the input files listed at creation, or the table
     progress: Mapped[str] = mapped_column(Text, default="{}")
     owner: Mapped[str | None] = mapped_column(String(255), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    stop_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -1,9 +1,10 @@
 """One endpoint instance: a model served over SageMaker's container contract.
 
-``python -m crispml.services.serving.runtime.instance`` — started by the
-serving supervisor with the model's folders and code in ``CRISPML_INSTANCE``
+``python -m crispml.services.serving.runtime.instance`` — started (:func:`start`)
+by the serving supervisor, or by a batch transform job's worker, with the
+model's folders and code in ``CRISPML_INSTANCE``
 (JSON: ``image``, ``model_dir``, ``code_dir``, ``environment``) and its
-listening socket as file descriptor ``CRISPML_INSTANCE_FD`` (the supervisor
+listening socket as file descriptor ``CRISPML_INSTANCE_FD`` (its parent
 binds it, so the port is known before the process starts and never raced).
 
 It loads the model with the registry's inference runtime (a built-in
@@ -20,14 +21,15 @@ algorithm's handler, or a script's ``model_fn``/``input_fn``/``predict_fn``/
 The ASGI application is written out rather than built on FastAPI: it has two
 routes and sits on every request's path, where a framework's routing and
 dependency layers cost more than the model on a one-row request. The process
-exits when its parent (the supervisor) dies, so a killed supervisor leaves
-no instance behind.
+exits when its parent (the supervisor, or the transform worker) dies, so a
+killed parent leaves no instance behind.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -38,6 +40,8 @@ from typing import Any
 
 CONFIG_VARIABLE = "CRISPML_INSTANCE"
 FD_VARIABLE = "CRISPML_INSTANCE_FD"
+#: What ``python -m`` runs (``__name__`` is ``__main__`` there).
+MODULE = "crispml.services.serving.runtime.instance"
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -105,6 +109,29 @@ class InstanceApp:
                 await answer(send, 500, trace.encode(), b"text/plain")
             return
         await answer(send, 200, output, output_type.encode("latin-1"))
+
+
+def start(description: dict[str, Any], log: Path,
+          environment: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], int]:
+    """Start an instance of the model ``description`` names (``image``, ``model_dir``, ``code_dir``,
+    ``environment``) as a child of this process, its output appended to ``log``, with ``environment`` added to
+    its process environment; its process and port. The socket is bound here, so the port is known before the
+    process starts and never raced; the process serves it once the model is loaded."""
+    import socket
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(2048)
+    try:
+        env = {**os.environ, **(environment or {}), CONFIG_VARIABLE: json.dumps(description),
+               FD_VARIABLE: str(listener.fileno())}
+        with log.open("ab") as output:
+            process = subprocess.Popen([sys.executable, "-m", MODULE], env=env, stdin=subprocess.DEVNULL,
+                                       stdout=output, stderr=output, pass_fds=(listener.fileno(),))
+        return process, listener.getsockname()[1]
+    finally:
+        listener.close()
 
 
 def _exit_with_parent(parent: int) -> None:

@@ -56,7 +56,8 @@ from crispml.services.serving.core import Deployed
 from crispml.services.serving.runtime import autoscaler
 from crispml.services.serving.runtime import capture as capture_files
 from crispml.services.serving.runtime.front import Backend, Capture, Front, Hooks, Route, VariantRoute
-from crispml.services.serving.runtime.instance import CONFIG_VARIABLE, FD_VARIABLE
+from crispml.services.serving.runtime.instance import MODULE as INSTANCE_MODULE
+from crispml.services.serving.runtime.instance import start as start_instance
 from crispml.services.serving.runtime.metrics import NAMESPACE, Meter, datums, prometheus_text
 from crispml.services.serving.runtime.upstream import Upstream
 from crispml.services.serving.store import EndpointRow, InstanceRow, RuntimeRow
@@ -64,7 +65,6 @@ from crispml.services.serving.store import EndpointRow, InstanceRow, RuntimeRow
 if TYPE_CHECKING:
     from crispml.services.serving.service import ServingService
 
-INSTANCE_MODULE = "crispml.services.serving.runtime.instance"
 #: Seconds between passes when nothing wakes the loop.
 PASS_SECONDS = 0.25
 #: Seconds between publications of metrics, capture and audit records.
@@ -380,18 +380,7 @@ class Supervisor(Hooks):
         instance_id = f"{deployment.endpoint}-{variant}-{uuid.uuid4().hex[:8]}"
         log = self.folder / "instances" / f"{instance_id}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(2048)
-        try:
-            env = {**os.environ, CONFIG_VARIABLE: json.dumps(folder), FD_VARIABLE: str(listener.fileno())}
-            with log.open("ab") as output:
-                process = subprocess.Popen([sys.executable, "-m", INSTANCE_MODULE], env=env, stdin=subprocess.DEVNULL,
-                                           stdout=output, stderr=output, pass_fds=(listener.fileno(),))
-            port = listener.getsockname()[1]
-        finally:
-            listener.close()
+        process, port = start_instance(folder, log)
         instance = Instance(instance_id, deployment.endpoint, deployment.generation, deployment.config_name,
                             variant, process, port, log, time.monotonic(), restarts=restarts)
         self.instances[instance_id] = instance
