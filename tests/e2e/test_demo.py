@@ -85,6 +85,9 @@ def _check_summary(result: Result, home: Path) -> dict[str, Any]:
     assert deployment["shadow_answered"] == {"champion": 200, "challenger": 0}
     assert deployment["captured_records"] == 400  # every request to each of the two variants
     assert deployment["endpoint"] in html and "A/B split and latency" in html
+    batch = deployment["batch_transform"]
+    assert (batch["status"], batch["rows"]) == ("Completed", 65) and batch["accuracy"] > 0.9
+    assert summary["invoke_endpoint_events"] >= 1200  # each request that reached the front, audited
     return summary
 
 

@@ -12,6 +12,8 @@ with the approved model alone in production and the other as a shadow that recei
 request, with data capture of input and output at 100 %: 200 more requests, and the capture files the
 runtime delivered to the lake (SageMaker's JSON lines, ``<endpoint>/<variant>/yyyy/mm/dd/hh/``) are
 listed once the endpoint is deleted and the runtime stopped (it delivers what it spooled as it stops).
+Last, a batch transform job (``CreateTransformJob``) scores the held-out table with the champion, each row
+without its label sent to the model and joined with its answer, and the accuracy is read back.
 
 Names carry the run's time, so the demo runs again on the same home.
 """
@@ -26,7 +28,7 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from crispml.demo.evaluation import GROUP
-from crispml.demo.modelling import MODELS_BUCKET, TEST_TABLE
+from crispml.demo.modelling import COLUMNS, MODELS_BUCKET, TEST_TABLE
 from crispml.demo.phases import DATABASE, DemoState, _sql
 from crispml.demo.report import Section
 from crispml.render import table_of
@@ -137,16 +139,57 @@ def deployment_endpoints(state: DemoState) -> Section:
               "each")
     out.print(table_of(capture_rows, title="data capture delivered to the lake (SageMaker's JSON lines)"))
 
+    batch = _batch_transform(state, models["champion"], f"{endpoint}-batch")
+
     state.facts["deployment"] = {
         "endpoint": endpoint, "versions": versions, "split": {name: len(times) for name, times in latencies.items()},
-        "shadow_answered": answered, "captured_records": sum(captured.values()), "capture_objects": len(captured)}
+        "shadow_answered": answered, "captured_records": sum(captured.values()), "capture_objects": len(captured),
+        "batch_transform": batch}
     return Section(
         title="7 · Deployment: endpoints, A/B and shadow traffic, data capture (SageMaker hosting)",
         text=f"The approved version {versions['champion']} and the challenger {versions['challenger']} served "
              f"endpoint {endpoint} at 80/20: {REQUESTS:,} requests through boto3's sagemaker-runtime client split "
              f"{split_rows[0]['share']} / {split_rows[1]['share']}. An update with no downtime then put the "
              f"challenger in shadow with data capture: it received a copy of every request and its answers were "
-             f"captured, never returned; {sum(captured.values())} capture records reached the lake.",
-        tables=[("A/B split and latency", split_rows), ("Captured data", capture_rows)],
+             f"captured, never returned; {sum(captured.values())} capture records reached the lake. A batch "
+             f"transform job then scored the whole held-out table with the champion: {batch['rows']} rows, each "
+             f"joined with its prediction, accuracy {batch['accuracy']:.4f}.",
+        tables=[("A/B split and latency", split_rows), ("Captured data", capture_rows),
+                ("Batch transform", [batch])],
         bars=[("Requests per variant (80/20)", {name: len(times) for name, times in latencies.items()})],
     )
+
+
+def _batch_transform(state: DemoState, model: str, name: str) -> dict[str, Any]:
+    """The held-out table scored by a batch transform job: each row without its label (``InputFilter``) sent to
+    the model, its answer joined to the row (``JoinSource``); the accuracy read back from the output."""
+    client, out = state.client, state.console
+    output = f"lake://{MODELS_BUCKET}/transform/{name}/"
+    client.serving.create_transform_job(
+        transform_job_name=name, model_name=model,
+        transform_input={"DataSource": {"CatalogDataSource": {"DatabaseName": DATABASE, "TableName": TEST_TABLE}},
+                         "ContentType": "text/csv", "SplitType": "Line"},
+        transform_output={"S3OutputPath": output, "Accept": "text/csv", "AssembleWith": "Line"},
+        transform_resources={"InstanceCount": 1}, batch_strategy="MultiRecord",
+        data_processing={"InputFilter": "$[1:]", "JoinSource": "Input"})
+    deadline = time.monotonic() + 120
+    while (job := client.serving.describe_transform_job(transform_job_name=name)).transform_job_status in (
+            "InProgress", "Stopping") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if job.transform_job_status != "Completed":
+        out.print(f"  [red]batch transform {name} ended {job.transform_job_status}: {job.failure_reason}[/red]")
+        return {"job": name, "status": job.transform_job_status, "rows": 0, "accuracy": 0.0}
+    right = rows = 0
+    for key in client.fs.find(output):
+        for line in client.fs.cat_file(key).decode().splitlines():
+            values = [float(v) for v in line.split(",")]
+            label, answer = values[0], values[len(COLUMNS):]  # the row (label first), then the model's answer
+            predicted = max(range(len(answer)), key=answer.__getitem__) if len(answer) > 1 else answer[0]
+            rows += 1
+            right += int(predicted == label)
+    accuracy = right / rows if rows else 0.0
+    out.print(f"  batch transform [bold]{name}[/bold] {job.transform_job_status}: {rows} held-out rows of "
+              f"{DATABASE}.{TEST_TABLE} through {model}, each joined with its prediction under {output} — "
+              f"accuracy {accuracy:.4f}")
+    return {"job": name, "status": job.transform_job_status, "rows": rows, "accuracy": round(accuracy, 4),
+            "output": output}
