@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import io
-import tarfile
 import time
 from typing import Any
 
 import numpy as np
 
 from crispml.sdk.client import Client
+from tests.services.registry.conftest import tar_gz as tar_gz  # shared with the serving tests
 
 BUCKET = "serve-data"
 FEATURES = 3
-
-
-def tar_gz(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 def rows(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -101,15 +101,7 @@ class Started:
 
     def last_words(self) -> str:
         """The instance's last 'crispml instance:' line, else its exit status and last lines."""
-        try:
-            lines = self.log.read_text(errors="replace").splitlines()
-        except OSError:
-            lines = []
-        said = [line.split("crispml instance: ", 1)[1] for line in lines if "crispml instance: " in line]
-        if said:
-            return said[-1][:2000]
-        tail = " | ".join([line for line in lines if line.strip()][-3:])[:1500]
-        return f"it exited with status {self.process.returncode}" + (f": {tail}" if tail else "")
+        return instance.last_words(self.log, self.process.returncode)
 
 
 @dataclass(eq=False)

@@ -41,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from crispml.services.serving.runtime.instance import Receive, Scope, Send, answer
+from crispml.services.serving.runtime.instance import Receive, Scope, Send, answer, lifespan
 from crispml.services.serving.runtime.upstream import Reply, Upstream, UpstreamError
 from crispml.services.serving.specs import MAX_PAYLOAD_BYTES
 
@@ -157,15 +157,9 @@ class Front:
         self._shadows: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await self.drain()  # shadow copies still on their way are answered and captured first
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+        if scope["type"] == "lifespan":  # at shutdown, shadow copies still on their way are answered and captured
+            await lifespan(receive, send, self.drain)
+            return
         if scope["type"] != "http":
             return
         path, method = scope["path"], scope["method"]

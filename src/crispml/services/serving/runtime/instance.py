@@ -69,6 +69,32 @@ async def answer(send: Send, status: int, body: bytes, content_type: bytes,
     await send({"type": "http.response.body", "body": body})
 
 
+async def lifespan(receive: Receive, send: Send, on_shutdown: Callable[[], Awaitable[None]] | None = None) -> None:
+    """ASGI's lifespan protocol: nothing to start; ``on_shutdown`` awaited before the server stops."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            if on_shutdown is not None:
+                await on_shutdown()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def last_words(log: Path, returncode: int | None) -> str:
+    """Why an instance ended: its log's last 'crispml instance:' line, else its exit status and last lines."""
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        lines = []
+    said = [line.split("crispml instance: ", 1)[1] for line in lines if "crispml instance: " in line]
+    if said:
+        return said[-1][:2000]
+    tail = " | ".join([line for line in lines if line.strip()][-3:])[:1500]
+    return f"it exited with status {returncode}" + (f": {tail}" if tail else "")
+
+
 class InstanceApp:
     """The container contract over one loaded model."""
 
@@ -77,13 +103,8 @@ class InstanceApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await lifespan(receive, send)
+            return
         path, method = scope["path"], scope["method"]
         if path == "/ping" and method == "GET":
             await answer(send, 200, b"", b"text/plain")

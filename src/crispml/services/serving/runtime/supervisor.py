@@ -57,6 +57,7 @@ from crispml.services.serving.runtime import autoscaler
 from crispml.services.serving.runtime import capture as capture_files
 from crispml.services.serving.runtime.front import Backend, Capture, Front, Hooks, Route, VariantRoute
 from crispml.services.serving.runtime.instance import MODULE as INSTANCE_MODULE
+from crispml.services.serving.runtime.instance import last_words
 from crispml.services.serving.runtime.instance import start as start_instance
 from crispml.services.serving.runtime.metrics import NAMESPACE, Meter, datums, prometheus_text
 from crispml.services.serving.runtime.upstream import Upstream
@@ -98,17 +99,8 @@ class Instance:
         self.backend = Backend(self.instance_id, self.variant, Upstream(self.port))
 
     def error(self) -> str:
-        """The instance's own last words (its log's last 'crispml instance:' line), else its exit code."""
-        try:
-            lines = self.log.read_text(errors="replace").splitlines()
-        except OSError:
-            lines = []
-        said = [line.split("crispml instance: ", 1)[1] for line in lines if "crispml instance: " in line]
-        if said:
-            return said[-1][:2000]
-        tail = [line for line in lines if line.strip()][-3:]
-        return f"the instance exited with code {self.process.returncode}" + (f": {' | '.join(tail)[:1500]}"
-                                                                              if tail else "")
+        """The instance's own last words, else its exit status."""
+        return last_words(self.log, self.process.returncode)
 
 
 @dataclass
