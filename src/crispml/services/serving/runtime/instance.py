@@ -40,6 +40,7 @@ from typing import Any
 
 CONFIG_VARIABLE = "CRISPML_INSTANCE"
 FD_VARIABLE = "CRISPML_INSTANCE_FD"
+PARENT_VARIABLE = "CRISPML_INSTANCE_PARENT"
 #: What ``python -m`` runs (``__name__`` is ``__main__`` there).
 MODULE = "crispml.services.serving.runtime.instance"
 
@@ -146,6 +147,7 @@ def start(description: dict[str, Any], log: Path,
     listener.listen(2048)
     try:
         env = {**os.environ, **(environment or {}), CONFIG_VARIABLE: json.dumps(description),
+               PARENT_VARIABLE: str(os.getpid()),
                FD_VARIABLE: str(listener.fileno())}
         with log.open("ab") as output:
             process = subprocess.Popen([sys.executable, "-m", MODULE], env=env, stdin=subprocess.DEVNULL,
@@ -169,7 +171,9 @@ def main() -> int:
 
     from crispml.services.registry.service import load_model
 
-    _exit_with_parent(os.getppid())
+    # the pid of the process that started it, not whoever is its parent now: one that died before this line
+    # ran has already left it to init
+    _exit_with_parent(int(os.environ.get(PARENT_VARIABLE) or os.getppid()))
     config = json.loads(os.environ[CONFIG_VARIABLE])
     code_dir = Path(config["code_dir"]) if config.get("code_dir") else None
     try:
