@@ -11,7 +11,9 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def encode_token(position: Any) -> str:
@@ -41,3 +43,12 @@ def offset_of(token: str | None, error: Callable[[str], Exception]) -> int:
 def offset_token(offset: int) -> str:
     """A token for the page that starts at row ``offset`` of a listing."""
     return encode_token({"offset": offset})
+
+
+def offset_page(rows: list[T], token: str | None, size: int,
+                error: Callable[[str], Exception]) -> tuple[list[T], str | None]:
+    """The page of ``rows`` (already filtered and sorted) from ``token``'s offset, and the next page's token
+    (None on the last page): the List operations that sort in memory."""
+    start = offset_of(token, error)
+    end = start + size
+    return rows[start:end], offset_token(end) if end < len(rows) else None

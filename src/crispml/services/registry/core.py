@@ -155,9 +155,7 @@ def page(rows: list[T], request: Any, keys: dict[str, Callable[[T], Any]]) -> tu
     """Sort ``rows`` by ``request.sort_by`` (one of ``keys``) and ``sort_order``; the page from its NextToken on
     and the token of the next page."""
     rows.sort(key=keys[request.sort_by], reverse=request.sort_order == "Descending")
-    start = paging.offset_of(request.next_token, ValidationException)
-    end = start + request.max_results
-    return rows[start:end], paging.offset_token(end) if end < len(rows) else None
+    return paging.offset_page(rows, request.next_token, request.max_results, ValidationException)
 
 
 def created_between(rows: list[T], request: Any, created: Callable[[T], Any]) -> list[T]:

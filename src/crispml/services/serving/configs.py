@@ -96,10 +96,8 @@ class ConfigOps(RuntimeAccess):
         rows.sort(key=(lambda r: r.endpoint_config_name) if request.sort_by == "Name"
                   else (lambda r: (r.creation_time, r.endpoint_config_name)),
                   reverse=request.sort_order == "Descending")
-        start = paging.offset_of(request.next_token, ValidationException)
-        end = start + request.max_results
-        return ListEndpointConfigsResponse(endpoint_configs=rows[start:end],
-                                           next_token=paging.offset_token(end) if end < len(rows) else None)
+        chosen, token = paging.offset_page(rows, request.next_token, request.max_results, ValidationException)
+        return ListEndpointConfigsResponse(endpoint_configs=chosen, next_token=token)
 
     @operation("DeleteEndpointConfig", resource=lambda r: config_crn(r.endpoint_config_name),
                positional=("endpoint_config_name",))

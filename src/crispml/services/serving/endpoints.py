@@ -136,10 +136,8 @@ class EndpointOps(RuntimeAccess):
         keys = {"Name": lambda r: r.endpoint_name, "CreationTime": lambda r: (r.creation_time, r.endpoint_name),
                 "Status": lambda r: (r.endpoint_status, r.endpoint_name)}
         rows.sort(key=keys[request.sort_by], reverse=request.sort_order == "Descending")
-        start = paging.offset_of(request.next_token, ValidationException)
-        end = start + request.max_results
-        return ListEndpointsResponse(endpoints=rows[start:end],
-                                     next_token=paging.offset_token(end) if end < len(rows) else None)
+        chosen, token = paging.offset_page(rows, request.next_token, request.max_results, ValidationException)
+        return ListEndpointsResponse(endpoints=chosen, next_token=token)
 
     @operation("UpdateEndpoint", resource=lambda r: endpoint_crn(r.endpoint_name))
     def update_endpoint(self, ctx: CallContext, request: UpdateEndpointRequest) -> EndpointArnResponse:

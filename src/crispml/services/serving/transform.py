@@ -269,15 +269,14 @@ class TransformOps(RuntimeAccess):
         sort = {"Name": lambda r: (r.name, r.seq), "CreationTime": lambda r: (r.seq, r.name),
                 "Status": lambda r: (r.status, r.seq)}[request.sort_by]
         rows.sort(key=sort, reverse=request.sort_order == "Descending")
-        start = paging.offset_of(request.next_token, ValidationException)
-        end = start + request.max_results
+        chosen, token = paging.offset_page(rows, request.next_token, request.max_results, ValidationException)
         return ListTransformJobsResponse(
             transform_job_summaries=[TransformJobSummary(
                 transform_job_name=r.name, transform_job_arn=transform_arn(r.name), creation_time=r.created_at,
                 transform_end_time=r.ended_at, last_modified_time=r.modified_at,
                 transform_job_status=r.status, failure_reason=r.failure_reason)  # type: ignore[arg-type]
-                for r in rows[start:end]],
-            next_token=paging.offset_token(end) if end < len(rows) else None)
+                for r in chosen],
+            next_token=token)
 
     @operation("StopTransformJob", resource=lambda r: transform_crn(r.transform_job_name),
                positional=("transform_job_name",))

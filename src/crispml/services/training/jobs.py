@@ -204,10 +204,8 @@ class JobOps(TrainingCore):
         sort = {"Name": lambda r: (r.name, r.seq), "CreationTime": lambda r: (r.seq, r.name),
                 "Status": lambda r: (r.status, r.seq)}[request.sort_by]
         rows.sort(key=sort, reverse=request.sort_order == "Descending")
-        start = paging.offset_of(request.next_token, ValidationException)
-        end = start + request.max_results
-        return ListTrainingJobsResponse(training_job_summaries=[summary(r) for r in rows[start:end]],
-                                        next_token=paging.offset_token(end) if end < len(rows) else None)
+        chosen, token = paging.offset_page(rows, request.next_token, request.max_results, ValidationException)
+        return ListTrainingJobsResponse(training_job_summaries=[summary(r) for r in chosen], next_token=token)
 
     @operation("StopTrainingJob", resource=lambda r: job_crn(r.training_job_name),
                positional=("training_job_name",))
