@@ -1,0 +1,1 @@
+"""Automatic model tuning (SageMaker hyperparameter tuning jobs)."""
