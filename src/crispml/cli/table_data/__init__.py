@@ -14,6 +14,7 @@ SERVICES: list[tuple[str, str]] = [
     ('ingest', 'Glue/DMS batch loads: files and SQL databases into catalog tables, full or incremental.'),
     ('firehose', 'Firehose: delivery streams that buffer records into the lake (JSON lines, GZIP, Parquet).'),
     ('training', 'SageMaker training jobs: built-in algorithms and scripts, their logs, metrics and models.'),
+    ('tuning', 'SageMaker automatic model tuning: Grid, Random, Bayesian and Hyperband searches of training jobs.'),
     ('evaluation', 'Model quality: metrics, curves, thresholds, HTML reports, two models compared.'),
     ('registry', 'SageMaker Model Registry: models, model package groups, versions, approval, lineage.'),
     ('serving', 'SageMaker endpoints: configurations, variants, the runtime that answers InvokeEndpoint.'),

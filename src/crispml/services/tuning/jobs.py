@@ -63,6 +63,8 @@ from crispml.spine.operations import RuntimeAccess, operation
 DRIVER_MODULE = "crispml.tuningworker"
 #: A driver on another host is taken for dead when its heartbeat is older than this.
 STALE_AFTER = timedelta(minutes=2)
+#: After this many drivers died driving one job, it ends Failed instead of being given another.
+MAX_DRIVERS = 5
 
 
 def job_crn(name: str | None) -> str:
@@ -280,6 +282,10 @@ class TuningOps(RuntimeAccess):
                 fresh = self._job(session, name, lock=True)
                 if fresh.status not in ACTIVE or owner_alive(fresh.owner, heartbeat_at=fresh.heartbeat_at,
                                                              now=now, stale_after=STALE_AFTER):
+                    return False
+                if fresh.drivers >= MAX_DRIVERS:
+                    _close(fresh, now, "Failed", f"its driver process died {fresh.drivers} times without finishing "
+                                                 "it; the reasons are in <home>/tuning/drivers.log")
                     return False
                 fresh.owner = process_owner()  # this process, until the new driver takes over
                 fresh.heartbeat_at = now

@@ -165,8 +165,19 @@ def _sampler(config: HyperParameterTuningJobConfig, seed: int | None) -> Any:
         return optuna.samplers.TPESampler(seed=seed, constant_liar=parallel)
     if config.strategy == "Grid":
         space = {c.name: list(c.values) for c in config.parameter_ranges.categorical_parameter_ranges}
-        return optuna.samplers.GridSampler(space, seed=seed)
+        return _grid_sampler()(space, seed=seed)
     return optuna.samplers.RandomSampler(seed=seed)
+
+
+def _grid_sampler() -> type:
+    """Optuna's grid sampler, less its ``study.stop()`` once the grid is done — which works only inside
+    ``study.optimize`` (the driver asks and tells, and knows the grid's size)."""
+    import optuna
+
+    class GridSampler(optuna.samplers.GridSampler):
+        def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+            return None
+    return GridSampler
 
 
 @dataclass(frozen=True)
