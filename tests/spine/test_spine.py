@@ -51,6 +51,7 @@ from crispml.services.query.service import QueryService
 from crispml.services.query.store import QueryExecutionRow
 from crispml.services.serving.store import EndpointRow, TransformJobRow
 from crispml.services.training.store import TrainingJobRow
+from crispml.services.tuning.store import TuningJobRow
 from crispml.spine import REGISTRY, OperationSpec
 
 load_services()  # every operation in REGISTRY: the checks below run over all of them
@@ -200,6 +201,12 @@ EXAMPLES: dict[str, Example] = {
     "training:GetTrainingJobLogs": lambda h: {"training_job_name": "spine-done"},
     "training:ListTrainingJobs": lambda h: {},
     "training:StopTrainingJob": lambda h: {"training_job_name": "spine-running"},
+    "tuning:CreateHyperParameterTuningJob": lambda h: {"hyper_parameter_tuning_job_name": "spine-tune-new",
+                                                       **tuning_job(h)},
+    "tuning:DescribeHyperParameterTuningJob": lambda h: {"hyper_parameter_tuning_job_name": "spine-tune"},
+    "tuning:ListHyperParameterTuningJobs": lambda h: {},
+    "tuning:ListTrainingJobsForHyperParameterTuningJob": lambda h: {"hyper_parameter_tuning_job_name": "spine-tune"},
+    "tuning:StopHyperParameterTuningJob": lambda h: {"hyper_parameter_tuning_job_name": "spine-tune-running"},
     "evaluation:CompareEvaluations": lambda h: {"evaluation_job_name_a": "spine-eval",
                                                 "evaluation_job_name_b": "spine-eval"},
     "evaluation:CreateEvaluationJob": lambda h: {"evaluation_job_name": "spine-eval-new", **EVALUATION},
@@ -391,6 +398,11 @@ def _prepare(home: Path) -> dict[str, str]:
                         body="".join(f"{i % 2},{i % 2 + i / 100}\n" for i in range(20)).encode())
         client.training.create_training_job(training_job_name="spine-xgb", **XGBOOST_JOB)
         wait_for_jobs(client, ("spine-done", "spine-running", "spine-xgb"))
+        for name in ("spine-tune", "spine-tune-running"):
+            client.tuning.create_hyper_parameter_tuning_job(hyper_parameter_tuning_job_name=name,
+                                                            **tuning_job({"source": str(source)}))
+        wait_for_tuning_jobs(client, ("spine-tune", "spine-tune-running"))
+        mark_tuning_job_running(client, "spine-tune-running")
         client.evaluation.create_evaluation_job(evaluation_job_name="spine-eval", **EVALUATION)
         mark_training_job_running(client, "spine-running")
         client.registry.create_model_package_group(model_package_group_name="spine-group")
@@ -447,6 +459,40 @@ def training_job(h: dict[str, str]) -> dict[str, Any]:
     return {"algorithm_specification": {"TrainingImage": "python"},
             "hyper_parameters": {"sagemaker_program": "train.py", "sagemaker_submit_directory": h["source"]},
             "output_data_config": {"S3OutputPath": f"lake://{BUCKET}/models/"}}
+
+
+def tuning_job(h: dict[str, str]) -> dict[str, Any]:
+    """A tuning job of one trial of the smallest script job, its objective printed by no one (it fails)."""
+    definition = training_job(h)
+    return {"hyper_parameter_tuning_job_config": {
+                "Strategy": "Random", "ResourceLimits": {"MaxNumberOfTrainingJobs": 1, "MaxParallelTrainingJobs": 1},
+                "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "loss"},
+                "ParameterRanges": {"IntegerParameterRanges": [{"Name": "n", "MinValue": "1", "MaxValue": "2"}]}},
+            "training_job_definition": {
+                "AlgorithmSpecification": {**definition["algorithm_specification"],
+                                           "MetricDefinitions": [{"Name": "loss", "Regex": "loss=([0-9.]+)"}]},
+                "StaticHyperParameters": definition["hyper_parameters"],
+                "OutputDataConfig": definition["output_data_config"]}}
+
+
+def wait_for_tuning_jobs(client: Client, names: tuple[str, ...]) -> None:
+    import time
+
+    deadline = time.monotonic() + 120
+    for name in names:
+        while client.tuning.describe_hyper_parameter_tuning_job(
+                hyper_parameter_tuning_job_name=name).hyper_parameter_tuning_job_status in ("InProgress", "Stopping"):
+            assert time.monotonic() < deadline, f"tuning job {name} never ended"
+            time.sleep(0.05)
+
+
+def mark_tuning_job_running(client: Client, name: str) -> None:
+    """Show a tuning job as InProgress, driven by this (live) test process, so Stop has something to stop."""
+    with client.platform.db.write() as session:
+        row = session.get(TuningJobRow, name)
+        assert row is not None
+        row.status, row.ended_at = "InProgress", None
+        row.owner = f"{socket.gethostname()}:{os.getpid()}"
 
 
 def wait_for_jobs(client: Client, names: tuple[str, ...]) -> None:

@@ -27,6 +27,7 @@ def demo(
     from crispml.demo.modelling import modelling_training
     from crispml.demo.phases import PHASES, DemoState
     from crispml.demo.report import Section, write_report
+    from crispml.demo.tuning import tuning_phase
     from crispml.render import render, table_of
 
     state = state_of(ctx)
@@ -41,7 +42,7 @@ def demo(
     demo_state = DemoState(client=client, console=console, dataset=penguins(),
                            started=client.platform.clock.now())
     sections: list[Section] = []
-    phases = [*PHASES, modelling_training, evaluation_registry, deployment_endpoints]
+    phases = [*PHASES, modelling_training, evaluation_registry, deployment_endpoints, tuning_phase]
     for number, phase in enumerate(phases, start=1):
         title = (phase.__doc__ or phase.__name__).splitlines()[0]
         console.print(f"\n[bold cyan]phase {number}[/bold cyan] {title}")
@@ -78,6 +79,7 @@ def demo(
                "training": demo_state.facts.get("training"),
                "evaluation": demo_state.facts.get("evaluation"),
                "deployment": demo_state.facts.get("deployment"),
+               "tuning": demo_state.facts.get("tuning"),
                "audit_events": len(audit_rows), "invoke_endpoint_events": invocations,
                "report": str(report), "seconds": round(elapsed, 2)}
     if quiet:

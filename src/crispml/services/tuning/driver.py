@@ -72,7 +72,7 @@ if TYPE_CHECKING:
 #: A trial's worker is kept this long for the next trial when the definition sets no keep-alive period.
 TRIAL_KEEP_ALIVE_SECONDS = 60
 #: How long a free slot waits for the finished trial's worker to be back in the warm pool.
-WARM_WAIT_SECONDS = 3.0
+WARM_WAIT_SECONDS = 10.0
 #: Poll interval bounds (the driver polls fast while trials start and end, slower while they train).
 POLL_MIN, POLL_MAX = 0.02, 0.25
 HEARTBEAT_SECONDS = 5.0
@@ -235,7 +235,9 @@ class Driver:
         """Look at a running trial once; whether anything changed."""
         if live.ended is not None:  # ended: its slot is freed once its worker is back in the pool
             job = self._describe(live.name)
-            if job is None or job.warm_pool_status is not None or time.monotonic() - live.ended_at > WARM_WAIT_SECONDS:
+            keep = self.request.training_job_definition.resource_config.keep_alive_period_in_seconds
+            if job is None or keep == 0 or job.warm_pool_status is not None \
+                    or time.monotonic() - live.ended_at > WARM_WAIT_SECONDS:
                 del self.live[live.name]
                 return True
             return False
@@ -284,6 +286,8 @@ class Driver:
             live.cursor = page.next_token or live.cursor
             if not moved or len(page.lines) < 1000:
                 break
+        if self.max_resource is not None:  # Hyperband: nothing counts past MaxResource (the trial is being stopped)
+            new = new[:max(0, self.max_resource - len(live.steps))]
         if not new:
             return False
         for value in new:

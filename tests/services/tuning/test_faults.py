@@ -1,0 +1,102 @@
+"""Faults: a killed driver is replaced and the search goes on, no trial lost or run twice; a stop stops trials."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from crispml.sdk.client import Client
+from crispml.services.tuning.store import TuningJobRow
+from tests.services.tuning.support import script_definition, trials, wait
+
+pytestmark = pytest.mark.kill
+
+STEADY = """
+import os, time
+print(f"loss={os.environ['SM_HP_X']}", flush=True)
+time.sleep(0.5)
+"""
+BLOCKING = """
+import os, threading
+print(f"loss={os.environ['SM_HP_X']}", flush=True)
+threading.Event().wait()
+"""
+
+
+def _config(jobs: int, parallel: int) -> dict[str, object]:
+    return {"Strategy": "Bayesian", "RandomSeed": 2,
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": jobs, "MaxParallelTrainingJobs": parallel},
+            "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "loss"},
+            "ParameterRanges": {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]}}
+
+
+def _source(tmp_path: Path, text: str) -> Path:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "train.py").write_text(text)
+    return source
+
+
+def _driver(client: Client, name: str) -> tuple[int, int]:
+    with client.platform.db.read() as session:
+        row = session.get(TuningJobRow, name)
+        assert row is not None and row.owner is not None
+        return int(row.owner.split(":")[1]), row.drivers
+
+
+def _until(check: object, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def test_a_killed_driver_is_replaced_and_no_trial_is_lost_or_run_twice(local_home: Client, tmp_path: Path) -> None:
+    local_home.tuning.create_hyper_parameter_tuning_job(
+        hyper_parameter_tuning_job_name="phoenix", hyper_parameter_tuning_job_config=_config(6, 2),
+        training_job_definition=script_definition(_source(tmp_path, STEADY)))
+    _until(lambda: sum(1 for t in trials(local_home, "phoenix") if t.training_end_time is not None) >= 2)
+    _until(lambda: _driver(local_home, "phoenix")[1] >= 1)  # the driver has taken the job over
+    pid, _ = _driver(local_home, "phoenix")
+    os.kill(pid, signal.SIGKILL)
+    job = wait(local_home, "phoenix")  # the first Describe after the kill starts a new driver
+    assert job.hyper_parameter_tuning_job_status == "Completed", job.failure_reason
+    assert _driver_count(local_home, "phoenix") >= 2
+    listed = trials(local_home, "phoenix")
+    names = sorted(t.training_job_name for t in listed)
+    assert len(names) == 6 and len(set(names)) == 6
+    assert [n.split("-")[1] for n in names] == ["001", "002", "003", "004", "005", "006"]
+    jobs = local_home.training.list_training_jobs(name_contains="phoenix-", max_results=100).training_job_summaries
+    assert sorted(j.training_job_name for j in jobs) == names  # one training job per trial, none extra
+    assert all(t.training_job_status == "Completed" and t.final_hyper_parameter_tuning_job_objective_metric
+               for t in listed)
+    assert job.training_job_status_counters.completed == 6
+
+
+def _driver_count(client: Client, name: str) -> int:
+    with client.platform.db.read() as session:
+        row = session.get(TuningJobRow, name)
+        assert row is not None
+        return row.drivers
+
+
+def test_stop_stops_the_running_trials_and_starts_no_more(local_home: Client, tmp_path: Path) -> None:
+    local_home.tuning.create_hyper_parameter_tuning_job(
+        hyper_parameter_tuning_job_name="halt", hyper_parameter_tuning_job_config=_config(5, 2),
+        training_job_definition=script_definition(_source(tmp_path, BLOCKING)))
+    _until(lambda: sum(1 for t in trials(local_home, "halt")
+                       if local_home.training.describe_training_job(
+                           training_job_name=t.training_job_name).secondary_status == "Training") == 2)
+    local_home.tuning.stop_hyper_parameter_tuning_job(hyper_parameter_tuning_job_name="halt")
+    job = wait(local_home, "halt")
+    assert job.hyper_parameter_tuning_job_status == "Stopped"
+    listed = trials(local_home, "halt")
+    assert len(listed) == 2 and all(t.training_job_status == "Stopped" for t in listed)
+    for t in listed:
+        assert local_home.training.describe_training_job(
+            training_job_name=t.training_job_name).training_job_status == "Stopped"
+    assert job.training_job_status_counters.stopped == 2
