@@ -85,6 +85,13 @@ def _check_summary(result: Result, home: Path) -> dict[str, Any]:
     assert deployment["shadow_answered"] == {"champion": 200, "challenger": 0}
     assert deployment["captured_records"] == 400  # every request to each of the two variants
     assert deployment["endpoint"] in html and "A/B split and latency" in html
+    # tuning phase: 20 Bayesian trials of xgboost, the best evaluated on the held-out rows and registered
+    tuning = summary["tuning"]
+    assert (tuning["status"], tuning["trials"]) == ("Completed", 20), tuning
+    assert tuning["completed"] + tuning["early_stopped"] == 20 and tuning["failed"] == 0
+    assert tuning["best_job"].startswith(tuning["job"] + "-") and 0 < tuning["best_objective"] < 0.5
+    assert tuning["evaluation_status"] == "Completed" and 0.9 < tuning["accuracy"] <= 1
+    assert tuning["registered"].startswith("penguins/") and tuning["job"] in html
     batch = deployment["batch_transform"]
     assert (batch["status"], batch["rows"]) == ("Completed", 65) and batch["accuracy"] > 0.9
     assert summary["invoke_endpoint_events"] >= 1200  # each request that reached the front, audited
@@ -107,13 +114,15 @@ def _check_home(home: Path, runs: int, **settings: Any) -> None:
                                    "GROUP BY species ORDER BY species").records()
         parquet = [o.key for o in client.lake.list_objects_v2(bucket="demo-curated", prefix="penguins_clean/").contents]
         jobs = [client.training.describe_training_job(training_job_name=s.training_job_name)
-                for s in client.training.list_training_jobs(max_results=100).training_job_summaries]
+                for s in client.training.list_training_jobs(max_results=100).training_job_summaries
+                if not s.training_job_name.startswith("penguins-tune-")]  # the tuning phase's trials
+        tunings = client.tuning.list_hyper_parameter_tuning_jobs().hyper_parameter_tuning_job_summaries
         train_table = client.catalog.get_table(database_name="demo", name="penguins_train").table
         test_table = client.catalog.get_table(database_name="demo", name="penguins_test").table
         evaluations = client.evaluation.list_evaluation_jobs().evaluation_job_summaries
         versions = client.registry.list_model_packages(model_package_group_name="penguins",
                                                        sort_order="Ascending").model_package_summary_list
-        lineage = client.registry.get_model_package_lineage(model_package_name=f"penguins/{2 * runs - 1}").lineage
+        lineage = client.registry.get_model_package_lineage(model_package_name=f"penguins/{3 * runs - 2}").lineage
         runtime = client.serving.describe_runtime()
         endpoints = client.serving.list_endpoints().endpoints
     # the crawler typed the measurements although the raw file writes missing values as "NA"
@@ -136,10 +145,14 @@ def _check_home(home: Path, runs: int, **settings: Any) -> None:
                and j.lineage.channels[0].snapshot_id is not None and j.lineage.code_sha256 for j in latest)
     assert len({j.lineage.channels[0].snapshot_id for j in latest}) == 1
     # every run evaluated its two models and added one approved version, which learned from that run's snapshot
-    assert len(evaluations) == 2 * runs and all(e.status == "Completed" for e in evaluations)
-    # each run approved its better model (evaluation) and registered the other one as the challenger (deployment)
+    assert len(evaluations) == 3 * runs and all(e.status == "Completed" for e in evaluations)
+    # each run approved its better model (evaluation), registered the other one as the challenger (deployment)
+    # and the best trial of its tuning job (tuning), both pending approval
     assert [(v.model_package_version, v.model_approval_status) for v in versions] == [
-        (n, "Approved" if n % 2 else "PendingManualApproval") for n in range(1, 2 * runs + 1)]
+        (n, "Approved" if n % 3 == 1 else "PendingManualApproval") for n in range(1, 3 * runs + 1)]
+    assert len(tunings) == runs and all(t.hyper_parameter_tuning_job_status == "Completed"
+                                        and t.training_job_status_counters.completed
+                                        + t.training_job_status_counters.stopped == 20 for t in tunings)
     assert runtime.status == "Stopped" and not endpoints  # the demo deletes its endpoint and stops the runtime
     assert lineage is not None and lineage.training_job_name in {j.training_job_name for j in latest}
     assert lineage.inputs[0].snapshot_id == latest[0].lineage.channels[0].snapshot_id

@@ -139,7 +139,8 @@ def tuning_phase(state: DemoState) -> Section:
         return Section(title="8 · Tuning", text=f"The tuning job {name} ended {job.hyper_parameter_tuning_job_status}.")
     objective = best.final_hyper_parameter_tuning_job_objective_metric
     evaluation = client.evaluation.create_evaluation_job(
-        evaluation_job_name=f"eval-{best.training_job_name}"[:63], model_source={"TrainingJobName": best.training_job_name},
+        evaluation_job_name=f"eval-{best.training_job_name}"[:63],
+        model_source={"TrainingJobName": best.training_job_name},
         test_data=_test_channel(), problem_type="MulticlassClassification", output_location=EVALUATIONS)
     arn = client.registry.create_model_package(
         model_package_group_name=GROUP, source_training_job_name=best.training_job_name,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from crispml.core.errors import NotFound
 from crispml.sdk.client import Client
 from crispml.services.tuning.store import TuningJobRow
 from tests.services.tuning.support import script_definition, trials, wait
@@ -77,6 +78,19 @@ def test_a_killed_driver_is_replaced_and_no_trial_is_lost_or_run_twice(local_hom
     assert job.training_job_status_counters.completed == 6
 
 
+def _training(client: Client, name: str) -> int:
+    """How many of the job's trials are training now (a trial recorded a moment before its training job is
+    created has none yet)."""
+    count = 0
+    for trial in trials(client, name):
+        try:
+            job = client.training.describe_training_job(training_job_name=trial.training_job_name)
+        except NotFound:
+            continue
+        count += job.secondary_status == "Training"
+    return count
+
+
 def _driver_count(client: Client, name: str) -> int:
     with client.platform.db.read() as session:
         row = session.get(TuningJobRow, name)
@@ -88,9 +102,7 @@ def test_stop_stops_the_running_trials_and_starts_no_more(local_home: Client, tm
     local_home.tuning.create_hyper_parameter_tuning_job(
         hyper_parameter_tuning_job_name="halt", hyper_parameter_tuning_job_config=_config(5, 2),
         training_job_definition=script_definition(_source(tmp_path, BLOCKING)))
-    _until(lambda: sum(1 for t in trials(local_home, "halt")
-                       if local_home.training.describe_training_job(
-                           training_job_name=t.training_job_name).secondary_status == "Training") == 2)
+    _until(lambda: _training(local_home, "halt") == 2)
     local_home.tuning.stop_hyper_parameter_tuning_job(hyper_parameter_tuning_job_name="halt")
     job = wait(local_home, "halt")
     assert job.hyper_parameter_tuning_job_status == "Stopped"

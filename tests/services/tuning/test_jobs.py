@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-
 from crispml.sdk.client import Client
 from crispml.sdk.estimator import Estimator
 from crispml.sdk.tuner import CategoricalParameter, ContinuousParameter, HyperparameterTuner, IntegerParameter
@@ -78,7 +77,8 @@ def test_the_leaderboard_and_list_show_the_trials_best_first(local_home: Client,
     assert json.loads(described.out)["best_training_job"]["training_job_name"] == best_first[0].training_job_name
     # a second job, stopped at once: the list filters and sorts both
     local_home.tuning.create_hyper_parameter_tuning_job(
-        hyper_parameter_tuning_job_name="abandoned", hyper_parameter_tuning_job_config=xgboost_config(jobs=1, parallel=1),
+        hyper_parameter_tuning_job_name="abandoned",
+        hyper_parameter_tuning_job_config=xgboost_config(jobs=1, parallel=1),
         training_job_definition=xgboost_definition(rounds=2))
     local_home.tuning.stop_hyper_parameter_tuning_job(hyper_parameter_tuning_job_name="abandoned")
     assert wait(local_home, "abandoned").hyper_parameter_tuning_job_status == "Stopped"

@@ -35,6 +35,7 @@ the job's trial rows (``search.py``) and loops until the job ends:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -244,22 +245,35 @@ class Driver:
         job = self._describe(live.name)
         if job is None:
             return False
-        changed = False
-        if self.follow_steps or job.training_job_status in FINISHED:
-            changed = self._read_steps(live)
+        new = self._read_steps(live) if self.follow_steps or job.training_job_status in FINISHED else []
+        changed = self._take_steps(live, new)
         if job.training_job_status in FINISHED:
             self._end(live, job)
             return True
         if stopping and not live.stopping:
             self._stop(live)
             return True
-        if changed and not live.stopping and live.steps:
+        return changed
+
+    def _take_steps(self, live: Live, new: list[float]) -> bool:
+        """Report each new objective value to the study at its step, deciding after each whether the trial stops
+        there (a pruner's verdict, or Hyperband's MaxResource); values after that decision are not counted."""
+        taken = False
+        for value in new:
+            if live.stopping:
+                break
+            live.trial.report(value, len(live.steps))
+            live.steps.append(value)
+            taken = True
             if self.max_resource is not None and len(live.steps) >= self.max_resource:
                 self._stop(live)
-            elif live.trial.should_prune():
+            elif self.follow_steps and live.trial.should_prune():
                 live.early_stopped = True
                 self._stop(live)
-        return changed
+        if taken:
+            steps = json.dumps(live.steps)
+            self._record(live.name, lambda row, now: setattr(row, "steps", steps))
+        return taken
 
     def _describe(self, name: str) -> Any:
         try:
@@ -267,9 +281,10 @@ class Driver:
         except NotFound:
             return None
 
-    def _read_steps(self, live: Live) -> bool:
+    def _read_steps(self, live: Live) -> list[float]:
+        """The objective values the trial has logged since the last read."""
         if self.pattern is None:
-            return False
+            return []
         new: list[float] = []
         while True:
             page = self.training.get_training_job_logs(self.ctx, GetTrainingJobLogsRequest(
@@ -285,32 +300,26 @@ class Driver:
             moved = page.next_token != (live.cursor or "") and bool(page.lines)
             live.cursor = page.next_token or live.cursor
             if not moved or len(page.lines) < 1000:
-                break
-        if self.max_resource is not None:  # Hyperband: nothing counts past MaxResource (the trial is being stopped)
-            new = new[:max(0, self.max_resource - len(live.steps))]
-        if not new:
-            return False
-        for value in new:
-            live.trial.report(value, len(live.steps))
-            live.steps.append(value)
-        steps = json.dumps(live.steps)
-        self._record(live.name, lambda row, now: setattr(row, "steps", steps))
-        return True
+                return new
 
     def _stop(self, live: Live) -> None:
         live.stopping = True
-        try:
+        with contextlib.suppress(InvalidArgument):  # it ended just now
             self.training.stop_training_job(self.ctx, TrainingJobRequest(training_job_name=live.name))
-        except InvalidArgument:  # it ended just now
-            pass
-        self._record(live.name, lambda row, now: (setattr(row, "status", "Stopping"),
-                                                  setattr(row, "early_stopped", live.early_stopped)))
+        early = live.early_stopped
+
+        def change(row: TuningTrialRow, now: datetime) -> None:
+            row.status = "Stopping"
+            row.early_stopped = early
+        self._record(live.name, change)
 
     def _end(self, live: Live, job: Any) -> None:
         assert self.config.hyper_parameter_tuning_job_objective is not None
         metric = self.config.hyper_parameter_tuning_job_objective.metric_name
         final = [m.value for m in job.final_metric_data_list if m.metric_name == metric]
         value = final[-1] if final else (live.steps[-1] if live.steps else None)
+        if live.stopping and live.steps:  # stopped at a step it was judged on: that step's value is its objective
+            value = live.steps[-1]
         status = job.training_job_status
         if status == "Failed":
             value = None
@@ -344,8 +353,10 @@ class Driver:
             return row.status if row is not None else "Failed"
 
     def _set_status(self, status: str) -> None:
-        self.service._update(self.name, lambda row, now: (setattr(row, "status", status),
-                                                          setattr(row, "modified_at", now)))
+        def change(row: TuningJobRow, now: datetime) -> None:
+            row.status = status
+            row.modified_at = now
+        self.service._update(self.name, change)
 
     def _beat(self) -> None:
         self.service._update(self.name, lambda row, now: setattr(row, "heartbeat_at", now))

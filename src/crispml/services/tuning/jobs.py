@@ -38,9 +38,11 @@ from crispml.services.tuning import search
 from crispml.services.tuning.driver import objective_regex
 from crispml.services.tuning.entities import (
     ACTIVE,
+    ContinuousParameterRange,
     FinalHyperParameterTuningJobObjectiveMetric,
     HyperParameterTrainingJobSummary,
     HyperParameterTuningJobSummary,
+    IntegerParameterRange,
     ObjectiveStatusCounters,
     TrainingJobStatusCounters,
 )
@@ -97,7 +99,8 @@ def parent_trials(session: Session, request: CreateHyperParameterTuningJobReques
             for r in rows]
 
 
-def trial_summary(row: TuningTrialRow, request: CreateHyperParameterTuningJobRequest) -> HyperParameterTrainingJobSummary:
+def trial_summary(row: TuningTrialRow,
+                  request: CreateHyperParameterTuningJobRequest) -> HyperParameterTrainingJobSummary:
     objective = request.hyper_parameter_tuning_job_config.hyper_parameter_tuning_job_objective
     assert objective is not None
     final = None
@@ -189,7 +192,8 @@ class TuningOps(RuntimeAccess):
             algorithm = builtin_algorithm(spec.algorithm_name)
             emitted = [name for name, _ in algorithm.metric_definitions] + emitted
             ranges = request.hyper_parameter_tuning_job_config.parameter_ranges
-            numeric = [*ranges.integer_parameter_ranges, *ranges.continuous_parameter_ranges]
+            numeric: list[IntegerParameterRange | ContinuousParameterRange] = [
+                *ranges.integer_parameter_ranges, *ranges.continuous_parameter_ranges]
             width = max([len(c.values) for c in ranges.categorical_parameter_ranges] + [2])
             for i in range(width):  # every range's ends and every categorical value, with the static values
                 values = {**definition.static_hyper_parameters,
@@ -245,7 +249,8 @@ class TuningOps(RuntimeAccess):
                                            env=settings_environment(settings), stdin=subprocess.DEVNULL,
                                            stdout=errors, stderr=errors, start_new_session=True, close_fds=True)
         except OSError as exc:
-            self._update(name, lambda row, now: _close(row, now, "Failed", f"no driver could be started: {exc}"))
+            reason = f"no driver could be started: {exc}"
+            self._update(name, lambda row, now: _close(row, now, "Failed", reason))
             return
         import socket
 
@@ -408,9 +413,10 @@ class TuningOps(RuntimeAccess):
                         reverse=descending)
             summaries = scored + rest  # trials without an objective last, whichever the order
         else:
-            key = {"Name": lambda s: s.training_job_name, "CreationTime": lambda s: (s.creation_time, s.training_job_name),
+            key = {"Name": lambda s: s.training_job_name,
+                   "CreationTime": lambda s: (s.creation_time, s.training_job_name),
                    "Status": lambda s: (s.training_job_status, s.training_job_name)}[request.sort_by]
-            summaries.sort(key=key, reverse=descending)  # type: ignore[arg-type]
+            summaries.sort(key=key, reverse=descending)
         chosen, token = paging.offset_page(summaries, request.next_token, request.max_results, ValidationException)
         return ListTrainingJobsForHyperParameterTuningJobResponse(training_job_summaries=chosen, next_token=token)
 

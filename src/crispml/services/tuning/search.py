@@ -33,7 +33,7 @@ import math
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from crispml.services.tuning.entities import HyperParameterTuningJobConfig
 
@@ -112,7 +112,7 @@ def grid_size(config: HyperParameterTuningJobConfig) -> int:
     return math.prod(len(c.values) for c in config.parameter_ranges.categorical_parameter_ranges)
 
 
-def direction(config: HyperParameterTuningJobConfig) -> str:
+def direction(config: HyperParameterTuningJobConfig) -> Literal["minimize", "maximize"]:
     assert config.hyper_parameter_tuning_job_objective is not None
     return "minimize" if config.hyper_parameter_tuning_job_objective.type == "Minimize" else "maximize"
 

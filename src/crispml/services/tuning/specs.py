@@ -121,10 +121,9 @@ class CreateHyperParameterTuningJobRequest(Request):
             raise ValidationException(f"at most {MAX_HYPERPARAMETERS} hyperparameters in all (ranges and static), "
                                       f"not {len(names) + len(static)}")
         limits = config.resource_limits
-        if config.strategy == "Grid":
-            if ranges.integer_parameter_ranges or ranges.continuous_parameter_ranges:
-                raise ValidationException("the Grid strategy takes CategoricalParameterRanges only; use Random or "
-                                          "Bayesian for integer and continuous ranges")
+        if config.strategy == "Grid" and (ranges.integer_parameter_ranges or ranges.continuous_parameter_ranges):
+            raise ValidationException("the Grid strategy takes CategoricalParameterRanges only; use Random or "
+                                      "Bayesian for integer and continuous ranges")
         hyperband = (config.strategy_config.hyperband_strategy_config
                      if config.strategy_config is not None else None)
         if config.strategy == "Hyperband":
