@@ -92,7 +92,7 @@ def _follow(state: DemoState, name: str) -> Any:
 def _board_row(rank: int, trial: Any) -> dict[str, Any]:
     final = trial.final_hyper_parameter_tuning_job_objective_metric
     hp = trial.tuned_hyper_parameters
-    return {"rank": rank, "training job": trial.training_job_name,
+    return {"rank": rank, "trial": trial.training_job_name[len(trial.tuning_job_name) + 1:],
             "status": "early-stopped" if trial.early_stopped else trial.training_job_status,
             "validation:mlogloss": round(final.value, 4) if final else None, "rounds": trial.objective_steps,
             "eta": round(float(hp["eta"]), 4), "max_depth": int(hp["max_depth"]),
@@ -127,7 +127,7 @@ def tuning_phase(state: DemoState) -> Section:
     board = client.tuning.list_training_jobs_for_hyper_parameter_tuning_job(
         hyper_parameter_tuning_job_name=name, sort_by="FinalObjectiveMetricValue", sort_order="Ascending")
     rows = [_board_row(i, t) for i, t in enumerate(board.training_job_summaries, 1)]
-    out.print(table_of(rows[:8], title=f"{name}: leaderboard (best 8 of {len(rows)}; crispml tuning leaderboard "
+    out.print(table_of(rows[:5], title=f"{name}: leaderboard (best 5 of {len(rows)}; crispml tuning leaderboard "
                                        f"{name}) — {job.hyper_parameter_tuning_job_status} in {seconds:.0f}s"))
     facts: dict[str, Any] = {"job": name, "status": job.hyper_parameter_tuning_job_status, "trials": len(rows),
                              "completed": counts.completed, "early_stopped": counts.stopped,
@@ -166,6 +166,6 @@ def tuning_phase(state: DemoState) -> Section:
              f"{DATABASE}.{TEST_TABLE} and is version {version} of {GROUP}, pending approval.",
         tables=[("Leaderboard", rows)],
         bars=[("validation:mlogloss per trial (lower is better)",
-               {r["training job"].rsplit("-", 1)[0][-3:]: r["validation:mlogloss"] for r in rows
+               {r["trial"]: r["validation:mlogloss"] for r in rows
                 if r["validation:mlogloss"] is not None})],
     )

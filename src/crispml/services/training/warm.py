@@ -88,7 +88,7 @@ def _claim(service: TrainingService, name: str, key: str) -> str | None:
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
                 conn.settimeout(CLAIM_GRACE_SECONDS)
-                conn.connect(candidate.address)
+                conn.connect(_socket_address(candidate.address))
                 conn.sendall(name.encode() + b"\n")
                 if conn.recv(16).strip() != b"ok":
                     raise OSError("the worker did not take the job")
@@ -127,7 +127,7 @@ def wait_for_job(service: TrainingService, last_job: str, key: str, keep_alive: 
     server.listen(1)
     now = service.clock.now()
     service._writing(lambda session: session.add(WarmWorkerRow(
-        worker_id=worker_id, pool_key=key, status="Available", owner=process_owner(), address=address,
+        worker_id=worker_id, pool_key=key, status="Available", owner=process_owner(), address=_stored(address),
         last_job=last_job, available_since=now, expires_at=now + timedelta(seconds=keep_alive))))
     _mark_previous(service, last_job, {"status": "Available"}, now)
     try:
@@ -153,6 +153,15 @@ def wait_for_job(service: TrainingService, last_job: str, key: str, keep_alive: 
     finally:
         server.close()
         _retire(service, worker_id)
+
+
+def _stored(address: str) -> str:
+    """An abstract socket address as the DB keeps it: ``@name`` (PostgreSQL's text holds no NUL byte)."""
+    return "@" + address[1:] if address.startswith("\0") else address
+
+
+def _socket_address(stored: str) -> str:
+    return "\0" + stored[1:] if stored.startswith("@") else stored
 
 
 def _accept(server: socket.socket) -> str:
