@@ -462,7 +462,7 @@ def training_job(h: dict[str, str]) -> dict[str, Any]:
 
 
 def tuning_job(h: dict[str, str]) -> dict[str, Any]:
-    """A tuning job of one trial of the smallest script job, its objective printed by no one (it fails)."""
+    """A tuning job of one trial of the smallest script job (its objective printed by no one: the job fails)."""
     definition = training_job(h)
     return {"hyper_parameter_tuning_job_config": {
                 "Strategy": "Random", "ResourceLimits": {"MaxNumberOfTrainingJobs": 1, "MaxParallelTrainingJobs": 1},
@@ -472,7 +472,8 @@ def tuning_job(h: dict[str, str]) -> dict[str, Any]:
                 "AlgorithmSpecification": {**definition["algorithm_specification"],
                                            "MetricDefinitions": [{"Name": "loss", "Regex": "loss=([0-9.]+)"}]},
                 "StaticHyperParameters": definition["hyper_parameters"],
-                "OutputDataConfig": definition["output_data_config"]}}
+                "OutputDataConfig": definition["output_data_config"],
+                "ResourceConfig": {"KeepAlivePeriodInSeconds": 0}}}  # no worker outlives its trial in the home
 
 
 def wait_for_tuning_jobs(client: Client, names: tuple[str, ...]) -> None:

@@ -58,9 +58,9 @@ from crispml.services.training.service import (
     Tag,
     TrainingJobRequest,
     TrainingService,
-    builtin_algorithm,
 )
 from crispml.services.tuning import search
+from crispml.services.tuning.core import definition_of, objective_regex, parent_trials
 from crispml.services.tuning.entities import ACTIVE
 from crispml.services.tuning.store import TuningJobRow, TuningTrialRow
 
@@ -68,7 +68,6 @@ if TYPE_CHECKING:
     import optuna
 
     from crispml.services.tuning.service import TuningService
-    from crispml.services.tuning.specs import CreateHyperParameterTuningJobRequest
 
 #: A trial's worker is kept this long for the next trial when the definition sets no keep-alive period.
 TRIAL_KEEP_ALIVE_SECONDS = 60
@@ -87,16 +86,6 @@ def trial_name(job: str, number: int) -> str:
     digest = hashlib.sha256(f"{job}/{number}".encode()).hexdigest()[:8]
     return f"{job}-{number + 1:03d}-{digest}"
 
-
-def objective_regex(request: CreateHyperParameterTuningJobRequest) -> str | None:
-    """The regex of the objective metric among the algorithm's metric definitions and the job's own."""
-    assert request.hyper_parameter_tuning_job_config.hyper_parameter_tuning_job_objective is not None
-    metric = request.hyper_parameter_tuning_job_config.hyper_parameter_tuning_job_objective.metric_name
-    spec = request.training_job_definition.algorithm_specification
-    definitions = [(d.name, d.regex) for d in spec.metric_definitions]
-    if spec.algorithm_name is not None:
-        definitions = [*builtin_algorithm(spec.algorithm_name).metric_definitions, *definitions]
-    return next((regex for name, regex in definitions if name == metric), None)
 
 
 @dataclass
@@ -122,8 +111,6 @@ class Driver:
         self.training = service.peer(TrainingService)
 
     def drive(self) -> str:
-        from crispml.services.tuning.jobs import definition_of, parent_trials
-
         row = self._take_over()
         if row.status not in ACTIVE:
             return row.status

@@ -34,8 +34,7 @@ from crispml.core.errors import AlreadyExists, Conflict
 from crispml.core.names import crn
 from crispml.core.owners import owner_alive, process_owner
 from crispml.services.training.service import builtin_algorithm, builtin_algorithm_names
-from crispml.services.tuning import search
-from crispml.services.tuning.driver import objective_regex
+from crispml.services.tuning.core import definition_of, objective_regex
 from crispml.services.tuning.entities import (
     ACTIVE,
     ContinuousParameterRange,
@@ -81,22 +80,6 @@ def trial_arn(name: str) -> str:
     return f"arn:aws:sagemaker:us-east-1:000000000000:training-job/{name.lower()}"
 
 
-def definition_of(row: TuningJobRow) -> CreateHyperParameterTuningJobRequest:
-    return CreateHyperParameterTuningJobRequest.model_validate(
-        {**json.loads(row.definition), "hyper_parameter_tuning_job_name": row.name})
-
-
-def parent_trials(session: Session, request: CreateHyperParameterTuningJobRequest) -> list[search.Seen]:
-    """The finished trials with an objective of a warm start's parents, as they seed the search."""
-    if request.warm_start_config is None:
-        return []
-    names = [p.hyper_parameter_tuning_job_name for p in request.warm_start_config.parent_hyper_parameter_tuning_jobs]
-    rows = session.scalars(select(TuningTrialRow).where(TuningTrialRow.tuning_job.in_(names),
-                                                        TuningTrialRow.objective.is_not(None),
-                                                        TuningTrialRow.ended_at.is_not(None))
-                           .order_by(TuningTrialRow.tuning_job, TuningTrialRow.number)).all()
-    return [search.Seen(json.loads(r.params), float(r.objective), json.loads(r.steps))  # type: ignore[arg-type]
-            for r in rows]
 
 
 def trial_summary(row: TuningTrialRow,
