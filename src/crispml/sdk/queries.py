@@ -49,14 +49,15 @@ def wait(client: Any, query_execution_id: str, *, tick: Callable[[], None] | Non
     """Wait until the execution ends; its final ``QueryExecution``. ``tick`` runs between polls.
 
     ``fresh`` says the execution was just started by this client: an embedded client then waits for
-    its end notice before the first read (a query of this process that ends within the first poll is
-    read once, not once RUNNING and once more when it ended).
+    its end notice before the first read (up to a second when there is no ``tick`` to run), so a query
+    of this process is read once, when it has ended, not also while it runs.
     """
     changes = getattr(getattr(client, "platform", None), "changes", None)
     key = execution_crn(query_execution_id)
     delay = _FIRST_POLL
     if fresh and changes is not None:
-        changes.wait(key, 0, delay)  # 0: nothing was posted for a new execution before it ended
+        # 0: nothing was posted for a new execution before it ended
+        changes.wait(key, 0, delay if tick is not None else _MAX_POLL)
     while True:
         seen = changes.version(key) if changes is not None else 0
         execution = client.query.get_query_execution(query_execution_id=query_execution_id).query_execution
