@@ -106,7 +106,7 @@ class Bench:
         return X[:cut], y[:cut], X[cut:], y[cut:]
 
     def tune(self, data: str, strategy: str, trials: int, parallel: int, seed: int,
-             static: dict[str, str] | None = None) -> tuple[float, list[Any]]:
+             static: dict[str, str] | None = None, cpus: int | None = None) -> tuple[float, list[Any]]:
         """A tuning job, create → Completed; (seconds, its trials in number order)."""
         self.count += 1
         name = f"b{self.count}-{strategy.lower()[:5]}-s{seed}"
@@ -123,7 +123,7 @@ class Bench:
             training_job_definition={
                 "AlgorithmSpecification": {"AlgorithmName": "xgboost"}, "StaticHyperParameters": static or STATIC,
                 "InputDataConfig": channels, "OutputDataConfig": {"S3OutputPath": OUTPUT},
-                "ResourceConfig": {"KeepAlivePeriodInSeconds": 60}})
+                "ResourceConfig": {"KeepAlivePeriodInSeconds": 60, **({"Cpus": cpus} if cpus else {})}})
         delay = 0.01
         while True:
             job = self.client.tuning.describe_hyper_parameter_tuning_job(hyper_parameter_tuning_job_name=name)
@@ -160,14 +160,15 @@ class Bench:
             return float(result["validation"]["logloss"][-1])
         return run
 
-    def bare(self, data: tuple[Any, Any, Any, Any], sampler: str, trials: int, seed: int) -> tuple[float, list[float]]:
+    def bare(self, data: tuple[Any, Any, Any, Any], sampler: str, trials: int, seed: int,
+             threads: int | None = None) -> tuple[float, list[float]]:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         chosen = optuna.samplers.TPESampler(seed=seed) if sampler == "tpe" else optuna.samplers.RandomSampler(seed)
         study = optuna.create_study(direction="minimize", sampler=chosen)
         started = time.perf_counter()
-        study.optimize(self.objective(data, 40, self.threads), n_trials=trials)
+        study.optimize(self.objective(data, 40, threads or self.threads), n_trials=trials)
         return time.perf_counter() - started, [t.value for t in study.trials]
 
     # -- the three figures -------------------------------------------------------------------------------------
@@ -212,7 +213,7 @@ class Bench:
         times = {}
         for parallel in (1, 2):
             self.say(f"speed: {plan.speed_trials} trials of 40,000 × 20, 60 rounds, {parallel} at a time")
-            times[parallel], _ = self.tune("speed", "Random", plan.speed_trials, parallel, 0, static)
+            times[parallel], _ = self.tune("speed", "Random", plan.speed_trials, parallel, 0, static, cpus=1)
         ratio = times[1] / times[2]
         return [{"figure": f"MaxParallelTrainingJobs 2 over 1 ({plan.speed_trials} trials; {times[1]:.1f} s vs "
                            f"{times[2]:.1f} s)", "measured": round(ratio, 2),
@@ -220,10 +221,10 @@ class Bench:
 
     def overhead(self, data: tuple[Any, Any, Any, Any], plan: Plan) -> list[dict[str, Any]]:
         self.say(f"overhead: {plan.overhead_trials} trials one at a time, then bare Optuna in this process")
-        _, trials = self.tune("ref", "Random", plan.overhead_trials, 1, 99)
+        _, trials = self.tune("ref", "Random", plan.overhead_trials, 1, 99, cpus=1)
         ends = sorted(t.training_end_time for t in trials)
         per_trial = (ends[-1] - ends[0]).total_seconds() / (len(ends) - 1)
-        bare_seconds, _ = self.bare(data, "random", plan.overhead_trials, 99)
+        bare_seconds, _ = self.bare(data, "random", plan.overhead_trials, 99, threads=1)
         bare_per_trial = bare_seconds / plan.overhead_trials
         overhead = per_trial - bare_per_trial
         return [{"figure": f"seconds a trial, warm workers ({per_trial:.2f} s) minus bare Optuna in process "
