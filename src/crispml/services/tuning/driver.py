@@ -222,6 +222,9 @@ class Driver:
     def _follow(self, live: Live, *, stopping: bool) -> bool:
         """Look at a running trial once; whether anything changed."""
         if live.ended is not None:  # ended: its slot is freed once its worker is back in the pool
+            if self._all_started():  # no trial will want the worker
+                del self.live[live.name]
+                return True
             job = self._describe(live.name)
             keep = self.request.training_job_definition.resource_config.keep_alive_period_in_seconds
             if job is None or keep == 0 or job.warm_pool_status is not None \
