@@ -150,6 +150,8 @@ class Driver:
         max_runtime = self.config.resource_limits.max_runtime_in_seconds
         while True:
             status = self._status()
+            if status not in ACTIVE:  # ended (a trial that could not be created failed it), or its row is gone
+                return status
             if status == "InProgress" and max_runtime is not None and time.monotonic() - started > max_runtime:
                 status = "Stopping"
                 self._set_status("Stopping")
