@@ -112,3 +112,32 @@ def test_stop_stops_the_running_trials_and_starts_no_more(local_home: Client, tm
         assert local_home.training.describe_training_job(
             training_job_name=t.training_job_name).training_job_status == "Stopped"
     assert job.training_job_status_counters.stopped == 2
+
+
+def _drivers_of(name: str) -> list[int]:
+    """Pids of driver processes of tuning job ``name`` on this host (by their command line)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"crispml.tuningworker" in argv and name.encode() in argv:
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_trial_that_cannot_be_created_fails_the_job_and_its_driver_leaves(local_client: Client) -> None:
+    from tests.services.tuning.support import xgboost_config, xgboost_definition
+
+    name = f"nodata-{os.getpid()}"[:32]
+    local_client.tuning.create_hyper_parameter_tuning_job(  # its channels' bucket does not exist
+        hyper_parameter_tuning_job_name=name, hyper_parameter_tuning_job_config=xgboost_config(jobs=3, parallel=1),
+        training_job_definition=xgboost_definition())
+    job = wait(local_client, name)
+    assert job.hyper_parameter_tuning_job_status == "Failed"
+    assert job.failure_reason.startswith(f"training job {name}-001-") and "could not be created" in job.failure_reason
+    assert job.training_job_status_counters.non_retryable_error == 1  # the one trial tried, no more
+    _until(lambda: not _drivers_of(name), timeout=60)
