@@ -38,7 +38,7 @@ from crispml.services.query.engines.duckdb import iceberg, readers
 from crispml.services.query.engines.duckdb.access import LakeAccess
 from crispml.services.query.engines.duckdb.errors import translate
 from crispml.services.query.engines.duckdb.resolve import Column, TableRef, lookup, names, time_travel
-from crispml.services.query.engines.duckdb.rewrite import alias_of, pruning_conjuncts, render
+from crispml.services.query.engines.duckdb.rewrite import alias_of, output_name, pruning_conjuncts, render
 from crispml.services.query.engines.duckdb.scan import PRUNE_ALIAS, Scan, plan_external
 from crispml.services.query.engines.duckdb.sql import Statement, engine_syntax_error, parse, table_references
 from crispml.services.query.engines.duckdb.types import athena_column, athena_relation
@@ -227,7 +227,8 @@ class DuckDBQuery:
                 _close(con, stop, access)
                 return result
             relation, _ = athena_relation(con, sql)
-            columns = [athena_column(n, t) for n, t in zip(relation.columns, relation.types, strict=True)]
+            columns = [athena_column(output_name(n, i), t)
+                       for i, (n, t) in enumerate(zip(relation.columns, relation.types, strict=True))]
             reader = relation.to_arrow_reader(self.engine.batch_rows)
         except BaseException as exc:
             _close(con, stop, access)
