@@ -17,6 +17,7 @@ from crispml.sdk.frames import sql_literal
 from crispml.services.query.errors import InvalidRequestException
 from tests.services.query.conftest import add_csv_table, orders_csv
 
+
 def orders(client: Client) -> None:
     """shop.orders of the query service's tests: (1, ann, 2.5), (2, bob, NULL), (3, cyd, 7.25), (4, say "hi", 1)."""
     add_csv_table(client, "orders", {"part-0.csv": orders_csv()},

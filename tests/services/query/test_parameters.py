@@ -87,11 +87,11 @@ def test_a_value_that_is_not_a_literal_cannot_change_the_statement(
 @once_on_sqlite
 def test_the_count_of_values_must_match_the_parameters(db_client: Client) -> None:
     query = db_client.query
-    with pytest.raises(InvalidRequestException, match="2 parameter.* but 1 value"):
+    with pytest.raises(InvalidRequestException, match=r"2 parameter.* but 1 value"):
         query.start_query_execution(query_string="SELECT ? + ?", execution_parameters=["1"])
-    with pytest.raises(InvalidRequestException, match="1 parameter.* but no values"):
+    with pytest.raises(InvalidRequestException, match=r"1 parameter.* but no values"):
         query.start_query_execution(query_string="SELECT ?")
-    with pytest.raises(InvalidRequestException, match="0 parameter.* but 1 value"):
+    with pytest.raises(InvalidRequestException, match=r"0 parameter.* but 1 value"):
         query.start_query_execution(query_string="SELECT 1", execution_parameters=["1"])
     with pytest.raises(InvalidRequestException, match="1-1000 values"):
         query.start_query_execution(query_string="SELECT 1", execution_parameters=[])
@@ -123,7 +123,7 @@ def test_prepare_execute_and_deallocate_in_sql(db_client: Client, orders: Callab
 
     with pytest.raises(InvalidRequestException, match="both in USING and in ExecutionParameters"):
         query.start_query_execution(query_string="EXECUTE by_customer USING 1", execution_parameters=["2"], **SHOP)
-    with pytest.raises(InvalidRequestException, match="1 parameter.* but 2 value"):
+    with pytest.raises(InvalidRequestException, match=r"1 parameter.* but 2 value"):
         query.start_query_execution(query_string="EXECUTE by_customer USING 1, 2", **SHOP)
 
     deallocated = succeeded(db_client, "DEALLOCATE PREPARE by_customer")

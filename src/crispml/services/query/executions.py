@@ -74,8 +74,8 @@ from crispml.services.query.specs import (
     StartQueryExecutionRequest,
     StartQueryExecutionResponse,
 )
-from crispml.services.query.store import QueryExecutionRow
 from crispml.services.query.statements import StatementOps
+from crispml.services.query.store import QueryExecutionRow
 from crispml.services.query.workgroups import DEFAULT_OUTPUT, configuration_of, workgroup_crn
 from crispml.spine.operations import operation
 

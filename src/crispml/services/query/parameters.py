@@ -65,7 +65,7 @@ def _words(tokens: list[Any]) -> list[str]:
 
 
 def _name(tokens: list[Any], position: int, kind: str) -> str:
-    from sqlglot.tokens import TokenType
+    from sqlglot import TokenType
 
     from crispml.services.query.specs import check_statement_name
 
@@ -189,7 +189,7 @@ def placeholders(sql: str) -> int:
     """How many ``?`` parameters a statement has (``'?'`` in a string or a comment is none)."""
     if "?" not in sql:
         return 0
-    from sqlglot.tokens import TokenType
+    from sqlglot import TokenType
 
     return sum(1 for t in _tokens(sql) if t.token_type == TokenType.PLACEHOLDER)
 
@@ -221,9 +221,9 @@ def bind(sql: str, values: list[str] | None) -> str:
 
 def _numbered_tree(sql: str) -> exp.Expr:
     """``sql`` parsed with its i-th ``?`` as the placeholder ``:__crispml_p<i>`` (numbered in text order)."""
+    from sqlglot import Token, TokenType
     from sqlglot.dialects.dialect import Dialect
     from sqlglot.errors import ParseError
-    from sqlglot.tokens import Token, TokenType
 
     numbered: list[Any] = []
     position = 0

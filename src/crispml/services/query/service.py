@@ -2,8 +2,9 @@
 
 One class combining the operation groups: workgroups (``workgroups.py``),
 prepared statements and named queries (``statements.py``, with ``PREPARE``,
-``EXECUTE`` and ``?`` parameters in ``parameters.py``), query executions (``executions.py``, run by ``runner.py``) and their results
-(``results.py``, in Athena's CSV: ``results_csv.py``). The service owns
+``EXECUTE`` and ``?`` parameters in ``parameters.py``), query executions
+(``executions.py``, run by ``runner.py``) and their results (``results.py``,
+in Athena's CSV: ``results_csv.py``). The service owns
 executions, their states, workgroups, the bytes-scanned cutoff and the results
 files; the SQL itself — parsing, resolving catalog tables, reading lake files,
 CTAS and INSERT — belongs to the engine (``engines/``, DuckDB), behind the

@@ -6,8 +6,9 @@ starting with a letter or ``_``; named query names 1-128 characters;
 descriptions up to 1,024 characters; at most 50 tags;
 ``BytesScannedCutoffPerQuery`` at least 10,000,000 bytes (10 MB, Athena's
 minimum); query strings 1-262,144 bytes; ``ClientRequestToken`` 32-128
-characters; ``ExecutionParameters`` 1-1,000 values of 1-1,024 characters; output locations are lake prefixes (``s3://`` is accepted as the
-same lake) normalised to ``lake://bucket/prefix/``; ``MaxResults`` 1-50 for
+characters; ``ExecutionParameters`` 1-1,000 values of 1-1,024 characters;
+output locations are lake prefixes (``s3://`` is accepted as the same lake)
+normalised to ``lake://bucket/prefix/``; ``MaxResults`` 1-50 for
 lists and 1-1,000 for result pages.
 """
 

@@ -131,7 +131,8 @@ class StatementOps(WorkGroupOps):
 
     @operation("GetPreparedStatement", resource=lambda r: statement_crn(r.work_group, r.statement_name),
                mutating=False)
-    def get_prepared_statement(self, ctx: CallContext, request: PreparedStatementRequest) -> GetPreparedStatementResponse:
+    def get_prepared_statement(self, ctx: CallContext,
+                               request: PreparedStatementRequest) -> GetPreparedStatementResponse:
         """Show a prepared statement: its SQL, description and when it last changed."""
         return GetPreparedStatementResponse(
             prepared_statement=_statement_entity(self._statement(request.work_group, request.statement_name)))

@@ -116,7 +116,7 @@ def name_outputs(tree: exp.Expr) -> None:
         return
     starred = False
     for position, projection in enumerate(select.expressions):
-        if isinstance(projection, exp.Star) or isinstance(projection, exp.Column) and projection.is_star:
+        if isinstance(projection, exp.Star) or (isinstance(projection, exp.Column) and projection.is_star):
             starred = True
             continue
         if isinstance(projection, exp.Alias | exp.Column):
