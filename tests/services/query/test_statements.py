@@ -10,6 +10,7 @@ import pytest
 from crispml.core.clock import FixedClock
 from crispml.sdk.client import Client
 from crispml.services.query.errors import InvalidRequestException, ResourceNotFoundException
+from tests.services.query.conftest import Cli
 
 # -- prepared statements -----------------------------------------------------------------------------------
 
@@ -174,3 +175,25 @@ def test_bad_named_query_input_is_refused(local_client: Client) -> None:
         query.update_named_query(named_query_id="abc-123", name="q", query_string="SELECT 1")
     with pytest.raises(InvalidRequestException, match="NextToken"):
         query.list_named_queries(next_token="bm90LWEtdG9rZW4")
+
+
+# -- the CLI -------------------------------------------------------------------------------------------------
+
+
+def test_the_cli_saves_and_shows_named_queries_and_prepared_statements(cli: Cli) -> None:
+    created = cli("query", "create-named-query", "--name", "daily", "--database", "shop", "--query-string",
+                  "SELECT 1", "--output", "json").json()
+    listed = cli("query", "list-named-queries", "--output", "json").json()
+    assert listed["named_query_ids"] == [created["named_query_id"]]
+    shown = cli("query", "get-named-query", "--named-query-id", created["named_query_id"], "--output", "json").json()
+    assert (shown["named_query"]["name"], shown["named_query"]["query_string"]) == ("daily", "SELECT 1")
+
+    assert cli("query", "create-prepared-statement", "--statement-name", "s1", "--work-group", "primary",
+               "--query-statement", "SELECT ? AS v").code == 0
+    table = cli("query", "list-prepared-statements", "--work-group", "primary")
+    assert table.code == 0 and "s1" in table.out and "statement name" in table.out
+    again = cli("query", "create-prepared-statement", "--statement-name", "s1", "--work-group", "primary",
+                "--query-statement", "SELECT 2")
+    assert again.code == 2 and "already exists" in again.err and "Traceback" not in again.err
+    missing = cli("query", "get-prepared-statement", "--statement-name", "nope", "--work-group", "primary")
+    assert missing.code == 2 and "ResourceNotFoundException" in missing.err
