@@ -173,3 +173,17 @@ def test_bad_prepared_statement_sql_is_refused(local_client: Client, sql: str, m
     with pytest.raises((InvalidRequestException, ResourceNotFoundException), match=message):
         query.start_query_execution(query_string=sql)
     assert query.list_prepared_statements(work_group="primary").prepared_statements == []
+
+
+def test_prepare_execute_and_deallocate_are_audited_as_the_prepared_statement_operations(
+        local_client: Client) -> None:
+    succeeded(local_client, "PREPARE audited FROM SELECT ? AS v")
+    succeeded(local_client, "PREPARE audited FROM SELECT ? + 1 AS v")  # replaces: an update
+    succeeded(local_client, "EXECUTE audited USING 1")
+    succeeded(local_client, "DEALLOCATE PREPARE audited")
+    resource = "workgroup/primary/prepared-statement/audited"
+    for action in ("CreatePreparedStatement", "UpdatePreparedStatement", "GetPreparedStatement",
+                   "DeletePreparedStatement"):
+        (event,) = local_client.audit.list_events(action=f"query:{action}").events
+        assert (event.principal, event.outcome) == (local_client.principal, "Success")
+        assert event.resource.endswith(resource), event.resource
