@@ -12,7 +12,7 @@ import pytest
 from crispml.sdk.client import Client
 from crispml.services.query.errors import InvalidRequestException, ResourceNotFoundException
 from tests.fixtures.homes import once_on_sqlite
-from tests.services.query.conftest import run_query
+from tests.services.query.conftest import Cli, run_query
 
 SHOP = {"query_execution_context": {"Database": "shop"}}
 
@@ -187,3 +187,11 @@ def test_prepare_execute_and_deallocate_are_audited_as_the_prepared_statement_op
         (event,) = local_client.audit.list_events(action=f"query:{action}").events
         assert (event.principal, event.outcome) == (local_client.principal, "Success")
         assert event.resource.endswith(resource), event.resource
+
+
+def test_crispml_sql_passes_parameters_in_order(cli: Cli) -> None:
+    result = cli("sql", "SELECT ? AS word, ? + 1 AS n", "-p", "'it''s'", "--parameter", "41", "-o", "csv")
+    assert result.code == 0, result.err
+    assert result.out == '"word","n"\n"it\'s","42"\n'
+    refused = cli("sql", "SELECT ?", "-p", "upper('a')")
+    assert refused.code == 2 and "not a SQL literal" in refused.err and "Traceback" not in refused.err
