@@ -1,0 +1,511 @@
+"""Athena's DDL through the catalog's operations: SHOW, DESCRIBE, CREATE, ALTER … PARTITION, MSCK, DROP, EXPLAIN.
+
+A DDL statement reads no data files: ``prepare`` checks what it says (a bad
+statement raises ``InvalidArgument`` at once, as Athena rejects it at
+submission), and ``execute`` — on the execution's worker, like any statement —
+calls the catalog's operations as the caller (``GetTables``, ``CreateTable``,
+``BatchCreatePartition``, ``DeleteDatabase``, …), so each is authorized and
+audited as that principal's: a caller without the grant ends ``FAILED`` with
+``AccessDenied`` and nothing changed. Results have Athena's shapes: one
+``string`` column named as Athena names it (``database_name``, ``tab_name``,
+``field``, ``partition``, ``createtab_stmt``, ``col_name``), one row per line;
+statements that only change the catalog return no columns.
+
+The statements are read in ``ddl_sql.py``; table definitions and their text
+(``SHOW CREATE TABLE``, ``DESCRIBE``) are in ``ddl_text.py``; views in
+``views.py``. Deliberately not here: DML (``UPDATE``, ``MERGE``, …).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+import pyarrow as pa
+
+from crispml.core.errors import AlreadyExists, CrispmlError, InvalidArgument, NotFound
+from crispml.core.hive import check_location, partition_path
+from crispml.services.catalog.service import (
+    BatchCreatePartitionRequest,
+    BatchDeletePartitionRequest,
+    CreateDatabaseRequest,
+    CreateTableRequest,
+    DatabaseRequest,
+    GetDatabasesRequest,
+    GetPartitionsRequest,
+    GetTablesRequest,
+    Partition,
+    PartitionInput,
+    Table,
+    TableRequest,
+)
+from crispml.services.lake.service import ListObjectsV2Request
+from crispml.services.query.engines.base import (
+    Caller,
+    ColumnInfo,
+    EngineResult,
+    ExecutionPlan,
+    QueryCancelled,
+    QueryFailed,
+    StatementType,
+)
+from crispml.services.query.engines.duckdb import ddl_text, views
+from crispml.services.query.engines.duckdb.ddl_sql import Ddl, PartitionSpec
+from crispml.services.query.engines.duckdb.errors import error_type
+from crispml.services.query.engines.duckdb.resolve import lookup, require_database
+from crispml.services.query.engines.duckdb.scan import split_location
+from crispml.services.query.engines.duckdb.sql import DATA_CATALOG, Statement
+
+if TYPE_CHECKING:
+    from crispml.services.query.engines.duckdb.engine import DuckDBEngine, DuckDBQuery
+
+#: Rows of a result: one string per column.
+Rows = tuple[list[str], list[list[str | None]]]
+
+
+class DdlQuery:
+    """One prepared DDL statement (the ``PreparedQuery`` of ``engines/base.py``)."""
+
+    def __init__(self, engine: DuckDBEngine, caller: Caller, statement: Statement, ddl: Ddl, database: str | None,
+                 *, output_location: str | None, query_execution_id: str) -> None:
+        self.engine = engine
+        self.caller = caller
+        self.statement = statement
+        self.ddl = ddl
+        self.statement_type: StatementType = "UTILITY" if ddl.action == "EXPLAIN" else "DDL"
+        self.substatement_type = ddl.action
+        self.database = ddl.database or database
+        self.output_location = output_location
+        self.query_execution_id = query_execution_id
+        #: CREATE TABLE: the database and the CreateTable request, checked at submission.
+        self.create: CreateTableRequest | None = None
+        #: EXPLAIN: the statement explained, prepared.
+        self.inner: DuckDBQuery | None = None
+
+    # -- prepare -----------------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Refuse at submission what cannot run: names missing, a table definition the catalog would refuse."""
+        ddl = self.ddl
+        if ddl.action == "CREATE_TABLE":
+            assert ddl.tree is not None
+            self.create = ddl_text.create_request(ddl.tree, self.database)
+            self.database = self.create.database_name
+        elif ddl.action == "CREATE_VIEW":
+            self.database = views.check_create(self)
+        elif ddl.action == "EXPLAIN":
+            self.inner = _explained(self)
+        elif ddl.action not in ("SHOW_DATABASES", "CREATE_DATABASE", "DROP_DATABASE") and not self.database:
+            raise InvalidArgument(f"{ddl.action.replace('_', ' ')} needs a database: name it (db.{ddl.name or 'table'}"
+                                  f"{', IN db' if ddl.action in ('SHOW_TABLES', 'SHOW_VIEWS') else ''}) or pass a "
+                                  "database with the query")
+        if ddl.action == "CREATE_DATABASE" and ddl.location:
+            ddl.location = check_location(ddl.location)
+        for spec in ddl.partitions:
+            if spec.location:
+                spec.location = check_location(spec.location, what="partition LOCATION")
+
+    # -- run ------------------------------------------------------------------------------------------
+
+    def plan(self) -> ExecutionPlan:
+        """What the statement reads: nothing, except an EXPLAIN ANALYZE, which runs its statement."""
+        if self.inner is not None and self.ddl.options.get("ANALYZE"):
+            return self.inner.plan()
+        return ExecutionPlan()
+
+    def execute(self, plan: ExecutionPlan, cancelled: Callable[[], bool]) -> EngineResult:
+        """Call the catalog's operations as the caller; the result rows in Athena's shape."""
+        if cancelled():
+            raise QueryCancelled("the query was cancelled before it started")
+        try:
+            names, rows = _RUN[self.ddl.action](self)
+        except (QueryFailed, QueryCancelled):
+            raise
+        except CrispmlError as exc:
+            raise QueryFailed(exc.message, error_type(exc)) from exc
+        columns = [ColumnInfo(name=n, type="string") for n in names]
+        data = {n: pa.array([row[i] for row in rows], pa.string()) for i, n in enumerate(names)}
+        batches = pa.table(data).to_reader() if names else pa.RecordBatchReader.from_batches(pa.schema([]), [])
+        written = f"{self.database}.{self.ddl.name}" if self.ddl.action in _WRITES and self.ddl.name else None
+        return EngineResult(columns=columns, batches=batches, plan=plan, written_table=written)
+
+    def interrupt(self) -> None:
+        """Stop an EXPLAIN ANALYZE; a catalog call is short and runs to its end."""
+        if self.inner is not None:
+            self.inner.interrupt()
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def table(self) -> Table:
+        assert self.database is not None and self.ddl.name is not None
+        return lookup(self.caller, self.database, self.ddl.name)
+
+    def qualified(self) -> str:
+        return f"{self.database}.{self.ddl.name}"
+
+
+def prepare_ddl(engine: DuckDBEngine, caller: Caller, statement: Statement, database: str | None, *,
+                output_location: str | None, query_execution_id: str) -> DdlQuery:
+    """A DDL statement checked at submission (see :class:`DdlQuery`)."""
+    ddl = statement.ddl
+    assert isinstance(ddl, Ddl)
+    if ddl.database == DATA_CATALOG:
+        ddl.database = None
+    query = DdlQuery(engine, caller, statement, ddl, (database or "").lower() or None,
+                     output_location=output_location, query_execution_id=query_execution_id)
+    query.check()
+    return query
+
+
+_WRITES = ("CREATE_TABLE", "CREATE_VIEW", "ALTER_TABLE_ADD_PARTITION", "ALTER_TABLE_DROP_PARTITION",
+           "MSCK_REPAIR_TABLE", "DROP_TABLE", "DROP_VIEW")
+
+
+# -- listing ------------------------------------------------------------------------------------------
+
+
+def matcher(pattern: str | None) -> Callable[[str], bool]:
+    """Athena's SHOW … LIKE pattern: ``*`` any run of characters, ``|`` alternatives, case-insensitive."""
+    if pattern is None:
+        return lambda name: True
+    choices = [re.escape(part.strip()).replace(r"\*", ".*") for part in pattern.split("|")]
+    regex = re.compile("|".join(f"(?:{c})" for c in choices), re.IGNORECASE)
+    return lambda name: regex.fullmatch(name) is not None
+
+
+def database_names(caller: Caller) -> Iterator[str]:
+    token = None
+    while True:
+        page = caller.catalog.get_databases(caller.ctx, GetDatabasesRequest(next_token=token))
+        yield from (d.name for d in page.database_list)
+        token = page.next_token
+        if not token:
+            return
+
+
+def tables_of(caller: Caller, database: str) -> Iterator[Table]:
+    token = None
+    while True:
+        page = caller.catalog.get_tables(caller.ctx, GetTablesRequest(database_name=database, next_token=token))
+        yield from page.table_list
+        token = page.next_token
+        if not token:
+            return
+
+
+def partitions_of(caller: Caller, database: str, name: str) -> list[Partition]:
+    found: list[Partition] = []
+    token = None
+    while True:
+        page = caller.catalog.get_partitions(caller.ctx, GetPartitionsRequest(
+            database_name=database, table_name=name, next_token=token))
+        found += page.partitions
+        token = page.next_token
+        if not token:
+            return found
+
+
+def _show_databases(query: DdlQuery) -> Rows:
+    matches = matcher(query.ddl.pattern)
+    return ["database_name"], [[n] for n in database_names(query.caller) if matches(n)]
+
+
+def _show_tables(query: DdlQuery) -> Rows:
+    assert query.database is not None
+    require_database(query.caller, query.database)
+    matches = matcher(query.ddl.pattern)
+    only_views = query.ddl.action == "SHOW_VIEWS"
+    found = [t.name for t in tables_of(query.caller, query.database)
+             if matches(t.name) and (t.is_view or not only_views)]
+    return ["views" if only_views else "tab_name"], [[n] for n in found]
+
+
+def _show_columns(query: DdlQuery) -> Rows:
+    table = query.table()
+    return ["field"], [[c.name] for c in [*table.storage_descriptor.columns, *table.partition_keys]]
+
+
+def _show_partitions(query: DdlQuery) -> Rows:
+    table = _partitioned(query, "SHOW PARTITIONS")
+    keys = [k.name for k in table.partition_keys]
+    found = sorted(partition_path(keys, p.values).rstrip("/") for p in partitions_of(
+        query.caller, table.database_name, table.name))
+    return ["partition"], [[p] for p in found]
+
+
+def _partitioned(query: DdlQuery, what: str) -> Table:
+    table = query.table()
+    if table.is_view:
+        raise InvalidArgument(f"{query.qualified()} is a view; {what} works on tables")
+    if table.is_iceberg:
+        raise InvalidArgument(f"{what} is not supported for Iceberg tables ({query.qualified()}): an Iceberg table "
+                              "keeps its partitions in its own metadata, not in the catalog")
+    if not table.partition_keys:
+        raise InvalidArgument(f"table {query.qualified()} is not partitioned")
+    return table
+
+
+def _show_create(query: DdlQuery) -> Rows:
+    table = query.table()
+    if query.ddl.action == "SHOW_CREATE_VIEW":
+        if not table.is_view:
+            raise InvalidArgument(f"{query.qualified()} is a table, not a view; use SHOW CREATE TABLE")
+        return ["Create View"], [[views.create_text(table)]]
+    if table.is_view:
+        raise InvalidArgument(f"{query.qualified()} is a view; use SHOW CREATE VIEW")
+    return ["createtab_stmt"], [[line] for line in ddl_text.create_table_text(table)]
+
+
+def _describe(query: DdlQuery) -> Rows:
+    return ["col_name"], [[line] for line in ddl_text.describe(query.table(), formatted=query.ddl.formatted)]
+
+
+# -- changing the catalog ------------------------------------------------------------------------------
+
+
+def _create_database(query: DdlQuery) -> Rows:
+    ddl = query.ddl
+    database_input: dict[str, Any] = {"Name": ddl.name, "Parameters": ddl.properties}
+    if ddl.comment is not None:
+        database_input["Description"] = ddl.comment
+    if ddl.location is not None:
+        database_input["LocationUri"] = ddl.location
+    try:
+        query.caller.catalog.create_database(query.caller.ctx, CreateDatabaseRequest.model_validate(
+            {"DatabaseInput": database_input}))
+    except AlreadyExists:
+        if not ddl.if_exists:
+            raise
+    return [], []
+
+
+def _create_table(query: DdlQuery) -> Rows:
+    assert query.create is not None
+    try:
+        query.caller.catalog.create_table(query.caller.ctx, query.create)
+    except AlreadyExists:
+        if not query.ddl.if_exists:
+            raise
+    return [], []
+
+
+def _drop_table(query: DdlQuery) -> Rows:
+    view = query.ddl.action == "DROP_VIEW"
+    try:
+        table = query.table()
+    except NotFound:
+        if query.ddl.if_exists:
+            return [], []
+        raise
+    if table.is_view != view:
+        kind, other = ("a table", "DROP TABLE") if view else ("a view", "DROP VIEW")
+        raise InvalidArgument(f"{query.qualified()} is {kind}; drop it with {other}")
+    query.caller.catalog.delete_table(query.caller.ctx, TableRequest(database_name=table.database_name,
+                                                                     name=table.name))
+    return [], []
+
+
+def _drop_database(query: DdlQuery) -> Rows:
+    ddl = query.ddl
+    assert ddl.name is not None
+    caller = query.caller
+    try:
+        require_database(caller, ddl.name)
+    except NotFound:
+        if ddl.if_exists:
+            return [], []
+        raise
+    if not ddl.cascade:
+        held = [t.name for t in tables_of(caller, ddl.name)]
+        if held:
+            raise InvalidArgument(f"database {ddl.name} is not empty (it holds {', '.join(held[:5])}"
+                                  f"{', …' if len(held) > 5 else ''}); drop its tables first, or DROP DATABASE "
+                                  f"{ddl.name} CASCADE")
+    caller.catalog.delete_database(caller.ctx, DatabaseRequest(name=ddl.name))
+    return [], []
+
+
+def _values(table: Table, spec: PartitionSpec, *, whole: bool) -> list[str | None]:
+    """A PARTITION spec's values in the order of the table's keys (None for a key it leaves out)."""
+    keys = [k.name for k in table.partition_keys]
+    unknown = [k for k in spec.values if k not in keys]
+    if unknown:
+        raise InvalidArgument(f"table {table.database_name}.{table.name} has no partition key {unknown[0]!r} "
+                              f"(keys: {', '.join(keys)})")
+    missing = [k for k in keys if k not in spec.values]
+    if whole and missing:
+        raise InvalidArgument(f"PARTITION ({', '.join(f'{k}=…' for k in spec.values)}) leaves out partition key "
+                              f"{missing[0]!r}; name every key ({', '.join(keys)})")
+    return [spec.values.get(k) for k in keys]
+
+
+def _shown(table: Table, values: list[str] | list[str | None]) -> str:
+    return ", ".join(f"{k.name}='{v}'" for k, v in zip(table.partition_keys, values, strict=True) if v is not None)
+
+
+def _add_partitions(query: DdlQuery) -> Rows:
+    table = _partitioned(query, "ALTER TABLE ADD PARTITION")
+    wanted: dict[tuple[str, ...], str | None] = {}
+    for spec in query.ddl.partitions:
+        values = tuple(str(v) for v in _values(table, spec, whole=True))
+        wanted[values] = spec.location
+    have = {tuple(p.values) for p in partitions_of(query.caller, table.database_name, table.name)}
+    there = [v for v in wanted if v in have]
+    if there and not query.ddl.if_exists:
+        raise AlreadyExists(f"partition ({_shown(table, list(there[0]))}) of {query.qualified()} already exists; "
+                            "write ADD IF NOT EXISTS to skip the partitions that exist")
+    _create_partitions(query, table, [(list(v), loc) for v, loc in wanted.items() if v not in have])
+    return [], []
+
+
+def _create_partitions(query: DdlQuery, table: Table, wanted: list[tuple[list[str], str | None]]) -> None:
+    caller = query.caller
+    for start in range(0, len(wanted), 100):
+        batch = [PartitionInput.model_validate({"Values": values, **(
+            {"storage_descriptor": {**table.storage_descriptor.model_dump(exclude_none=True), "location": location}}
+            if location else {})}) for values, location in wanted[start:start + 100]]
+        response = caller.catalog.batch_create_partition(caller.ctx, BatchCreatePartitionRequest(
+            database_name=table.database_name, table_name=table.name, partition_input_list=batch))
+        errors = [e for e in response.errors if e.error_detail.error_code != "AlreadyExistsException"]
+        if errors:
+            raise QueryFailed(f"partition {errors[0].partition_values} of {query.qualified()} was not added: "
+                              f"{errors[0].error_detail.error_message}", "InvalidArgument")
+
+
+def _drop_partitions(query: DdlQuery) -> Rows:
+    table = _partitioned(query, "ALTER TABLE DROP PARTITION")
+    existing = [p.values for p in partitions_of(query.caller, table.database_name, table.name)]
+    doomed: list[list[str]] = []
+    for spec in query.ddl.partitions:
+        values = _values(table, spec, whole=False)
+        matching = [e for e in existing if all(v is None or v == have for v, have in zip(values, e, strict=False))]
+        if not matching and not query.ddl.if_exists:
+            raise NotFound(f"partition ({_shown(table, values)}) of {query.qualified()} does not exist; write DROP "
+                           "IF EXISTS to skip partitions that do not")
+        doomed += [m for m in matching if m not in doomed]
+    caller = query.caller
+    for start in range(0, len(doomed), 25):
+        response = caller.catalog.batch_delete_partition(caller.ctx, BatchDeletePartitionRequest.model_validate({
+            "DatabaseName": table.database_name, "TableName": table.name,
+            "PartitionsToDelete": [{"Values": v} for v in doomed[start:start + 25]]}))
+        errors = [e for e in response.errors if e.error_detail.error_code != "EntityNotFoundException"]
+        if errors:
+            raise QueryFailed(f"partition {errors[0].partition_values} of {query.qualified()} was not dropped: "
+                              f"{errors[0].error_detail.error_message}", "InvalidArgument")
+    return [], []
+
+
+def _repair(query: DdlQuery) -> Rows:
+    """MSCK REPAIR TABLE: add the Hive-style folders (``key=value/``) under the table's location that the
+    catalog lacks, as Athena does (partitions whose folders are gone are left as they are)."""
+    table = _partitioned(query, "MSCK REPAIR TABLE")
+    keys = [k.name for k in table.partition_keys]
+    location = table.storage_descriptor.location or ""
+    bucket, prefix = split_location(location)
+    found: dict[tuple[str, ...], None] = {}
+    caller = query.caller
+    token = None
+    while True:
+        page = caller.lake.list_objects_v2(caller.ctx, ListObjectsV2Request(
+            bucket=bucket, prefix=prefix, continuation_token=token))
+        for item in page.contents:
+            folders = item.key[len(prefix):].split("/")[:-1]
+            if len(folders) < len(keys):
+                continue
+            pairs = [f.split("=", 1) for f in folders[:len(keys)]]
+            if all(len(p) == 2 and p[0].lower() == k for p, k in zip(pairs, keys, strict=True)):
+                found[tuple(unquote(p[1]) for p in pairs)] = None
+        token = page.next_continuation_token
+        if not page.is_truncated or not token:
+            break
+    have = {tuple(p.values) for p in partitions_of(caller, table.database_name, table.name)}
+    missing = [list(v) for v in found if v not in have]
+    _create_partitions(query, table, [(v, None) for v in missing])
+    shown = [f"{table.name}:{partition_path(keys, v).rstrip('/')}" for v in missing]
+    lines = ([f"Partitions not in metastore:\t{' '.join(shown)}"] if shown else []) + [
+        f"Repair: Added partition to metastore {s}" for s in shown]
+    return ["result"], [[line] for line in lines]
+
+
+# -- EXPLAIN -------------------------------------------------------------------------------------------
+
+
+def _explained(query: DdlQuery) -> DuckDBQuery:
+    ddl = query.ddl
+    assert ddl.inner is not None
+    kind = ddl.options.get("TYPE", "LOGICAL")
+    if kind not in ("LOGICAL", "DISTRIBUTED", "VALIDATE"):
+        raise InvalidArgument(f"EXPLAIN (TYPE {kind}) is not supported; use TYPE LOGICAL, DISTRIBUTED or VALIDATE")
+    if ddl.options.get("FORMAT", "TEXT") != "TEXT":
+        raise InvalidArgument(f"EXPLAIN (FORMAT {ddl.options['FORMAT']}) is not supported; use FORMAT TEXT")
+    inner = query.engine.prepare(query.caller, ddl.inner, query.database, output_location=query.output_location,
+                                 query_execution_id=query.query_execution_id)
+    if not hasattr(inner, "refs") or inner.substatement_type != "SELECT":
+        raise InvalidArgument(f"EXPLAIN explains queries (SELECT …), not {inner.substatement_type.replace('_', ' ')}")
+    assert not isinstance(inner, DdlQuery)
+    return inner
+
+
+def _explain(query: DdlQuery) -> Rows:
+    from crispml.services.query.engines.duckdb.access import LakeAccess
+
+    inner = query.inner
+    assert inner is not None
+    if query.ddl.options.get("TYPE") == "VALIDATE":
+        return ["Valid"], [["true"]]
+    if inner.scans is None:
+        inner.plan()
+    assert inner.scans is not None
+    access = LakeAccess(query.caller)
+    paths = access.paths_of(inner.scans)
+    con = query.engine.connection(isolated=access.needs_filesystem)
+    try:
+        if access.needs_filesystem:
+            access.register(con)
+        inner._con = con  # noqa: SLF001 - so that interrupt() reaches an EXPLAIN ANALYZE
+        sql = inner._define_views(con, access, paths)  # noqa: SLF001 - the engine's own views of the tables
+        analyze = "ANALYZE " if query.ddl.options.get("ANALYZE") else ""
+        rows = con.execute(f"EXPLAIN {analyze}{sql}").fetchall()
+    except CrispmlError:
+        raise
+    except Exception as exc:
+        from crispml.services.query.engines.duckdb.errors import translate
+
+        raise translate(exc, access.paths) from exc
+    finally:
+        with contextlib.suppress(Exception):
+            con.close()
+        access.close()
+    plan = "\n".join(str(r[-1]) for r in rows)
+    return ["Query Plan"], [[access_lake(plan, access.paths)]]
+
+
+def access_lake(text: str, paths: dict[str, str]) -> str:
+    from crispml.services.query.engines.duckdb.errors import lake_message
+
+    return lake_message(text, paths)
+
+
+_RUN: dict[str, Callable[[DdlQuery], Rows]] = {
+    "SHOW_DATABASES": _show_databases,
+    "SHOW_TABLES": _show_tables,
+    "SHOW_VIEWS": _show_tables,
+    "SHOW_COLUMNS": _show_columns,
+    "SHOW_PARTITIONS": _show_partitions,
+    "SHOW_CREATE_TABLE": _show_create,
+    "SHOW_CREATE_VIEW": _show_create,
+    "DESCRIBE_TABLE": _describe,
+    "CREATE_DATABASE": _create_database,
+    "CREATE_TABLE": _create_table,
+    "CREATE_VIEW": lambda query: views.create(query),
+    "ALTER_TABLE_ADD_PARTITION": _add_partitions,
+    "ALTER_TABLE_DROP_PARTITION": _drop_partitions,
+    "MSCK_REPAIR_TABLE": _repair,
+    "DROP_TABLE": _drop_table,
+    "DROP_VIEW": _drop_table,
+    "DROP_DATABASE": _drop_database,
+    "EXPLAIN": _explain,
+}
