@@ -7,9 +7,10 @@ are checked here, once: names lower-cased, locations normalised to
 without a ``classification`` parameter gets the one its SerDe names), CSV
 SerDe options well-formed. ``EXTERNAL_TABLE`` is a table over files and
 ``VIRTUAL_VIEW`` a view (its SQL in ``ViewOriginalText``, as Athena's ``CREATE
-VIEW`` stores it; no location, no format, no partition keys); a managed (Apache Iceberg) table is an ``EXTERNAL_TABLE`` whose
-``Parameters`` say ``table_type=ICEBERG`` (CreateTable with
-``OpenTableFormatInput`` sets it), needs a location and columns but no format.
+VIEW`` stores it; no location, no format, no partition keys); a managed
+(Apache Iceberg) table is an ``EXTERNAL_TABLE`` whose ``Parameters`` say
+``table_type=ICEBERG`` (CreateTable with ``OpenTableFormatInput`` sets it),
+needs a location and columns but no format.
 The data operations on managed tables are in ``managed_specs.py``.
 """
 

@@ -210,7 +210,7 @@ def partitions_of(caller: Caller, database: str, name: str) -> list[Partition]:
 
 def _show_databases(query: DdlQuery) -> Rows:
     matches = matcher(query.ddl.pattern)
-    return ["database_name"], [[n] for n in database_names(query.caller) if matches(n)]
+    return ["database_name"], [[n] for n in sorted(database_names(query.caller)) if matches(n)]
 
 
 def _show_tables(query: DdlQuery) -> Rows:
@@ -218,8 +218,8 @@ def _show_tables(query: DdlQuery) -> Rows:
     require_database(query.caller, query.database)
     matches = matcher(query.ddl.pattern)
     only_views = query.ddl.action == "SHOW_VIEWS"
-    found = [t.name for t in tables_of(query.caller, query.database)
-             if matches(t.name) and (t.is_view or not only_views)]
+    found = sorted(t.name for t in tables_of(query.caller, query.database)
+                   if matches(t.name) and (t.is_view or not only_views))
     return ["views" if only_views else "tab_name"], [[n] for n in found]
 
 
@@ -273,9 +273,9 @@ def _create_database(query: DdlQuery) -> Rows:
         database_input["Description"] = ddl.comment
     if ddl.location is not None:
         database_input["LocationUri"] = ddl.location
+    request: dict[str, Any] = {"database_input": database_input}
     try:
-        query.caller.catalog.create_database(query.caller.ctx, CreateDatabaseRequest.model_validate(
-            {"DatabaseInput": database_input}))
+        query.caller.catalog.create_database(query.caller.ctx, CreateDatabaseRequest(**request))
     except AlreadyExists:
         if not ddl.if_exists:
             raise
@@ -364,9 +364,8 @@ def _add_partitions(query: DdlQuery) -> Rows:
 def _create_partitions(query: DdlQuery, table: Table, wanted: list[tuple[list[str], str | None]]) -> None:
     caller = query.caller
     for start in range(0, len(wanted), 100):
-        batch = [PartitionInput.model_validate({"Values": values, **(
-            {"storage_descriptor": {**table.storage_descriptor.model_dump(exclude_none=True), "location": location}}
-            if location else {})}) for values, location in wanted[start:start + 100]]
+        batch = [PartitionInput(values=values, storage_descriptor=table.storage_descriptor.model_copy(
+            update={"location": location}) if location else None) for values, location in wanted[start:start + 100]]
         response = caller.catalog.batch_create_partition(caller.ctx, BatchCreatePartitionRequest(
             database_name=table.database_name, table_name=table.name, partition_input_list=batch))
         errors = [e for e in response.errors if e.error_detail.error_code != "AlreadyExistsException"]
@@ -389,6 +388,7 @@ def _drop_partitions(query: DdlQuery) -> Rows:
     caller = query.caller
     for start in range(0, len(doomed), 25):
         response = caller.catalog.batch_delete_partition(caller.ctx, BatchDeletePartitionRequest.model_validate({
+            # values read from the catalog: well-formed, so validated as they are
             "DatabaseName": table.database_name, "TableName": table.name,
             "PartitionsToDelete": [{"Values": v} for v in doomed[start:start + 25]]}))
         errors = [e for e in response.errors if e.error_detail.error_code != "EntityNotFoundException"]
@@ -443,9 +443,8 @@ def _explained(query: DdlQuery) -> DuckDBQuery:
         raise InvalidArgument(f"EXPLAIN (FORMAT {ddl.options['FORMAT']}) is not supported; use FORMAT TEXT")
     inner = query.engine.prepare(query.caller, ddl.inner, query.database, output_location=query.output_location,
                                  query_execution_id=query.query_execution_id)
-    if not hasattr(inner, "refs") or inner.substatement_type != "SELECT":
+    if isinstance(inner, DdlQuery) or inner.substatement_type != "SELECT":
         raise InvalidArgument(f"EXPLAIN explains queries (SELECT …), not {inner.substatement_type.replace('_', ' ')}")
-    assert not isinstance(inner, DdlQuery)
     return inner
 
 
@@ -465,8 +464,8 @@ def _explain(query: DdlQuery) -> Rows:
     try:
         if access.needs_filesystem:
             access.register(con)
-        inner._con = con  # noqa: SLF001 - so that interrupt() reaches an EXPLAIN ANALYZE
-        sql = inner._define_views(con, access, paths)  # noqa: SLF001 - the engine's own views of the tables
+        inner._con = con  # so that interrupt() reaches an EXPLAIN ANALYZE
+        sql = inner._define_views(con, access, paths)  # the engine's own views of the tables
         analyze = "ANALYZE " if query.ddl.options.get("ANALYZE") else ""
         rows = con.execute(f"EXPLAIN {analyze}{sql}").fetchall()
     except CrispmlError:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import TokenError
-from sqlglot.tokens import Token, TokenType
+from sqlglot.tokenizer_core import Token, TokenType
 
 from crispml.core.errors import InvalidArgument
 
@@ -186,11 +186,11 @@ def _show(words: _Words) -> Ddl:
         database, name = words.table()
         return words.done(Ddl("SHOW_PARTITIONS", database=database, name=name))
     if words.accept("CREATE"):
-        kind = "VIEW" if words.accept("VIEW") else "TABLE" if words.accept("TABLE") else None
-        if kind is None:
+        shown = "VIEW" if words.accept("VIEW") else "TABLE" if words.accept("TABLE") else None
+        if shown is None:
             raise words.error("SHOW CREATE TABLE db.table or SHOW CREATE VIEW db.view")
         database, name = words.table()
-        return words.done(Ddl(f"SHOW_CREATE_{kind}", database=database, name=name))
+        return words.done(Ddl(f"SHOW_CREATE_{shown}", database=database, name=name))
     raise words.error(f"SHOW … is one of {_SUPPORTED.split(', DESCRIBE')[0]}")
 
 

@@ -124,7 +124,7 @@ def _request(database: str, table_input: dict[str, Any], *, iceberg: bool) -> Cr
     given: dict[str, Any] = {"DatabaseName": database, "TableInput": table_input}
     if iceberg:
         given["OpenTableFormatInput"] = {"IcebergInput": {"MetadataOperation": "CREATE", "Version": "2"}}
-    return CreateTableRequest.model_validate(given)
+    return CreateTableRequest(**given)
 
 
 def _column(node: exp.Expr) -> dict[str, Any]:
@@ -255,7 +255,7 @@ def create_table_text(table: Table) -> list[str]:
     if table.description:
         lines.append(f"COMMENT {_quote(table.description)}")
     if table.partition_keys:
-        lines += ["PARTITIONED BY ( "] + _columns(table.partition_keys)
+        lines += ["PARTITIONED BY ( ", *_columns(table.partition_keys)]
     lines += ["ROW FORMAT SERDE ", f"  {_quote(library or serde)} "]
     if serde_parameters:
         items = sorted(serde_parameters.items())
@@ -287,8 +287,8 @@ def describe(table: Table, *, formatted: bool) -> list[str]:
               _row("Table Type:", table.table_type), "Table Parameters:"]
     lines += [f"\t{k.ljust(ALIGN)}\t{v}" for k, v in sorted(table.parameters.items())]
     if table.is_view:
-        return lines + ["", "# View Information", _row("View Original Text:", table.view_original_text or ""),
-                        _row("View Expanded Text:", table.view_expanded_text or "")]
+        return [*lines, "", "# View Information", _row("View Original Text:", table.view_original_text or ""),
+                _row("View Expanded Text:", table.view_expanded_text or "")]
     serde, input_format, output_format = _SHOWN_SERDE.get(table.format, _SHOWN_SERDE["csv"])
     library = sd.serde_info.serialization_library if sd.serde_info is not None else None
     lines += ["", "# Storage Information", _row("SerDe Library:", library or serde),

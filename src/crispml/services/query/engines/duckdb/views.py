@@ -88,13 +88,14 @@ def create(query: DdlQuery) -> Rows:
         raise AlreadyExists(f"view {database}.{name} already exists; write CREATE OR REPLACE VIEW to change it")
     payload = {"originalSql": sql, "catalog": DATA_CATALOG, "schema": database,
                "columns": [{"name": n, "type": t} for n, t, _ in columns]}
-    table_input = TableInput.model_validate({
+    fields: dict[str, Any] = {
         "Name": name, "TableType": "VIRTUAL_VIEW", "Owner": caller.ctx.principal,
         "StorageDescriptor": {"Columns": [{"Name": n, "Type": h} for n, _, h in columns], "SerdeInfo": {}},
         "Parameters": {"presto_view": "true", "comment": "Presto View"},
         "ViewOriginalText": _PREFIX + base64.b64encode(json.dumps(payload).encode()).decode() + _SUFFIX,
         "ViewExpandedText": EXPANDED,
-    })
+    }
+    table_input = TableInput(**fields)
     if existing is None:
         caller.catalog.create_table(caller.ctx, CreateTableRequest(database_name=database, table_input=table_input))
     else:
@@ -104,16 +105,17 @@ def create(query: DdlQuery) -> Rows:
 
 def _columns(query: DdlQuery, sql: str, database: str) -> list[tuple[str, str, str]]:
     """(name, Athena type, Hive type) of each output column of the view's query."""
+    from crispml.services.query.engines.duckdb.ddl import DdlQuery
     inner = query.engine.prepare(query.caller, sql, database, output_location=None,
                                  query_execution_id=f"{query.query_execution_id}-view")
-    if inner.substatement_type != "SELECT" or not hasattr(inner, "refs"):
+    if isinstance(inner, DdlQuery) or inner.substatement_type != "SELECT":
         raise InvalidArgument("a view's query is a SELECT")
     con = query.engine.connection()
     try:
         for position, ref in enumerate(inner.refs):
             con.execute(f"CREATE TEMP VIEW {readers.quote_ident(f'__scan_{position}')} AS "
                         f"{readers.empty(ref.columns + ref.keys)}")
-        rendered = inner._render(inner.statement.tree,  # noqa: SLF001 - the statement over the engine's views
+        rendered = inner._render(inner.statement.tree,  # the statement over the engine's views
                                  [f"__scan_{i}" for i in range(len(inner.refs))])
         relation, _ = athena_relation(con, rendered)
         found = [(n.lower(), athena_column(n, t).type, hive_type(t)) for n, t in zip(
