@@ -13,7 +13,7 @@ from crispml.core.errors import InvalidArgument, NotFound, PermissionDenied
 from crispml.sdk.client import Client
 from crispml.services.query.engines.base import QueryFailed
 from tests.services.query.test_ddl import column, orders
-from tests.services.query.test_engine_support import BUCKET, DB, external_table, prepare, put, run
+from tests.services.query.test_engine_support import BUCKET, DB, prepare, put, run
 from tests.spine.test_spine import add_principal, events
 
 BIG = "CREATE VIEW big AS SELECT id, upper(customer) AS who, amount * 2 AS twice, day FROM orders WHERE amount > 2.6"
