@@ -201,7 +201,7 @@ def test_bad_statements_and_names_are_refused_at_prepare(local_client: Client) -
         prepare(local_client, "SELECT * FROM orders", database=None)
     with pytest.raises(InvalidArgument, match="no snapshots"):
         prepare(local_client, "SELECT * FROM orders FOR VERSION AS OF 1")
-    with pytest.raises(InvalidArgument, match="SHOW FUNCTIONS.*SHOW … is one of"):
+    with pytest.raises(InvalidArgument, match=r"SHOW FUNCTIONS.*SHOW … is one of"):
         prepare(local_client, "SHOW FUNCTIONS")
 
 

@@ -12,8 +12,9 @@ audited as that principal's: a caller without the grant ends ``FAILED`` with
 statements that only change the catalog return no columns.
 
 The statements are read in ``ddl_sql.py``; table definitions and their text
-(``SHOW CREATE TABLE``, ``DESCRIBE``) are in ``ddl_text.py``; views in
-``views.py``. Deliberately not here: DML (``UPDATE``, ``MERGE``, …).
+(``SHOW CREATE TABLE``, ``DESCRIBE``) are in ``ddl_text.py``; partitions
+(``ALTER TABLE … PARTITION``, ``MSCK REPAIR TABLE``) in ``ddl_partitions.py``;
+views in ``views.py``. Deliberately not here: DML (``UPDATE``, ``MERGE``, …).
 """
 
 from __future__ import annotations
@@ -22,27 +23,20 @@ import contextlib
 import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 import pyarrow as pa
 
 from crispml.core.errors import AlreadyExists, CrispmlError, InvalidArgument, NotFound
 from crispml.core.hive import check_location, partition_path
 from crispml.services.catalog.service import (
-    BatchCreatePartitionRequest,
-    BatchDeletePartitionRequest,
     CreateDatabaseRequest,
     CreateTableRequest,
     DatabaseRequest,
     GetDatabasesRequest,
-    GetPartitionsRequest,
     GetTablesRequest,
-    Partition,
-    PartitionInput,
     Table,
     TableRequest,
 )
-from crispml.services.lake.service import ListObjectsV2Request
 from crispml.services.query.engines.base import (
     Caller,
     ColumnInfo,
@@ -53,10 +47,17 @@ from crispml.services.query.engines.base import (
     StatementType,
 )
 from crispml.services.query.engines.duckdb import ddl_text, views
-from crispml.services.query.engines.duckdb.ddl_sql import Ddl, PartitionSpec
-from crispml.services.query.engines.duckdb.errors import error_type
+from crispml.services.query.engines.duckdb.access import LakeAccess
+from crispml.services.query.engines.duckdb.ddl_partitions import (
+    add_partitions,
+    drop_partitions,
+    partitioned,
+    partitions_of,
+    repair,
+)
+from crispml.services.query.engines.duckdb.ddl_sql import Ddl
+from crispml.services.query.engines.duckdb.errors import error_type, lake_message, translate
 from crispml.services.query.engines.duckdb.resolve import lookup, require_database
-from crispml.services.query.engines.duckdb.scan import split_location
 from crispml.services.query.engines.duckdb.sql import DATA_CATALOG, Statement
 
 if TYPE_CHECKING:
@@ -196,18 +197,6 @@ def tables_of(caller: Caller, database: str) -> Iterator[Table]:
             return
 
 
-def partitions_of(caller: Caller, database: str, name: str) -> list[Partition]:
-    found: list[Partition] = []
-    token = None
-    while True:
-        page = caller.catalog.get_partitions(caller.ctx, GetPartitionsRequest(
-            database_name=database, table_name=name, next_token=token))
-        found += page.partitions
-        token = page.next_token
-        if not token:
-            return found
-
-
 def _show_databases(query: DdlQuery) -> Rows:
     matches = matcher(query.ddl.pattern)
     return ["database_name"], [[n] for n in sorted(database_names(query.caller)) if matches(n)]
@@ -229,23 +218,11 @@ def _show_columns(query: DdlQuery) -> Rows:
 
 
 def _show_partitions(query: DdlQuery) -> Rows:
-    table = _partitioned(query, "SHOW PARTITIONS")
+    table = partitioned(query, "SHOW PARTITIONS")
     keys = [k.name for k in table.partition_keys]
     found = sorted(partition_path(keys, p.values).rstrip("/") for p in partitions_of(
         query.caller, table.database_name, table.name))
     return ["partition"], [[p] for p in found]
-
-
-def _partitioned(query: DdlQuery, what: str) -> Table:
-    table = query.table()
-    if table.is_view:
-        raise InvalidArgument(f"{query.qualified()} is a view; {what} works on tables")
-    if table.is_iceberg:
-        raise InvalidArgument(f"{what} is not supported for Iceberg tables ({query.qualified()}): an Iceberg table "
-                              "keeps its partitions in its own metadata, not in the catalog")
-    if not table.partition_keys:
-        raise InvalidArgument(f"table {query.qualified()} is not partitioned")
-    return table
 
 
 def _show_create(query: DdlQuery) -> Rows:
@@ -328,108 +305,6 @@ def _drop_database(query: DdlQuery) -> Rows:
     return [], []
 
 
-def _values(table: Table, spec: PartitionSpec, *, whole: bool) -> list[str | None]:
-    """A PARTITION spec's values in the order of the table's keys (None for a key it leaves out)."""
-    keys = [k.name for k in table.partition_keys]
-    unknown = [k for k in spec.values if k not in keys]
-    if unknown:
-        raise InvalidArgument(f"table {table.database_name}.{table.name} has no partition key {unknown[0]!r} "
-                              f"(keys: {', '.join(keys)})")
-    missing = [k for k in keys if k not in spec.values]
-    if whole and missing:
-        raise InvalidArgument(f"PARTITION ({', '.join(f'{k}=…' for k in spec.values)}) leaves out partition key "
-                              f"{missing[0]!r}; name every key ({', '.join(keys)})")
-    return [spec.values.get(k) for k in keys]
-
-
-def _shown(table: Table, values: list[str] | list[str | None]) -> str:
-    return ", ".join(f"{k.name}='{v}'" for k, v in zip(table.partition_keys, values, strict=True) if v is not None)
-
-
-def _add_partitions(query: DdlQuery) -> Rows:
-    table = _partitioned(query, "ALTER TABLE ADD PARTITION")
-    wanted: dict[tuple[str, ...], str | None] = {}
-    for spec in query.ddl.partitions:
-        values = tuple(str(v) for v in _values(table, spec, whole=True))
-        wanted[values] = spec.location
-    have = {tuple(p.values) for p in partitions_of(query.caller, table.database_name, table.name)}
-    there = [v for v in wanted if v in have]
-    if there and not query.ddl.if_exists:
-        raise AlreadyExists(f"partition ({_shown(table, list(there[0]))}) of {query.qualified()} already exists; "
-                            "write ADD IF NOT EXISTS to skip the partitions that exist")
-    _create_partitions(query, table, [(list(v), loc) for v, loc in wanted.items() if v not in have])
-    return [], []
-
-
-def _create_partitions(query: DdlQuery, table: Table, wanted: list[tuple[list[str], str | None]]) -> None:
-    caller = query.caller
-    for start in range(0, len(wanted), 100):
-        batch = [PartitionInput(values=values, storage_descriptor=table.storage_descriptor.model_copy(
-            update={"location": location}) if location else None) for values, location in wanted[start:start + 100]]
-        response = caller.catalog.batch_create_partition(caller.ctx, BatchCreatePartitionRequest(
-            database_name=table.database_name, table_name=table.name, partition_input_list=batch))
-        errors = [e for e in response.errors if e.error_detail.error_code != "AlreadyExistsException"]
-        if errors:
-            raise QueryFailed(f"partition {errors[0].partition_values} of {query.qualified()} was not added: "
-                              f"{errors[0].error_detail.error_message}", "InvalidArgument")
-
-
-def _drop_partitions(query: DdlQuery) -> Rows:
-    table = _partitioned(query, "ALTER TABLE DROP PARTITION")
-    existing = [p.values for p in partitions_of(query.caller, table.database_name, table.name)]
-    doomed: list[list[str]] = []
-    for spec in query.ddl.partitions:
-        values = _values(table, spec, whole=False)
-        matching = [e for e in existing if all(v is None or v == have for v, have in zip(values, e, strict=False))]
-        if not matching and not query.ddl.if_exists:
-            raise NotFound(f"partition ({_shown(table, values)}) of {query.qualified()} does not exist; write DROP "
-                           "IF EXISTS to skip partitions that do not")
-        doomed += [m for m in matching if m not in doomed]
-    caller = query.caller
-    for start in range(0, len(doomed), 25):
-        response = caller.catalog.batch_delete_partition(caller.ctx, BatchDeletePartitionRequest.model_validate({
-            # values read from the catalog: well-formed, so validated as they are
-            "DatabaseName": table.database_name, "TableName": table.name,
-            "PartitionsToDelete": [{"Values": v} for v in doomed[start:start + 25]]}))
-        errors = [e for e in response.errors if e.error_detail.error_code != "EntityNotFoundException"]
-        if errors:
-            raise QueryFailed(f"partition {errors[0].partition_values} of {query.qualified()} was not dropped: "
-                              f"{errors[0].error_detail.error_message}", "InvalidArgument")
-    return [], []
-
-
-def _repair(query: DdlQuery) -> Rows:
-    """MSCK REPAIR TABLE: add the Hive-style folders (``key=value/``) under the table's location that the
-    catalog lacks, as Athena does (partitions whose folders are gone are left as they are)."""
-    table = _partitioned(query, "MSCK REPAIR TABLE")
-    keys = [k.name for k in table.partition_keys]
-    location = table.storage_descriptor.location or ""
-    bucket, prefix = split_location(location)
-    found: dict[tuple[str, ...], None] = {}
-    caller = query.caller
-    token = None
-    while True:
-        page = caller.lake.list_objects_v2(caller.ctx, ListObjectsV2Request(
-            bucket=bucket, prefix=prefix, continuation_token=token))
-        for item in page.contents:
-            folders = item.key[len(prefix):].split("/")[:-1]
-            if len(folders) < len(keys):
-                continue
-            pairs = [f.split("=", 1) for f in folders[:len(keys)]]
-            if all(len(p) == 2 and p[0].lower() == k for p, k in zip(pairs, keys, strict=True)):
-                found[tuple(unquote(p[1]) for p in pairs)] = None
-        token = page.next_continuation_token
-        if not page.is_truncated or not token:
-            break
-    have = {tuple(p.values) for p in partitions_of(caller, table.database_name, table.name)}
-    missing = [list(v) for v in found if v not in have]
-    _create_partitions(query, table, [(v, None) for v in missing])
-    shown = [f"{table.name}:{partition_path(keys, v).rstrip('/')}" for v in missing]
-    lines = ([f"Partitions not in metastore:\t{' '.join(shown)}"] if shown else []) + [
-        f"Repair: Added partition to metastore {s}" for s in shown]
-    return ["result"], [[line] for line in lines]
-
-
 # -- EXPLAIN -------------------------------------------------------------------------------------------
 
 
@@ -449,8 +324,6 @@ def _explained(query: DdlQuery) -> DuckDBQuery:
 
 
 def _explain(query: DdlQuery) -> Rows:
-    from crispml.services.query.engines.duckdb.access import LakeAccess
-
     inner = query.inner
     assert inner is not None
     if query.ddl.options.get("TYPE") == "VALIDATE":
@@ -471,21 +344,13 @@ def _explain(query: DdlQuery) -> Rows:
     except CrispmlError:
         raise
     except Exception as exc:
-        from crispml.services.query.engines.duckdb.errors import translate
-
         raise translate(exc, access.paths) from exc
     finally:
         with contextlib.suppress(Exception):
             con.close()
         access.close()
     plan = "\n".join(str(r[-1]) for r in rows)
-    return ["Query Plan"], [[access_lake(plan, access.paths)]]
-
-
-def access_lake(text: str, paths: dict[str, str]) -> str:
-    from crispml.services.query.engines.duckdb.errors import lake_message
-
-    return lake_message(text, paths)
+    return ["Query Plan"], [[lake_message(plan, access.paths)]]
 
 
 _RUN: dict[str, Callable[[DdlQuery], Rows]] = {
@@ -500,9 +365,9 @@ _RUN: dict[str, Callable[[DdlQuery], Rows]] = {
     "CREATE_DATABASE": _create_database,
     "CREATE_TABLE": _create_table,
     "CREATE_VIEW": lambda query: views.create(query),
-    "ALTER_TABLE_ADD_PARTITION": _add_partitions,
-    "ALTER_TABLE_DROP_PARTITION": _drop_partitions,
-    "MSCK_REPAIR_TABLE": _repair,
+    "ALTER_TABLE_ADD_PARTITION": add_partitions,
+    "ALTER_TABLE_DROP_PARTITION": drop_partitions,
+    "MSCK_REPAIR_TABLE": repair,
     "DROP_TABLE": _drop_table,
     "DROP_VIEW": _drop_table,
     "DROP_DATABASE": _drop_database,
