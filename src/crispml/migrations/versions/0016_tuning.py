@@ -1,7 +1,7 @@
 """Tuning: hyperparameter tuning jobs and their trials (the search's state).
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-06
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '0016'
-down_revision: str | Sequence[str] | None = '0013'
+down_revision: str | Sequence[str] | None = '0014'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
