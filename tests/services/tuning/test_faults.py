@@ -102,8 +102,10 @@ def test_stop_stops_the_running_trials_and_starts_no_more(local_home: Client, tm
     local_home.tuning.create_hyper_parameter_tuning_job(
         hyper_parameter_tuning_job_name="halt", hyper_parameter_tuning_job_config=_config(5, 2),
         training_job_definition=script_definition(_source(tmp_path, BLOCKING)))
-    _until(lambda: _training(local_home, "halt") == 2)
-    local_home.tuning.stop_hyper_parameter_tuning_job(hyper_parameter_tuning_job_name="halt")
+    try:
+        _until(lambda: _training(local_home, "halt") == 2)
+    finally:  # even if the trials never got there: none of them may block for ever after this test
+        local_home.tuning.stop_hyper_parameter_tuning_job(hyper_parameter_tuning_job_name="halt")
     job = wait(local_home, "halt")
     assert job.hyper_parameter_tuning_job_status == "Stopped"
     listed = trials(local_home, "halt")
