@@ -125,7 +125,14 @@ class DuckDBEngine:
 
 
 def _target(statement: Statement) -> exp.Table | None:
-    """The table a CTAS, INSERT or DELETE writes."""
+    """The table a CTAS, INSERT, DELETE, UPDATE, MERGE, OPTIMIZE or VACUUM writes."""
+    from crispml.services.query.engines.duckdb import dml
+
+    if statement.substatement_type in dml.KINDS:
+        found = dml.target_of(statement)
+        if found is None:
+            raise InvalidArgument(f"{statement.substatement_type} needs a table name, e.g. db.table")
+        return found
     if statement.substatement_type not in ("CREATE_TABLE_AS_SELECT", "INSERT", "DELETE"):
         return None
     node = statement.tree.this

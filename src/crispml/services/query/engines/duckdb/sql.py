@@ -106,12 +106,21 @@ def classify(tree: exp.Expr) -> Statement:
         return Statement(tree, "DML", "INSERT")
     if isinstance(tree, exp.Delete):
         return Statement(tree, "DML", "DELETE")
+    if isinstance(tree, exp.Update | exp.Merge):
+        if not isinstance(tree.this, exp.Table):
+            raise InvalidArgument(f"{type(tree).__name__.upper()} changes a catalog table: name it, e.g. db.table")
+        return Statement(tree, "DML", type(tree).__name__.upper())
     name = type(tree).__name__.upper()
     if isinstance(tree, exp.Command):
+        from crispml.services.query.engines.duckdb.dml import classify_command
+
+        found = classify_command(tree)
+        if found is not None:
+            return found
         name = str(tree.this).upper()
     raise InvalidArgument(
         f"{name} statements are not supported; the query service runs SELECT, CREATE TABLE … AS SELECT, "
-        "INSERT INTO and DELETE FROM"
+        "INSERT INTO, DELETE FROM, UPDATE, MERGE INTO, OPTIMIZE and VACUUM"
     )
 
 

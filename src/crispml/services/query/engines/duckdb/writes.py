@@ -53,7 +53,7 @@ from crispml.services.catalog.service import (
 )
 from crispml.services.lake.service import DeleteObjectRequest, ListObjectsV2Request, PutObjectRequest
 from crispml.services.query.engines.base import Caller, ColumnInfo, EngineResult, ExecutionPlan, QueryFailed
-from crispml.services.query.engines.duckdb import readers
+from crispml.services.query.engines.duckdb import dml, readers
 from crispml.services.query.engines.duckdb.access import LakeAccess
 from crispml.services.query.engines.duckdb.errors import error_type
 from crispml.services.query.engines.duckdb.resolve import (
@@ -117,8 +117,9 @@ class Write:
         return f"{self.database}.{self.name}"
 
     def source_tree(self) -> exp.Expr | None:
-        """The query whose rows are written (None for DELETE, which counts its rows from its own scan)."""
-        if self.kind == "DELETE":
+        """The query whose rows are written (None for DELETE and the statements of ``dml.py``, which read
+        their rows from their own scan)."""
+        if self.kind == "DELETE" or self.kind in dml.KINDS:
             return None
         source: exp.Expr = self.query.statement.tree.expression
         return source
@@ -130,6 +131,9 @@ class Write:
             rows = self._ctas(con, sql)
         elif self.kind == "INSERT":
             rows = self._insert(con, sql)
+        elif self.kind in dml.KINDS:
+            assert self.target is not None
+            rows = dml.RowChanges(self.query, self.kind, self.target).run(con, access)
         else:
             rows = self._delete(con)
         reader = pa.table({"rows": pa.array([rows], pa.int64())}).to_reader()
@@ -456,11 +460,16 @@ def prepare_write(query: DuckDBQuery, target: exp.Table) -> Write:
     """Check a CTAS/INSERT/DELETE at submission: names, properties, the target table."""
     caller = query.caller
     database, name = names(target, query.database)
-    kind = {"CREATE_TABLE_AS_SELECT": "CTAS", "INSERT": "INSERT", "DELETE": "DELETE"}[query.substatement_type]
+    kind = {"CREATE_TABLE_AS_SELECT": "CTAS"}.get(query.substatement_type, query.substatement_type)
     if kind == "CTAS":
         return _prepare_ctas(query, database, name)
     table = lookup(caller, database, name)
     ref = TableRef(database, name, table, None, name)
+    if kind in dml.KINDS:
+        dml.check_target(kind, ref)
+        if kind != "VACUUM":  # the rows are read from a scan of the target, planned like any table reference
+            query.refs.append(ref)
+        return Write(query, kind, database, name, target=ref)
     if kind == "DELETE":
         if not ref.is_iceberg:
             raise InvalidArgument(f"DELETE FROM {ref.qualified}: only Iceberg tables (table_type=ICEBERG) support "
