@@ -53,7 +53,7 @@ from crispml.services.catalog.service import (
 )
 from crispml.services.lake.service import DeleteObjectRequest, ListObjectsV2Request, PutObjectRequest
 from crispml.services.query.engines.base import Caller, ColumnInfo, EngineResult, ExecutionPlan, QueryFailed
-from crispml.services.query.engines.duckdb import dml, readers
+from crispml.services.query.engines.duckdb import claims, dml, readers
 from crispml.services.query.engines.duckdb.access import LakeAccess
 from crispml.services.query.engines.duckdb.errors import error_type
 from crispml.services.query.engines.duckdb.resolve import (
@@ -144,7 +144,7 @@ class Write:
 
     def _ctas(self, con: duckdb.DuckDBPyConnection, sql: str) -> int:
         caller = self._caller()
-        if exists(caller, self.database, self.name):
+        if exists(caller, self.database, self.name) and not _undo_unfinished(caller, self.database, self.name):
             raise QueryFailed(f"table {self.qualified} already exists; drop it or choose another name",
                               "AlreadyExists")
         relation, sql = athena_relation(con, sql)
@@ -158,8 +158,20 @@ class Write:
         if not data:
             raise QueryFailed("a CTAS needs at least one column that is not a partition column", "InvalidArgument")
         assert self.location is not None
-        _require_empty(caller, self.location)
+        _require_empty(caller, self.location, self.qualified)
         source = _projection(relation, sql)
+        # claimed until the table is complete: a retry after a kill clears what this one left (claims.py)
+        claim = claims.put(caller, self.location, self.query.query_execution_id, self.qualified)
+        try:
+            rows = self._ctas_write(con, source, data, keys)
+        finally:
+            claims.release(caller, claim)
+        return rows
+
+    def _ctas_write(self, con: duckdb.DuckDBPyConnection, source: str, data: list[Column],
+                    keys: list[Column]) -> int:
+        caller = self._caller()
+        assert self.location is not None
         if self.iceberg:
             return self._ctas_iceberg(con, source, data, keys)
         written = _copy(con, source, self.fmt, self.options, [k.name for k in keys])
@@ -395,15 +407,35 @@ def _copy(con: duckdb.DuckDBPyConnection, source: str, fmt: str, options: dict[s
     return written
 
 
-def _require_empty(caller: Caller, location: str) -> None:
+def _require_empty(caller: Caller, location: str, table: str) -> None:
+    """The location holds nothing, or only what killed CTAS statements left there (which is deleted)."""
     bucket, prefix = split_location(location)
     try:
         page = caller.lake.list_objects_v2(caller.ctx, ListObjectsV2Request(bucket=bucket, prefix=prefix, max_keys=1))
+        left = claims.abandoned(caller, location, table) if page.key_count else None
+        if left is not None:
+            claims.clear(caller, location, left)
+            return
     except CrispmlError as exc:
         raise QueryFailed(f"the table location {location} cannot be used: {exc.message}", error_type(exc)) from exc
     if page.key_count:
         raise QueryFailed(f"the table location {location} is not empty (HIVE_PATH_ALREADY_EXISTS); choose an empty "
                           "external_location or delete the files there", "AlreadyExists")
+
+
+def _undo_unfinished(caller: Caller, database: str, name: str, *, check_only: bool = False) -> bool:
+    """Whether table ``database.name`` was left by a CTAS killed before it finished; unless ``check_only``,
+    the table and its files are deleted."""
+    try:
+        table = lookup(caller, database, name)
+        location = table.storage_descriptor.location or ""
+        if not location:
+            return False
+        if check_only:
+            return claims.abandoned(caller, location, f"{database}.{name}") is not None
+        return claims.undo_table(caller, database, name, location)
+    except CrispmlError:
+        return False
 
 
 def _delete_keys(caller: Caller, keys: list[tuple[str, str]]) -> None:
@@ -518,7 +550,7 @@ def _prepare_ctas(query: DuckDBQuery, database: str, name: str) -> Write:
         raise InvalidArgument("CREATE TABLE AS SELECT needs a location: set external_location='lake://bucket/prefix/' "
                               "or give the workgroup an output location")
     require_database(caller, database)
-    if exists(caller, database, name):
+    if exists(caller, database, name) and not _undo_unfinished(caller, database, name, check_only=True):
         raise AlreadyExists(f"table {database}.{name} already exists; choose another name or delete it with "
                             f"'crispml catalog delete-table --database-name {database} --name {name}'")
     options = {"field_delimiter": "\t" if delimiter == "\\t" else delimiter}
