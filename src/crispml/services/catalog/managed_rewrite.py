@@ -3,7 +3,7 @@ OPTIMIZE and VACUUM commit.
 
 - ``RewriteTableData`` removes the data files it names and adds the Body's
   rows as new files, in **one** Iceberg commit (one ``overwrite`` snapshot, or
-  ``replace`` for a compaction that changes no row), and only if the table is
+  marked ``crispml.data-change=false`` for a compaction that changes no row), and only if the table is
   still at the snapshot the change was computed from (``SnapshotId``):
   otherwise nothing is committed and it fails with
   ConcurrentModificationException, so an UPDATE never overwrites rows another
@@ -45,6 +45,10 @@ if TYPE_CHECKING:
     from pyiceberg.table import Table as IcebergTable
 
 
+#: The snapshot summary property of a compaction (RewriteTableData with Operation 'replace'): no row changed.
+DATA_CHANGE_TAG = "crispml.data-change"
+
+
 def _name(request: RewriteTableDataRequest | ExpireTableSnapshotsRequest) -> str:
     return f"{request.database_name}.{request.table_name}"
 
@@ -80,9 +84,11 @@ class ManagedRewriteOps(ManagedTables):
             data = conform(rows, table.schema(), name) if rows is not None and rows.num_rows else None
             if data is None and not request.delete_files:
                 return  # nothing changes: no snapshot
-            kind = Operation.REPLACE if request.operation == "replace" else Operation.OVERWRITE
-            if at is None:
-                kind = Operation.APPEND
+            # pyiceberg cannot write Iceberg's ``replace`` operation ("not implemented"): a compaction is an
+            # ``overwrite`` whose summary says no row changed
+            kind = Operation.OVERWRITE if at is not None else Operation.APPEND
+            if request.operation == "replace":
+                tags = {**tags, DATA_CHANGE_TAG: "false"}
             with table.transaction() as transaction:
                 producer = _OverwriteFiles(operation=kind, transaction=transaction, io=table.io,
                                            snapshot_properties=tags)
@@ -143,7 +149,7 @@ def _delete_unreferenced(table: IcebergTable, fs: object, cutoff: datetime, name
         referenced.add(snapshot.manifest_list)
         for manifest in snapshot.manifests(io):
             referenced.add(manifest.manifest_path)
-            for entry in manifest.fetch_manifest_entry(io, discard_deleted=False):
+            for entry in manifest.fetch_manifest_entry(io, discard_deleted=True):
                 referenced.add(entry.data_file.file_path)
     location = table.metadata.location.rstrip("/")
     deleted = 0

@@ -224,6 +224,10 @@ class RowChanges:
     def _sql(self, node: exp.Expr) -> str:
         """DuckDB SQL of a part of the statement, its table references replaced by their views."""
         inside = {id(t) for t in node.find_all(exp.Table)}
+        if isinstance(node, exp.Table):  # a table alone (MERGE's USING): its view under its name
+            position = next((i for i, r in enumerate(self.query.refs) if r.node is node), None)
+            if position is not None:
+                return f"{quote_ident(f'__scan_{position}')} AS {quote_ident(node.alias_or_name)}"
         pairs = [(r, f"__scan_{i}") for i, r in enumerate(self.query.refs) if r.node is not None and id(r.node) in inside]
         return render(node, [r for r, _ in pairs], [v for _, v in pairs], outermost=False)
 
