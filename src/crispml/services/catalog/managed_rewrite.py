@@ -4,7 +4,7 @@ OPTIMIZE and VACUUM commit.
 - ``RewriteTableData`` removes the data files it names and adds the Body's
   rows as new files, in **one** Iceberg commit (one ``overwrite`` snapshot, or
   marked ``crispml.data-change=false`` for a compaction that changes no row), and only if the table is
-  still at the snapshot the change was computed from (``SnapshotId``):
+  still at the snapshot the change was computed from (``SnapshotId``, when given):
   otherwise nothing is committed and it fails with
   ConcurrentModificationException, so an UPDATE never overwrites rows another
   writer committed after it read them. This is Iceberg's own ``OverwriteFiles``
@@ -71,7 +71,7 @@ class ManagedRewriteOps(ManagedTables):
         def rewrite(table: IcebergTable, tags: dict[str, str]) -> None:
             current = table.current_snapshot()
             at = current.snapshot_id if current is not None else None
-            if at != request.snapshot_id:
+            if request.snapshot_id is not None and at != request.snapshot_id:
                 raise ConcurrentModificationException(
                     f"table {name} is at snapshot {at}, not {request.snapshot_id} from which this change was "
                     "computed: another writer committed meanwhile; repeat the statement")

@@ -89,8 +89,8 @@ class RewriteTableDataRequest(Request):
     database_name: DatabaseName
     table_name: TableName
     snapshot_id: int | None = Field(
-        description="The snapshot the change was computed from (None: the table had none); if the table has "
-                    "moved on, nothing is committed.")
+        None, description="The snapshot the change was computed from: if the table has moved on since, nothing "
+                          "is committed (default: commit on top of the current snapshot).")
     delete_files: list[str] = Field(
         default_factory=list, max_length=100_000,
         description="Data files of that snapshot to remove (lake://bucket/key), e.g. those holding changed rows.")

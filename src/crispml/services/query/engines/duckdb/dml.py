@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import pyarrow as pa
 from sqlglot import exp
@@ -42,7 +42,7 @@ from sqlglot import exp
 import duckdb
 from crispml.core.errors import CrispmlError, InvalidArgument
 from crispml.services.catalog.service import ExpireTableSnapshotsRequest, RewriteTableDataRequest
-from crispml.services.query.engines.base import QueryFailed
+from crispml.services.query.engines.base import Caller, QueryFailed
 from crispml.services.query.engines.duckdb.errors import error_type
 from crispml.services.query.engines.duckdb.readers import path_list, quote_ident
 from crispml.services.query.engines.duckdb.resolve import TableRef
@@ -62,8 +62,9 @@ MAX_SNAPSHOT_AGE_SECONDS = 432000
 MIN_SNAPSHOTS_TO_KEEP = 1
 _TARGET = "__dml_target"
 _CHANGED = "__dml_rows"
-_OPTIMIZE = re.compile(r"^\s*OPTIMIZE\s+(?P<table>.+?)\s+REWRITE\s+DATA\s+USING\s+BIN_PACK(?:\s+WHERE\s+(?P<where>.+))?\s*$",
-                       re.IGNORECASE | re.DOTALL)
+_OPTIMIZE = re.compile(
+    r"^\s*OPTIMIZE\s+(?P<table>.+?)\s+REWRITE\s+DATA\s+USING\s+BIN_PACK(?:\s+WHERE\s+(?P<where>.+))?\s*$",
+    re.IGNORECASE | re.DOTALL)
 _VACUUM = re.compile(r"^\s*VACUUM\s+(?P<table>\S+)\s*$", re.IGNORECASE | re.DOTALL)
 
 
@@ -143,7 +144,7 @@ class Change:
     delete_files: list[str]
     body: pa.Table | None
     reported: int
-    operation: str = "overwrite"
+    operation: Literal["overwrite", "replace"] = "overwrite"
 
 
 class RowChanges:
@@ -156,7 +157,7 @@ class RowChanges:
         self._uris: dict[str, str] = {}
 
     @property
-    def caller(self):  # type: ignore[no-untyped-def]
+    def caller(self) -> Caller:
         return self.query.caller
 
     def run(self, con: duckdb.DuckDBPyConnection, access: LakeAccess) -> int:
@@ -228,7 +229,8 @@ class RowChanges:
             position = next((i for i, r in enumerate(self.query.refs) if r.node is node), None)
             if position is not None:
                 return f"{quote_ident(f'__scan_{position}')} AS {quote_ident(node.alias_or_name)}"
-        pairs = [(r, f"__scan_{i}") for i, r in enumerate(self.query.refs) if r.node is not None and id(r.node) in inside]
+        pairs = [(r, f"__scan_{i}") for i, r in enumerate(self.query.refs)
+                 if r.node is not None and id(r.node) in inside]
         return render(node, [r for r, _ in pairs], [v for _, v in pairs], outermost=False)
 
     def _body(self, con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
@@ -261,8 +263,8 @@ class RowChanges:
         condition = self._sql(where.this) if where is not None else "TRUE"
         alias = quote_ident(self.target.name)
         values = ", ".join(
-            f"CASE WHEN __hit THEN CAST(({self._sql(assigned[n])}) AS {t}) ELSE {quote_ident(n)} END AS {quote_ident(n)}"
-            if n in assigned else quote_ident(n) for n, t in columns)
+            f"CASE WHEN __hit THEN CAST(({self._sql(assigned[n])}) AS {t}) ELSE {quote_ident(n)} END "
+            f"AS {quote_ident(n)}" if n in assigned else quote_ident(n) for n, t in columns)
         con.execute(f"CREATE TEMP TABLE {_CHANGED} AS SELECT __file, __hit, {values} FROM (SELECT *, "
                     f"COALESCE(CAST(({condition}) AS BOOLEAN), false) AS __hit FROM {_TARGET} AS {alias}) AS {alias}")
         return self._replace(con, columns, "__hit", "TRUE")
@@ -316,9 +318,11 @@ class RowChanges:
                 unmatched.append(f"WHEN {test} THEN {number}")
                 kinds[number] = "INSERT"
                 self._insert_values(then, number, columns, values)
-        action = ("CASE WHEN t.__file IS NOT NULL AND s.__src THEN CASE " + " ".join(matched or ["WHEN FALSE THEN 0"])
-                  + " END WHEN t.__file IS NULL THEN CASE " + " ".join(unmatched or ["WHEN FALSE THEN 0"])
-                  + " END END").replace("t.__file", f"{target_alias}.__file").replace("s.__src", f"{source_alias}.__src")
+        # the first WHEN clause that applies to each joined row (NULL: none; the row is kept as it is)
+        action = (f"CASE WHEN {target_alias}.__file IS NOT NULL AND {source_alias}.__src THEN CASE "
+                  + " ".join(matched or ["WHEN FALSE THEN 0"])
+                  + f" END WHEN {target_alias}.__file IS NULL THEN CASE "
+                  + " ".join(unmatched or ["WHEN FALSE THEN 0"]) + " END END")
         outputs = []
         for (name, kind), cases in zip(columns, values.values(), strict=True):
             own = f"{target_alias}.{quote_ident(name)}"
