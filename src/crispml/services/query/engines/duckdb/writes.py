@@ -164,8 +164,13 @@ class Write:
         claim = claims.put(caller, self.location, self.query.query_execution_id, self.qualified)
         try:
             rows = self._ctas_write(con, source, data, keys)
-        finally:
-            claims.release(caller, claim)
+        except BaseException:
+            # the location was empty when claimed: whatever is there now is this statement's (an Iceberg
+            # CTAS that failed leaves metadata and data files), so a retry finds it empty
+            with contextlib.suppress(CrispmlError):
+                claims.clear(caller, self.location, claims.keys_under(caller, self.location))
+            raise
+        claims.release(caller, claim)
         return rows
 
     def _ctas_write(self, con: duckdb.DuckDBPyConnection, source: str, data: list[Column],
@@ -177,12 +182,18 @@ class Write:
         written = _copy(con, source, self.fmt, self.options, [k.name for k in keys])
         try:
             uploaded = self._upload(written, self.location, {}, [k.name for k in keys], self.fmt)
+            registered = False
             try:
                 table_input = _table_input(self.name, self.location, self.fmt, data, keys, self.options)
                 caller.catalog.create_table(caller.ctx, CreateTableRequest(database_name=self.database,
                                                                            table_input=TableInput(**table_input)))
+                registered = True
                 self._add_partitions([values for values, _ in written.parts if values])
             except BaseException:
+                if registered:  # a CTAS that failed leaves no table behind
+                    with contextlib.suppress(CrispmlError):
+                        caller.catalog.delete_table(caller.ctx, TableRequest(database_name=self.database,
+                                                                             name=self.name))
                 _delete_keys(caller, uploaded)
                 raise
         finally:
