@@ -81,7 +81,7 @@ def test_failures_exit_2_with_one_line_naming_the_error(cli: Cli, home: Path) ->
     assert_refused(cli("sql", "SELECT * FROM shop.ordrs"), "NotFound", "ordrs")
     assert_refused(cli("sql", "SELECT CAST('abc' AS INTEGER)"), "InvalidArgument", "abc")
     assert_refused(cli("sql", "   "), "InvalidArgument", "empty")
-    assert_refused(cli("sql", "SELECT 1", "--workgroup", "nobody"), "ResourceNotFoundException", "nobody")
+    assert_refused(cli("sql", "SELECT 1", "--workgroup", "nobody"), "InvalidRequestException", "nobody")
     assert_refused(cli("sql", "SELECT 1", "-o", "xml"), "InvalidArgument", "xml")
 
 

@@ -9,7 +9,8 @@
 - :func:`render` replaces each table reference with its scan view (keeping the
   name columns are qualified with), drops ``db.`` qualifiers from columns and
   time-travel clauses (the scan already holds that snapshot), names unnamed
-  output columns ``_col0``, ``_col1``… as Athena does, and renders DuckDB SQL.
+  output columns ``_col0``, ``_col1``… as Athena does, rewrites the Trino
+  functions DuckDB reads differently (``functions.py``), and renders DuckDB SQL.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 
 from sqlglot import exp
 
+from crispml.services.query.engines.duckdb.functions import rewrite_functions
 from crispml.services.query.engines.duckdb.resolve import TableRef
 
 _VOLATILE = ("rand", "random", "uuid", "now", "current_timestamp", "shuffle")
@@ -92,7 +94,7 @@ def render(tree: exp.Expr, refs: Sequence[TableRef], views: Sequence[str], *, ou
             column.set("catalog", None)
     if outermost:
         name_outputs(copy)
-    return copy.sql("duckdb")
+    return rewrite_functions(copy, refs).sql("duckdb")
 
 
 def name_outputs(tree: exp.Expr) -> None:

@@ -144,15 +144,19 @@ def _folder(location: str) -> str:
 
 
 def _assign(files: list[DataFile], parts: list[Part]) -> None:
-    """Give each partition the listed objects under its location (the deepest location holding one wins)."""
-    by_folder = {part.location: part for part in parts}
+    """Give each partition the listed objects under its location (the deepest location holding one wins;
+    partitions sharing a folder each get its files, read under their own values, as Athena does)."""
+    by_folder: dict[str, list[Part]] = {}
+    for part in parts:
+        by_folder.setdefault(part.location, []).append(part)
     for file in files:
         uri = file.uri
         end = uri.rfind("/")
         while end > len("lake://"):
-            part = by_folder.get(uri[:end + 1])
-            if part is not None:
-                part.files.append(file)
+            sharing = by_folder.get(uri[:end + 1])
+            if sharing is not None:
+                for part in sharing:
+                    part.files.append(file)
                 break
             end = uri.rfind("/", 0, end)
 
@@ -176,8 +180,11 @@ def plan_external(caller: Caller, ref: TableRef, con: duckdb.DuckDBPyConnection 
                 and all(part.location.startswith(location) for part in scan.parts):
             _assign(list_objects(caller, location), scan.parts)  # one listing for most of the table
         else:
+            listed: dict[str, list[DataFile]] = {}  # partitions sharing a folder: one listing
             for part in scan.parts:
-                part.files = list_objects(caller, part.location)
+                if part.location not in listed:
+                    listed[part.location] = list_objects(caller, part.location)
+                part.files = list(listed[part.location])
         for part in scan.parts:
             if not part.files:
                 raise QueryFailed(
