@@ -54,10 +54,15 @@ class LakeAccess:
         for (file, table), local in zip(files, found, strict=True):
             if isinstance(local, CrispmlError):
                 raise _unreadable(file, table, local) from local
-            paths.append(self._where(file, local))
+            paths.append(self._where(file, local, table))
         return paths
 
-    def _where(self, file: DataFile, local: str | None) -> str:
+    def _where(self, file: DataFile, local: str | None, table: str) -> str:
+        if local is not None and not os.path.lexists(local):
+            raise QueryFailed(
+                f"data file {file.uri} of table {table} is missing: the lake lists the object but its stored "
+                "bytes are gone (removed outside crispml); put the object again, or delete it and run the "
+                "table's crawler again", "NotFound")
         if local is not None and os.access(local, os.R_OK):
             self.paths[local] = file.uri
             self._local.add(local)

@@ -39,7 +39,7 @@ from crispml.services.query.engines.duckdb.access import LakeAccess
 from crispml.services.query.engines.duckdb.errors import translate
 from crispml.services.query.engines.duckdb.resolve import Column, TableRef, lookup, names, time_travel
 from crispml.services.query.engines.duckdb.rewrite import alias_of, pruning_conjuncts, render
-from crispml.services.query.engines.duckdb.scan import PRUNE_ALIAS, Scan, plan_external
+from crispml.services.query.engines.duckdb.scan import PRUNE_ALIAS, DataFile, Scan, plan_external
 from crispml.services.query.engines.duckdb.scanned import scanned_bytes
 from crispml.services.query.engines.duckdb.sql import Statement, engine_syntax_error, parse, table_references
 from crispml.services.query.engines.duckdb.types import athena_column, athena_relation
@@ -277,16 +277,19 @@ class DuckDBQuery:
         if all(access.is_local(p) for part in named for p, _ in part):
             linked = access.link(f"scan{position}", [k.name for k in keys],
                                  [(part.values, files) for part, files in zip(scan.parts, named, strict=True)])
-            return self._reader(con, ref, linked, keys)
-        selects = [readers.with_keys(self._reader(con, ref, [p for p, _ in files], None), keys, part.values)
-                   for part, files in zip(scan.parts, named, strict=True)]
+            return self._reader(con, ref, linked, keys, scan.files)
+        selects = [readers.with_keys(self._reader(con, ref, [p for p, _ in files], None, part.files), keys,
+                                     part.values) for part, files in zip(scan.parts, named, strict=True)]
         return " UNION ALL ".join(selects)
 
     @staticmethod
-    def _reader(con: duckdb.DuckDBPyConnection, ref: TableRef, paths: list[str], keys: list[Column] | None) -> str:
+    def _reader(con: duckdb.DuckDBPyConnection, ref: TableRef, paths: list[str], keys: list[Column] | None,
+                files: list[DataFile]) -> str:
         fmt = ref.table.format
-        if fmt == "parquet":
-            return readers.read_parquet(paths, ref.columns, keys)
+        if fmt == "parquet":  # columns none of the files hold (added after they were written) are NULL
+            known = [f.columns for f in files if f.columns is not None]
+            present = set().union(*known) if len(known) == len(files) else None
+            return readers.read_parquet(paths, ref.columns, keys, present)
         if fmt == "csv":
             return readers.read_csv(paths, ref.columns, ref.table.csv_options, keys)
         if fmt == "json":

@@ -80,10 +80,13 @@ def _key_projection(keys: Sequence[Column] | None) -> str:
     return "".join(f", {quote_ident(k.name)}" for k in keys or [])
 
 
-def read_parquet(paths: Sequence[str], columns: Sequence[Column], keys: Sequence[Column] | None = None) -> str:
-    """Parquet files; ``keys`` are read from the paths' ``key=value`` folders."""
-    projection = ", ".join(f"CAST({quote_ident(c.name)} AS {duckdb_type(c.hive_type)}) AS {quote_ident(c.name)}"
-                           for c in columns)
+def read_parquet(paths: Sequence[str], columns: Sequence[Column], keys: Sequence[Column] | None = None,
+                 present: set[str] | None = None) -> str:
+    """Parquet files; ``keys`` are read from the paths' ``key=value`` folders. A catalog column that none of
+    the files holds (``present``: their lower-case column names, if known) is NULL."""
+    projection = ", ".join(
+        f"CAST({quote_ident(c.name) if present is None or c.name.lower() in present else 'NULL'} "
+        f"AS {duckdb_type(c.hive_type)}) AS {quote_ident(c.name)}" for c in columns)
     return (f"SELECT {projection}{_key_projection(keys)} FROM read_parquet({path_list(paths)}, "
             f"union_by_name=true, {hive_options(keys)})")
 

@@ -39,6 +39,8 @@ class DataFile:
     bucket: str
     key: str
     size: int
+    #: A Parquet file's top-level column names (lower-case), once its footer was read (``scanned.py``).
+    columns: frozenset[str] | None = None
 
     @property
     def uri(self) -> str:

@@ -7,7 +7,9 @@ reference's columns it uses (every column under a ``*``, none for
 ``count(*)``); :func:`parquet_bytes` adds up those columns' chunks from each
 file's footer (row groups are all counted: pruning them by statistics is
 DuckDB's, decided while it runs). A file whose footer cannot be read counts
-whole — the read itself will fail naming it. CSV and JSON files are read
+whole — the read itself will fail naming it. Each footer read also records
+the file's columns, so a reader of files that all predate an added column
+reads it as NULL. CSV and JSON files are read
 whole and count whole, as in Athena. Deliberately not here: which files are
 read (``scan.py``) and how they are reached (``access.py``).
 """
@@ -24,7 +26,7 @@ from sqlglot import exp
 
 from crispml.services.query.engines.base import Caller
 from crispml.services.query.engines.duckdb.resolve import TableRef
-from crispml.services.query.engines.duckdb.scan import Scan
+from crispml.services.query.engines.duckdb.scan import DataFile, Scan
 
 #: The footer's length field and the closing ``PAR1``, which a reader reads with the footer.
 _FOOTER_TAIL = 8
@@ -67,14 +69,16 @@ def parquet_bytes(metadata: pq.FileMetaData, columns: set[str] | None) -> int:
     return total
 
 
-def file_bytes(open_file: Callable[[], Any], size: int, columns: set[str] | None) -> int:
-    """What reading ``columns`` of one Parquet file scans; its whole ``size`` if its footer cannot be read."""
+def file_bytes(open_file: Callable[[], Any], file: DataFile, columns: set[str] | None) -> int:
+    """What reading ``columns`` of one Parquet file scans; its whole size if its footer cannot be read.
+    Records the file's top-level column names on ``file``."""
     try:
         with open_file() as handle:
             metadata = pq.read_metadata(handle)
     except (OSError, ValueError, pa.ArrowException):
-        return size
-    return min(size, parquet_bytes(metadata, columns))
+        return file.size
+    file.columns = frozenset(name.lower() for name in metadata.schema.to_arrow_schema().names)
+    return min(file.size, parquet_bytes(metadata, columns))
 
 
 def scanned_bytes(caller: Caller, scan: Scan, paths: list[list[str]], tree: exp.Expr | None) -> int:
@@ -96,5 +100,5 @@ def scanned_bytes(caller: Caller, scan: Scan, paths: list[list[str]], tree: exp.
                 opener = functools.partial(fs.open, path, "rb")
             else:
                 opener = functools.partial(open, path, "rb")
-            total += file_bytes(opener, file.size, columns)
+            total += file_bytes(opener, file, columns)
     return total
