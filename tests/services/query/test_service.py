@@ -199,8 +199,10 @@ def test_output_location_from_the_request_or_the_enforcing_workgroup(client: Cli
         client.query.start_query_execution(query_string="SELECT 1",
                                            result_configuration={"OutputLocation": "/tmp/results"})
     client.query.create_work_group(name="bare", configuration={"EnforceWorkGroupConfiguration": True})
-    with pytest.raises(InvalidRequestException, match="no output location"):
+    with pytest.raises(InvalidRequestException, match="no output location") as refused:
         client.query.start_query_execution(query_string="SELECT 1", work_group="bare")
+    assert refused.value.message.endswith("or set the workgroup's output location with UpdateWorkGroup "
+                                          "(ConfigurationUpdates.ResultConfigurationUpdates.OutputLocation)")
 
 
 # -- the bytes-scanned cutoff -----------------------------------------------------------------------
