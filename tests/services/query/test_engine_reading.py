@@ -162,6 +162,14 @@ def test_parquet_bytes_scanned_are_the_column_chunks_read(client: Client) -> Non
     assert both.plan.data_scanned_bytes == chunk_bytes(client, "gems/g.parquet", {"carat", "price"})
     every = run(client, "SELECT * FROM gems LIMIT 1")
     assert every.plan.data_scanned_bytes == chunk_bytes(client, "gems/g.parquet", None) <= size
+    # row groups of 5,000 rows, price ascending: the statistics leave the last one (and, with BETWEEN, two)
+    late = run(client, "SELECT sum(carat) AS s FROM gems WHERE price >= 15000 AND 'a' < cut")
+    assert late.rows == [{"s": pytest.approx(sum(i / 100 for i in range(15_000, rows)))}]
+    assert late.plan.data_scanned_bytes == chunk_bytes(client, "gems/g.parquet", {"carat", "price", "cut"}, [3])
+    middle = run(client, "SELECT count(*) AS n FROM gems AS g WHERE g.price BETWEEN 4000 AND 6000")
+    assert middle.plan.data_scanned_bytes == chunk_bytes(client, "gems/g.parquet", {"price"}, [0, 1])
+    kept = run(client, "SELECT count(*) AS n FROM gems WHERE price + 1 > 15000 OR carat < 0")  # not simple: all
+    assert kept.plan.data_scanned_bytes == chunk_bytes(client, "gems/g.parquet", {"price", "carat"})
     counted = run(client, "SELECT count(*) AS n FROM gems")
     assert counted.rows == [{"n": rows}]
     assert counted.plan.data_scanned_bytes == chunk_bytes(client, "gems/g.parquet", set())  # the footer only
