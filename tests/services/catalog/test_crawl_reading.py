@@ -123,3 +123,18 @@ def test_an_evolved_parquet_partition_is_crawled_and_queried(client: Client) -> 
     assert ran.rows == [{"id": 1, "extra": None, "day": "1"}, {"id": 2, "extra": None, "day": "1"},
                         {"id": 3, "extra": 7, "day": "2"}]
     assert run(client, "SELECT sum(extra) AS s FROM pq WHERE day = '1'", database=DB).rows == [{"s": None}]
+
+
+def test_a_table_the_crawler_locates_at_a_file_reads_that_file(local_client: Client) -> None:
+    client = local_client
+    client.lake.create_bucket(bucket=BUCKET)
+    put(client, "mixed/a.csv", b"id,name\n1,ann\n2,bob\n")
+    put(client, "mixed/b.json", b'{"x": true}\n')  # shares nothing with a.csv: a table each, at the file
+    crawl(client, "mixed/")
+    found = tables(client)
+    assert sorted(found) == ["a_csv", "b_json"]
+    assert found["a_csv"].storage_descriptor.location.rstrip("/") == f"lake://{BUCKET}/mixed/a.csv"
+    ran = run(client, "SELECT id, name FROM a_csv ORDER BY id", database=DB)
+    assert ran.rows == [{"id": 1, "name": "ann"}, {"id": 2, "name": "bob"}]
+    assert ran.plan.files == [f"lake://{BUCKET}/mixed/a.csv"]
+    assert run(client, "SELECT x FROM b_json", database=DB).rows == [{"x": True}]

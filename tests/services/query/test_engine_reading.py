@@ -69,6 +69,10 @@ def test_csv_values_are_read_as_athena_reads_them(client: Client) -> None:
         {"code": None, "country": None, "note": None, "n": None},
     ]
     assert run(client, "SELECT count(*) AS rows_, count(n) AS ints FROM vals").rows == [{"rows_": 4, "ints": 2}]
+    put(client, "nums/n.json", b'{"n": 3.5, "x": 1.5}\n{"n": 2, "x": 2}\n{"n": "7", "x": null}\n')
+    external_table(client, "nums", "json", [("n", "bigint"), ("x", "double")])
+    assert run(client, "SELECT n, x FROM nums").rows == [{"n": None, "x": 1.5}, {"n": 2, "x": 2.0},
+                                                         {"n": 7, "x": None}]
 
 
 def test_compressed_csv_and_json_files_are_read_whatever_their_names(local_client: Client) -> None:

@@ -4,9 +4,10 @@
 resolves its tables (``sql.py``, ``resolve.py``), and finds the WHERE
 conjuncts that prune partitions (``rewrite.py``); :meth:`DuckDBQuery.plan`
 lists the files each table reference reads (``scan.py``, Iceberg scans through
-the catalog); :meth:`DuckDBQuery.execute` authorizes each file read as the
-caller (``access.py``), defines one DuckDB view per table reference over those
-files (``readers.py``), and runs the rewritten statement, streaming the rows
+the catalog), authorizes each file read as the caller (``access.py``) and
+counts the bytes scanned (``scanned.py``); :meth:`DuckDBQuery.execute` defines
+one DuckDB view per table reference over those files (``readers.py``;
+compressed text through ``compressed.py``), and runs the rewritten statement, streaming the rows
 as Arrow record batches. CTAS, INSERT and DELETE are in ``writes.py``.
 
 Deliberately not here: executions, states, result files and the workgroup's
@@ -191,7 +192,8 @@ class DuckDBQuery:
     # -- plan --------------------------------------------------------------------
 
     def plan(self) -> ExecutionPlan:
-        """List the files every table reference reads, after partition pruning; read none of them."""
+        """List the files every table reference reads, after partition pruning, and authorize reading them
+        as the caller; read only Parquet footers (the bytes scanned are the column chunks read)."""
         # DuckDB evaluates the partition predicates; a statement with none needs no connection
         con = self.engine.connection() if any(ref.prune for ref in self.refs) else None
         try:

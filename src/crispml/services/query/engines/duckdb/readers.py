@@ -15,7 +15,8 @@
   are NULL.
 - JSON lines: keys matched to catalog columns case-insensitively (Hive's JSON
   SerDe does; DuckDB's reader is case-sensitive, so the real key spelling is
-  learned from a sample first).
+  learned from a sample first). Integer columns are read as text and checked
+  as for CSV: ``3.5`` is NULL, not ``4``.
 
 Partition key columns are added as constants per partition, and partitions
 are combined with ``UNION ALL``: the lake stores files at opaque blob paths,
@@ -111,10 +112,15 @@ def _from_text(column: Column) -> str:
         return name
     # NULLIF changes nothing (empty fields are NULL already) but keeps DuckDB's type_pushdown from turning
     # the TRY_CAST into a strict cast inside the CSV reader, which fails on one unparseable field.
-    cast = f"TRY_CAST(NULLIF({name}, '') AS {target})"
-    if target.upper() in _INTEGER_TYPES:  # '3.5' is not an integer: NULL, as Hive reads it, not 4
-        return f"CASE WHEN regexp_full_match({name}, {quote_str(_INTEGER_TEXT)}) THEN {cast} END AS {name}"
-    return f"{cast} AS {name}"
+    if target.upper() in _INTEGER_TYPES:
+        return f"{_integer(name, target)} AS {name}"
+    return f"TRY_CAST(NULLIF({name}, '') AS {target}) AS {name}"
+
+
+def _integer(text: str, target: str) -> str:
+    """An integer column from its text: '3.5' is not an integer, so NULL (as Hive reads it), never 4."""
+    return (f"CASE WHEN regexp_full_match({text}, {quote_str(_INTEGER_TEXT)}) "
+            f"THEN TRY_CAST(NULLIF({text}, '') AS {target}) END")
 
 
 def json_keys(con: duckdb.DuckDBPyConnection, paths: Sequence[str]) -> list[str]:
@@ -128,9 +134,14 @@ def read_json(paths: Sequence[str], columns: Sequence[Column], spelled: Sequence
               keys: Sequence[Column] | None = None) -> str:
     """JSON lines, keys matched case-insensitively; ``keys`` are read from the paths' ``key=value`` folders."""
     by_lower = {k.lower(): k for k in spelled}
-    wanted = [(by_lower.get(c.name.lower(), c.name), duckdb_type(c.hive_type)) for c in columns]
-    projection = ", ".join(f"{quote_ident(key)} AS {quote_ident(c.name)}"
-                           for (key, _), c in zip(wanted, columns, strict=True))
+    # integer columns are read as text and checked: DuckDB's JSON reader rounds 3.5 into a BIGINT as 4
+    wanted = [(by_lower.get(c.name.lower(), c.name),
+               "VARCHAR" if duckdb_type(c.hive_type).upper() in _INTEGER_TYPES else duckdb_type(c.hive_type))
+              for c in columns]
+    projection = ", ".join(
+        (_integer(quote_ident(key), duckdb_type(c.hive_type)) if kind == "VARCHAR" and duckdb_type(c.hive_type)
+         .upper() in _INTEGER_TYPES else quote_ident(key)) + f" AS {quote_ident(c.name)}"
+        for (key, kind), c in zip(wanted, columns, strict=True))
     return (f"SELECT {projection}{_key_projection(keys)} FROM read_json({path_list(paths)}, "
             f"format='newline_delimited', columns={_struct(wanted)}, {hive_options(keys)})")
 
