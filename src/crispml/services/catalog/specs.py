@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, model_validator
 
 from crispml.services.catalog.entities import (
     Column,
@@ -114,6 +114,13 @@ class TableInput(Shape):
     partition_keys: list[Column] = Field(default_factory=list)
     table_type: str = "EXTERNAL_TABLE"
     parameters: dict[str, str] = Field(default_factory=dict)
+    #: Why no format could be found, for a definition that names none (UpdateTable of a managed table needs
+    #: none: the table is Iceberg; every other use calls :meth:`require_format`).
+    _format_problem: str | None = PrivateAttr(None)
+
+    def require_format(self) -> None:
+        if self._format_problem is not None:
+            raise InvalidInputException(self._format_problem)
 
     @model_validator(mode="after")
     def _check(self) -> TableInput:
@@ -140,7 +147,13 @@ class TableInput(Shape):
                 f"table {self.name!r}: Parameters and StorageDescriptor.Parameters name different "
                 "classifications; give one"
             )
-        found = detect_format(given, serde.serialization_library if serde else None, sd.input_format)
+        try:
+            found = detect_format(given, serde.serialization_library if serde else None, sd.input_format)
+        except InvalidInputException as exc:
+            if given is not None:
+                raise
+            self._format_problem = exc.message
+            return self
         self.parameters = {**self.parameters, "classification": found}
         if found == "csv" and serde is not None:
             check_csv_serde(serde.parameters)
@@ -222,6 +235,7 @@ class CreateTableRequest(Request):
 
     @model_validator(mode="after")
     def _iceberg_needs_its_input(self) -> CreateTableRequest:
+        self.table_input.require_format()
         if self.table_input.is_iceberg and self.open_table_format_input is None:
             raise InvalidInputException(
                 f"table {self.table_input.name!r} says table_type=ICEBERG: to create an Iceberg table pass "
