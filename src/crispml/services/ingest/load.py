@@ -101,7 +101,7 @@ class Loader:
     def _source_columns(self) -> list[tuple[str, str]]:
         """The source's columns and their Glue types (for a table the run creates)."""
         return self._source(TargetSchema(table=f"{self.job.target.database_name}.{self.job.target.table_name}",
-                                         arrow=pa.schema([]))).columns()
+                                         arrow=pa.schema([]), hive_types={})).columns()
 
     def _source(self, schema: TargetSchema) -> Source:
         given = self.job.source
