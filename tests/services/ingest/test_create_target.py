@@ -14,7 +14,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from crispml.cli.ingestcmds import bookmark_text
 from crispml.sdk.client import Client
 from crispml.services.ingest.errors import InvalidInputException
 from tests.cli.support import Run
@@ -26,8 +25,10 @@ from tests.services.ingest.conftest import (
     managed_rows,
     managed_table,
     prepare,
-    run as run_job,
     table_files,
+)
+from tests.services.ingest.conftest import (
+    run as run_job,
 )
 
 LOCATION = f"s3://{BUCKET}/created/"
@@ -237,6 +238,8 @@ def test_start_job_run_prints_a_readable_summary_and_json_keeps_the_record(run: 
 
 
 def test_bookmarks_in_words() -> None:
+    from crispml.cli.ingestcmds import bookmark_text
+
     assert bookmark_text(None) == "none (the run loads everything)"
     assert bookmark_text(json.dumps({"column": "updated_at", "watermark": {
         "type": "datetime", "value": "2024-03-02T09:00:00"}})) == "updated_at > 2024-03-02T09:00:00 (datetime)"

@@ -149,13 +149,13 @@ def prepare(catalog: CatalogService, ctx: CallContext, target: JobTarget, full_l
         table = None
     mode = target.target_table_prep_mode
     if table is None:
-        definition = _definition(catalog, ctx, target, columns())
+        definition = _definition(catalog, ctx, target, columns)
         return Prepared(table=_create(catalog, ctx, target, definition))
     if not full_load or mode in (None, "DO_NOTHING"):
         return Prepared(table=table)
     if mode == "TRUNCATE_BEFORE_LOAD":
         return Prepared(table=table, truncate=True)
-    definition = _definition(catalog, ctx, target, columns(), location=table.storage_descriptor.location)
+    definition = _definition(catalog, ctx, target, columns, location=table.storage_descriptor.location)
     planned = _planned(target, definition, table)
     if table.is_iceberg and planned.is_iceberg and not table.partition_keys and (
             CatalogService.arrow_schema(table) == CatalogService.arrow_schema(planned)):
@@ -188,11 +188,16 @@ def delete_files(lake: LakeService, ctx: CallContext, table: Table) -> int:
     return len(keys)
 
 
-def _definition(catalog: CatalogService, ctx: CallContext, target: JobTarget, columns: list[tuple[str, str]],
-                location: str | None = None) -> dict[str, Any]:
-    """A CreateTable request (as JSON) for the target, with the source's columns."""
+def _definition(catalog: CatalogService, ctx: CallContext, target: JobTarget,
+                source_columns: Callable[[], list[tuple[str, str]]], location: str | None = None) -> dict[str, Any]:
+    """A CreateTable request (as JSON) for the target, with the source's columns (read once the table's
+    place is known)."""
     from crispml.services.ingest.jobs import new_table_location
 
+    if location is None:
+        database = catalog.get_database(ctx, DatabaseRequest(name=target.database_name)).database
+        location = new_table_location(target, database.location_uri)
+    columns = source_columns()
     if not columns:
         raise InvalidInputException(f"the source has no columns to create table {target.database_name}."
                                     f"{target.table_name} from")
@@ -200,9 +205,6 @@ def _definition(catalog: CatalogService, ctx: CallContext, target: JobTarget, co
     twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
     if twice is not None:
         raise InvalidInputException(f"the source has column {twice!r} twice (Glue's names are lower-case)")
-    if location is None:
-        database = catalog.get_database(ctx, DatabaseRequest(name=target.database_name)).database
-        location = new_table_location(target, database.location_uri)
     sd: dict[str, Any] = {"Columns": [{"Name": n, "Type": t} for n, (_, t) in zip(names, columns, strict=True)],
                           "Location": location}
     request: dict[str, Any] = {"DatabaseName": target.database_name, "TableInput": {

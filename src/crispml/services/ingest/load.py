@@ -12,6 +12,11 @@ before committing it records what it commits and the bookmark it will leave
 (``Hooks.committing``), so a run that dies while committing can be rolled
 forward or back by whoever finds it dead.
 
+The target is prepared first (``create.py``): created from the source's
+schema if it does not exist, and — on a full load — dropped and created again
+or emptied as the job's ``TargetTablePrepMode`` says; a replacement or an
+emptying takes effect with the commit, not before.
+
 Deliberately not here: the run's state in the metadata DB (``runs.py``).
 """
 

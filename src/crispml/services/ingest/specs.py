@@ -188,7 +188,11 @@ def check_definition(source: JobSource, target: JobTarget, option: BookmarkOptio
 
 _SOURCE = Field(description='{"FileSource": {"Paths": ["s3://bucket/raw/"], "Format": "csv"}} or '
                             '{"DatabaseSource": {"ConnectionUrl": "postgresql://user@host/db", "Table": "orders"}}.')
-_TARGET = Field(description='{"DatabaseName": "sales", "TableName": "orders", "WriteMode": "APPEND"}.')
+_TARGET = Field(description='{"DatabaseName": "sales", "TableName": "orders", "WriteMode": "APPEND"}; a missing '
+                            'table is created from the source (a managed table; "TableFormat": "parquet" for an '
+                            'external one) at "Location" or under the database\'s LocationUri, and '
+                            '"TargetTablePrepMode" (DROP_AND_CREATE | TRUNCATE_BEFORE_LOAD | DO_NOTHING) says '
+                            'what each full load does to an existing one.')
 _OPTION: BookmarkOption = Field("job-bookmark-disable",
                 description="job-bookmark-enable: each run loads only what is new; disable: everything each run; "
                             "pause: what is new, without moving the bookmark.")

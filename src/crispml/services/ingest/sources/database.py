@@ -131,7 +131,8 @@ class DatabaseReader:
         try:
             with engine.connect() as conn:
                 if self.source.table is not None:
-                    return [(c.name, sql_hive_type(c.type, self.url.get_backend_name())) for c in self._reflect(conn).columns]
+                    dialect = self.url.get_backend_name()
+                    return [(c.name, sql_hive_type(c.type, dialect)) for c in self._reflect(conn).columns]
                 assert self.source.query is not None
                 query = self.source.query.replace(":", "\\:")
                 result = conn.execute(sa.text(f"SELECT * FROM ({query}) AS {_ALIAS}"))
