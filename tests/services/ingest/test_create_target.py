@@ -167,6 +167,15 @@ def test_drop_and_create_replaces_the_table_at_each_full_load(local_home: Client
     assert len(after) == len(before) + 1 and after[0].snapshot_id == again.snapshot_id
     assert after[0].operation == "overwrite"
 
+    external_table(local_home, "ext", "parquet", columns=[("id", "bigint"), ("amount", "double")])
+    local_home.lake.put_object(bucket=BUCKET, key="tables/ext/old.parquet", body=_parquet({"id": [7], "amount": [1.0]}))
+    job(local_home, "drop-ext", _orders_csv(tmp_path, [4, 5]), table="ext", TargetTablePrepMode="DROP_AND_CREATE",
+        TableFormat="parquet")
+    run_job(local_home, "drop-ext")
+    assert _columns(local_home, "ext") == [("id", "bigint"), ("note", "string")]
+    assert [(r["id"], r["note"]) for r in external_rows(local_home, "ext")] == [(4, "n4"), (5, "n5")]
+    assert not any(p.endswith("old.parquet") for p in table_files(local_home, "ext"))
+
 
 def test_truncate_before_load_empties_the_table_and_keeps_its_definition(local_home: Client,
                                                                          tmp_path: Path) -> None:
