@@ -43,7 +43,6 @@ from crispml.services.catalog.service import (
     CreateTableRequest,
     DatabaseRequest,
     Table,
-    TableInput,
     TableRequest,
 )
 from crispml.services.ingest.entities import JobTarget
@@ -234,5 +233,3 @@ def _create(catalog: CatalogService, ctx: CallContext, target: JobTarget, defini
                             f"schema failed: {exc.message}") from exc
     return catalog.get_table(ctx, TableRequest(database_name=target.database_name, name=target.table_name)).table
 
-
-__all__ = ["Prepared", "TableInput", "arrow_hive_type", "delete_files", "prepare", "replace", "sql_hive_type"]
