@@ -179,7 +179,7 @@ class ManagedTables(CatalogCore):
                 )
             given.require_format()
             return None
-        if not given.is_iceberg and "classification" not in given.parameters:
+        if not given.is_iceberg and given.table_type == "EXTERNAL_TABLE" and "classification" not in given.parameters:
             # a definition that names no format of its own: the table stays what it is, managed
             given = TableInput.model_validate({**given.model_dump(), "parameters": {
                 **given.parameters, "table_type": current["parameters"].get("table_type", "ICEBERG")}})
