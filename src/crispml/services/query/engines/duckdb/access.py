@@ -8,7 +8,9 @@ natively (``read_parquet`` on local files); otherwise (an ``s3://`` lake, or an
 object the lake will not hand out) DuckDB reads ``lake://bucket/key`` through
 the lake's filesystem registered on the connection, acting as the caller — no DuckDB extension is downloaded. Every
 real path is remembered with its ``lake://`` URI so that messages never show
-blob paths.
+blob paths. The execution's DuckDB database is sealed to exactly these files
+(:meth:`LakeAccess.allowed`, ``seal.py``), so DuckDB opens nothing it was not
+authorized to read.
 """
 
 from __future__ import annotations
@@ -66,6 +68,17 @@ class LakeAccess:
         self.paths[file.uri] = file.uri
         return file.uri
 
+    def allowed(self) -> list[str]:
+        """Every path DuckDB may open for this execution: the authorized files, and nothing else (the
+        database is sealed to them, ``seal.py``)."""
+        return list(self.paths)
+
+    def scratch(self) -> str:
+        """This execution's scratch folder (links, files a CTAS or INSERT writes before they are uploaded)."""
+        if self._folder is None:
+            self._folder = tempfile.mkdtemp(prefix="crispml-query-")
+        return self._folder
+
     def register(self, con: duckdb.DuckDBPyConnection) -> None:
         """Make ``lake://`` readable on ``con`` as the caller (a connection of its own database: DuckDB
         registers filesystems per database, and another caller's query must not read through this one)."""
@@ -82,11 +95,10 @@ class LakeAccess:
         the partition values, so one ``read_parquet(..., hive_partitioning=true)`` reads every partition (and
         ``count(*)`` keeps DuckDB's metadata shortcut, which a ``UNION ALL`` per partition loses).
         """
-        if self._folder is None:
-            self._folder = tempfile.mkdtemp(prefix="crispml-query-")
+        scratch = self.scratch()
         links: list[str] = []
         for values, files in parts:
-            folder = os.path.join(self._folder, name, *(f"{k}={quote(v, safe='')}" for k, v in zip(keys, values,
+            folder = os.path.join(scratch, name, *(f"{k}={quote(v, safe='')}" for k, v in zip(keys, values,
                                                                                                    strict=True)))
             os.makedirs(folder, exist_ok=True)
             for real, key in files:

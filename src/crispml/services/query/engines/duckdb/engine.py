@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -40,6 +40,7 @@ from crispml.services.query.engines.duckdb.errors import translate
 from crispml.services.query.engines.duckdb.resolve import Column, TableRef, lookup, names, time_travel
 from crispml.services.query.engines.duckdb.rewrite import alias_of, pruning_conjuncts, render
 from crispml.services.query.engines.duckdb.scan import PRUNE_ALIAS, Scan, plan_external
+from crispml.services.query.engines.duckdb.seal import sealed_database
 from crispml.services.query.engines.duckdb.sql import Statement, engine_syntax_error, parse, table_references
 from crispml.services.query.engines.duckdb.types import athena_column, athena_relation
 
@@ -47,6 +48,8 @@ from crispml.services.query.engines.duckdb.types import athena_column, athena_re
 POLL_SECONDS = 0.05
 #: Rows per streamed record batch.
 BATCH_ROWS = 64 * 1024
+#: Settings of every database the engine opens: Trino's 5 / 2 is 2 (DuckDB's is 2.5 by default).
+SETTINGS = ("SET GLOBAL integer_division = true",)
 
 
 class DuckDBEngine:
@@ -68,30 +71,29 @@ class DuckDBEngine:
         self._parser: duckdb.DuckDBPyConnection | None = None  # a database of its own, only for parsing
         self._lock = threading.Lock()
 
-    def connection(self, *, isolated: bool = False) -> duckdb.DuckDBPyConnection:
-        """A DuckDB connection for one execution.
+    def connection(self, *, isolated: bool = False, paths: Sequence[str] = (),
+                   directories: Sequence[str] = ()) -> duckdb.DuckDBPyConnection:
+        """A sealed DuckDB connection for one execution (``seal.py``).
 
-        Executions share one in-memory database (opening one costs ~15 ms, a
-        connection to it ~0.02 ms, and they share one memory budget); their
-        views and registrations are private to their connection. ``isolated``
-        opens a database of its own, for an execution that registers a
-        filesystem acting as its caller (DuckDB registers those per database).
+        A statement that reads no file runs on a cursor of one shared in-memory database that can reach no
+        file at all (opening a database costs ~15 ms, a cursor ~0.02 ms). One that reads files gets a
+        database of its own (``isolated``, or ``paths``/``directories`` given) that can reach exactly those
+        files and folders — DuckDB's allowed paths are per database and cannot change once external access
+        is off — with its own ``memory_limit``; a filesystem registered to act as the caller is private to
+        it too (DuckDB registers those per database).
         """
-        if isolated:
-            con = duckdb.connect(config=dict(self.config))
-        else:
-            with self._lock:
-                if self._database is None:
-                    self._database = duckdb.connect(config=dict(self.config))
-                con = self._database.cursor()
-        con.execute("SET integer_division = true")  # Trino's 5 / 2 is 2; DuckDB's is 2.5 by default
-        return con
+        if isolated or paths or directories:
+            return sealed_database(dict(self.config), paths=paths, directories=directories, settings=SETTINGS)
+        with self._lock:
+            if self._database is None:
+                self._database = sealed_database(dict(self.config), settings=SETTINGS)
+            return self._database.cursor()
 
     def parse_check(self, sql: str) -> None:
         """Parse ``sql`` with DuckDB's parser (raises ``duckdb.ParserException``); runs nothing."""
         with self._lock:
             if self._parser is None:
-                self._parser = duckdb.connect(config=dict(self.config))
+                self._parser = sealed_database(dict(self.config))
             self._parser.extract_statements(sql)
 
     def close(self) -> None:
@@ -213,7 +215,8 @@ class DuckDBQuery:
             raise QueryCancelled("the query was cancelled before it started")
         access = LakeAccess(self.caller)
         paths = access.paths_of(self.scans)
-        con = self.engine.connection(isolated=access.needs_filesystem)
+        con = self.engine.connection(isolated=access.needs_filesystem, paths=access.allowed(),
+                                     directories=[access.scratch()] if self.write is not None else ())
         if access.needs_filesystem:
             access.register(con)
         self._con = con

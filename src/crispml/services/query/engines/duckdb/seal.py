@@ -1,0 +1,219 @@
+"""The seal: a statement reads catalog tables through the lake, and nothing else.
+
+Athena reads only what the catalog and the caller's permissions allow. DuckDB
+can read any file, list folders, load extensions, attach databases and show
+its own settings; this module keeps a user's statement away from all of that,
+in two layers:
+
+1. **At parse time** (:func:`check_text` before sqlglot parses, :func:`check_tree`
+   after), on the user's statement — before the engine renders its own
+   ``read_parquet``/``read_csv`` for the catalog tables it resolved:
+
+   - statements that act on DuckDB itself — ``ATTACH``, ``DETACH``, ``COPY``,
+     ``EXPORT``/``IMPORT``, ``PRAGMA``, ``SET``/``RESET``, ``CALL``, ``LOAD``,
+     ``INSTALL``, ``USE``, ``CHECKPOINT``, ``CREATE MACRO|FUNCTION|SECRET`` —
+     are refused by their first keyword;
+   - a function call whose name is a DuckDB table function, table macro or
+     pragma (``read_csv``, ``read_text``, ``glob``, ``query``, ``duckdb_*()``,
+     ``pragma_*()``, ``parquet_metadata``, ``sniff_csv`` …, listed from
+     DuckDB's own ``duckdb_functions()``) and not on :data:`ALLOWED_TABLE_FUNCTIONS`,
+     or one of :data:`DENIED_SCALARS` (``current_setting``, ``current_query`` …),
+     is refused wherever it stands — found on the token stream (``name (``),
+     so comments, case, quoting and schema prefixes (``main.read_csv``) do not
+     hide it, and again on the parse tree (a table function in ``FROM`` must
+     be on the allow-list);
+   - a table reference that is a path (``FROM '/etc/passwd'``) is refused.
+
+   Each refusal is :class:`InvalidArgument` naming the function or statement,
+   never quoting its arguments (a path names a file the caller may not know).
+
+2. **At run time** (:func:`sealed_database`): every DuckDB database the engine
+   opens has external access off (``enable_external_access=false``) except for
+   the exact files the statement's tables resolved to (``allowed_paths``) and
+   its own scratch folder (``allowed_directories``), extensions are neither
+   installed nor loaded automatically, Python replacement scans are off, and
+   the configuration is locked, so not even a statement that slipped past the
+   first layer could read another file or widen the seal.
+
+Written by hand because no library seals DuckDB: sqlglot parses and DuckDB
+enforces, this module decides what a user's statement may name.
+Deliberately not here: which files a table reads (``scan.py``) and the
+authorization of each read (``access.py``, the lake).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlglot import exp
+from sqlglot.tokens import Token, TokenType
+
+import duckdb
+from crispml.core.errors import InvalidArgument
+
+#: Table functions a statement may call: they read no file and no engine state.
+ALLOWED_TABLE_FUNCTIONS = frozenset({"unnest", "range", "generate_series", "sequence", "repeat", "repeat_row",
+                                     "json_each", "json_tree", "values"})
+#: Scalar functions that show the engine's state: settings (allowed paths), the rewritten statement (real
+#: file paths), environment variables, or that run SQL given as data.
+DENIED_SCALARS = frozenset({"current_setting", "current_query", "getenv", "getvariable", "json_execute_serialized_sql",
+                            "write_log", "query", "query_table", "glob", "load_extension", "install_extension"})
+#: Name prefixes refused whatever DuckDB's build lists (extensions add functions when they load).
+DENIED_PREFIXES = ("read_", "duckdb_", "pragma_", "parquet_", "sniff_", "iceberg_", "delta_", "sqlite_", "postgres_",
+                   "mysql_", "st_read", "excel_", "arrow_scan", "pandas_", "python_", "seq_scan", "which_secret",
+                   "http_", "s3_", "ducklake_", "tpch", "tpcds", "dbgen", "dsdgen", "from_substrait", "get_substrait")
+#: Statements that act on DuckDB itself, by first keyword.
+DENIED_STATEMENTS = frozenset({"ATTACH", "DETACH", "COPY", "EXPORT", "IMPORT", "PRAGMA", "SET", "RESET", "CALL",
+                               "LOAD", "INSTALL", "FORCE", "USE", "CHECKPOINT", "SUMMARIZE"})
+#: Objects ``CREATE`` may not make: code (macros, functions) and credentials.
+DENIED_CREATES = frozenset({"MACRO", "FUNCTION", "SECRET", "PERSISTENT", "TYPE", "SEQUENCE", "INDEX"})
+_CREATE_MODIFIERS = frozenset({"OR", "REPLACE", "TEMP", "TEMPORARY", "IF", "NOT", "EXISTS"})
+_PATH_LIKE = re.compile(r"[/\\:~]|^\.|\.(csv|tsv|txt|json|jsonl|ndjson|parquet|gz|zst|db|duckdb|sqlite)$",
+                        re.IGNORECASE)
+_NAME_TOKENS = (TokenType.VAR, TokenType.IDENTIFIER)
+_WHAT = ("the query service reads catalog tables only (through the lake, as the caller); "
+         "create a table over the files with 'crispml catalog create-table' or a crawler, then query it")
+
+
+@functools.cache
+def engine_functions() -> frozenset[str]:
+    """DuckDB's table functions, table macros and pragmas, by name (lower case), minus the allowed ones."""
+    con = sealed_database({})
+    try:
+        rows = con.execute("SELECT DISTINCT lower(function_name) FROM duckdb_functions() "
+                           "WHERE function_type IN ('table', 'table_macro', 'pragma')").fetchall()
+    finally:
+        con.close()
+    return frozenset(str(r[0]) for r in rows) - ALLOWED_TABLE_FUNCTIONS
+
+
+def denied(name: str) -> bool:
+    """Whether a function called ``name`` (any case, any schema prefix) is refused."""
+    lowered = name.lower().rsplit(".", 1)[-1]
+    if lowered in ALLOWED_TABLE_FUNCTIONS:
+        return False
+    return lowered in DENIED_SCALARS or lowered.startswith(DENIED_PREFIXES) or lowered in engine_functions()
+
+
+def _refuse_function(name: str) -> InvalidArgument:
+    return InvalidArgument(f"function {name.lower()}() is not allowed: {_WHAT}. Table functions allowed: "
+                           f"{', '.join(sorted(ALLOWED_TABLE_FUNCTIONS - {'values'}))}")
+
+
+def check_tokens(tokens: Sequence[Token]) -> None:
+    """Refuse a statement by its first keyword, or a call of a refused function anywhere in it."""
+    starts = [0] + [i + 1 for i, t in enumerate(tokens) if t.token_type == TokenType.SEMICOLON]
+    for start in starts:
+        if start < len(tokens):
+            _check_statement(tokens, start)
+    for position, token in enumerate(tokens[:-1]):
+        if token.token_type in _NAME_TOKENS or token.token_type.name not in _NOT_NAMES:
+            following = tokens[position + 1]
+            if following.token_type == TokenType.L_PAREN and _is_word(token) and denied(token.text):
+                raise _refuse_function(token.text)
+
+
+#: Token types that never name a function (literals, operators, punctuation).
+_NOT_NAMES = frozenset({"STRING", "NUMBER", "NATIONAL_STRING", "RAW_STRING", "HEX_STRING", "BIT_STRING",
+                        "BYTE_STRING", "L_PAREN", "R_PAREN", "COMMA", "DOT", "SEMICOLON", "PARAMETER",
+                        "PLACEHOLDER", "STAR"})
+_WORD = re.compile(r"^[A-Za-z_][\w$]*$")
+
+
+def _is_word(token: Token) -> bool:
+    return bool(_WORD.match(token.text))
+
+
+def _check_statement(tokens: Sequence[Token], start: int) -> None:
+    first = tokens[start].text.upper()
+    if first in DENIED_STATEMENTS:
+        raise InvalidArgument(f"{first} statements are not allowed: {_WHAT}")
+    if first == "UPDATE" and start + 1 < len(tokens) and tokens[start + 1].text.upper() == "EXTENSIONS":
+        raise InvalidArgument(f"UPDATE EXTENSIONS is not allowed: {_WHAT}")
+    if first == "CREATE":
+        position = start + 1
+        while position < len(tokens) and tokens[position].text.upper() in _CREATE_MODIFIERS:
+            position += 1
+        kind = tokens[position].text.upper() if position < len(tokens) else ""
+        if kind in DENIED_CREATES:
+            raise InvalidArgument(f"CREATE {kind} is not allowed: the query service runs SQL over catalog "
+                                  "tables and defines no macros, functions, secrets or other engine objects")
+
+
+def check_text(sql: str, dialect: str) -> None:
+    """The token-level checks of :func:`check_tokens` on ``sql`` (a statement that does not tokenize is left
+    to the parser, which reports the syntax error)."""
+    from sqlglot.dialects.dialect import Dialect
+    from sqlglot.errors import TokenError
+
+    try:
+        tokens = Dialect.get_or_raise(dialect).tokenize(sql)
+    except TokenError:
+        return
+    check_tokens(tokens)
+
+
+def check_tree(tree: exp.Expr) -> None:
+    """Refuse a parsed statement that calls a refused function, calls a table function not on the
+    allow-list, or reads a path as a table."""
+    if isinstance(tree, exp.Copy | exp.Pragma | exp.Set | exp.Use):
+        raise InvalidArgument(f"{type(tree).__name__.upper()} statements are not allowed: {_WHAT}")
+    for node in tree.walk():
+        if isinstance(node, exp.Func):
+            for name in _names(node):
+                if denied(name):
+                    raise _refuse_function(name)
+        if isinstance(node, exp.Table):
+            source = node.this
+            if isinstance(source, exp.Func) and not isinstance(source, exp.Unnest | exp.GenerateSeries):
+                name = _names(source)[0]
+                if name.lower() not in ALLOWED_TABLE_FUNCTIONS:
+                    raise _refuse_function(name)
+            elif isinstance(source, exp.Literal) or (node.name and _PATH_LIKE.search(node.name)):
+                raise InvalidArgument(f"a file cannot be read as a table: {_WHAT}")
+
+
+def _names(node: exp.Func) -> list[str]:
+    """The names a function call goes by: sqlglot's and, for an unknown function, as written."""
+    if isinstance(node, exp.Anonymous):
+        return [str(node.name)]
+    return [node.sql_name(), type(node).__name__]
+
+
+# -- run time ---------------------------------------------------------------------------------------
+
+
+def sealed_database(config: dict[str, Any], *, paths: Iterable[str] = (), directories: Iterable[str] = (),
+                    settings: Iterable[str] = ()) -> duckdb.DuckDBPyConnection:
+    """A new DuckDB database that can reach only ``paths`` (files) and ``directories``, with extensions
+    neither installed nor loaded automatically, ``settings`` (``SET GLOBAL …`` statements) applied, and its
+    configuration locked."""
+    con = duckdb.connect(config={**config, "autoinstall_known_extensions": False,
+                                 "autoload_known_extensions": False, "python_enable_replacements": False})
+    try:
+        for statement in settings:
+            con.execute(statement)
+        allowed = sorted(set(_forms(paths)))
+        if allowed:
+            con.execute("SET allowed_paths = $1", [allowed])
+        folders = sorted({d if d.endswith("/") else d + "/" for d in directories})
+        if folders:
+            con.execute("SET allowed_directories = $1", [folders])
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _forms(paths: Iterable[str]) -> Iterable[str]:
+    """Each path as DuckDB compares it: a registered filesystem's ``scheme://b/k`` also as ``scheme:///b/k``."""
+    for path in paths:
+        yield path
+        scheme, sep, rest = path.partition("://")
+        if sep and not rest.startswith("/"):
+            yield f"{scheme}:///{rest}"
