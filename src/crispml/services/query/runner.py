@@ -19,6 +19,10 @@ the worker ends, since an interrupt that arrives between two engine
 statements would otherwise be lost. The watcher also beats
 the heartbeat that lets another host tell a live run from a dead one
 (:func:`owner_alive`), as crawls do; on this host the owner's pid decides.
+The watcher also
+enforces the workgroup's query timeout (``QueryTimeoutInMinutes``, counted on
+the platform clock from ``RUNNING``): past it, the run is stopped like a
+cancelled one but ends ``FAILED`` with ``LimitExceeded`` naming the timeout.
 The worker waits for its watcher before it ends: a daemon thread still
 inside the engine when the interpreter shuts down would abort the process.
 
@@ -120,7 +124,7 @@ class Run:
 
     def __init__(self, core: RuntimeAccess, caller: Caller, *, query_execution_id: str, workgroup: str,
                  prepared: PreparedQuery, result_path: str, cutoff: int | None, timings: Timings,
-                 on_end: Callable[[Run], None]) -> None:
+                 on_end: Callable[[Run], None], timeout: timedelta | None = None) -> None:
         self.core = core
         self.caller = caller
         self.query_execution_id = query_execution_id
@@ -131,6 +135,9 @@ class Run:
         self.timings = timings
         self.on_end = on_end
         self.scanned = 0
+        self.timeout = timeout  # the workgroup's QueryTimeoutInMinutes, counted on the platform clock
+        self._deadline: datetime | None = None
+        self._timed_out = threading.Event()
         self._stop = threading.Event()
         self._done = threading.Event()
         # not a daemon: a process that started a query finishes it before it exits
@@ -165,7 +172,9 @@ class Run:
             self._run()
         except BaseException as exc:  # the worker ends with the execution closed, never with a traceback
             with contextlib.suppress(Exception):
-                if isinstance(exc, QueryCancelled) or self.cancelled():
+                if self._timed_out.is_set():
+                    self._end("FAILED", error=self._timeout_error())
+                elif isinstance(exc, QueryCancelled) or self.cancelled():
                     self._end("CANCELLED", reason=_CANCELLED_REASON)
                 else:
                     self._end("FAILED", error=exc)
@@ -182,7 +191,10 @@ class Run:
         timings = self.timings
         timings.started = time.perf_counter()
         timings.queue_ms = int((timings.started - (timings.queued or timings.submitted)) * 1000)
-        if not self._update(state="RUNNING", started_at=self.core.clock.now()):
+        started_at = self.core.clock.now()
+        if self.timeout is not None:
+            self._deadline = started_at + self.timeout
+        if not self._update(state="RUNNING", started_at=started_at):
             return  # stopped while queued
         self._watcher.start()
         began = time.perf_counter()
@@ -266,12 +278,23 @@ class Run:
                      owner=None, heartbeat_at=None)
         return self._state() or "CANCELLED"
 
+    def _timeout_error(self) -> LimitExceeded:
+        assert self.timeout is not None
+        minutes = int(self.timeout.total_seconds() // 60)
+        return LimitExceeded(
+            f"Query timeout: the query ran longer than workgroup {self.workgroup!r}'s QueryTimeoutInMinutes of "
+            f"{minutes} minutes and was stopped; filter on partition keys, aggregate or limit the rows, or raise "
+            "the timeout with UpdateWorkGroup")
+
     # -- the watcher ----------------------------------------------------------------------------
 
     def _watch(self) -> None:
         beat = time.monotonic()
         while not self._done.wait(POLL_SECONDS):
             try:
+                if not self.cancelled() and self._deadline is not None and self.core.clock.now() >= self._deadline:
+                    self._timed_out.set()  # before the stop: the worker reads it to tell a timeout from a stop
+                    self._stop.set()
                 if not self.cancelled():
                     if self._state() not in ACTIVE_STATES:  # stopped (or deleted) from anywhere
                         self._stop.set()

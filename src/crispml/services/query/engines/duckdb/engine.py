@@ -17,6 +17,7 @@ catalog (``SHOW``, ``DESCRIBE``, ``ALTER``, ``DROP``: catalog operations do that
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -48,6 +49,9 @@ from crispml.services.query.engines.duckdb.types import athena_column, athena_re
 POLL_SECONDS = 0.05
 #: Rows per streamed record batch.
 BATCH_ROWS = 64 * 1024
+#: Memory one statement's database may use (DuckDB spills what exceeds it to the statement's scratch folder where
+#: it can; a statement that still needs more ends FAILED with LimitExceeded).
+MEMORY_LIMIT = "50%"
 #: Settings of every database the engine opens: Trino's 5 / 2 is 2 (DuckDB's is 2.5 by default).
 SETTINGS = ("SET GLOBAL integer_division = true",)
 
@@ -56,37 +60,41 @@ class DuckDBEngine:
     """Athena SQL on DuckDB (the ``QueryEngine`` of ``engines/base.py``).
 
     ``threads`` and ``memory_limit`` bound each execution's DuckDB
-    connection (default: DuckDB's own, all cores and 80 % of memory).
+    database (default: all cores, and :data:`MEMORY_LIMIT` per statement that
+    reads files; the statements that read none share one database and its limit).
     """
 
     def __init__(self, *, threads: int | None = None, memory_limit: str | None = None,
                  batch_rows: int = BATCH_ROWS) -> None:
-        self.config: dict[str, Any] = {"autoinstall_known_extensions": False}
+        self.config: dict[str, Any] = {"memory_limit": memory_limit or MEMORY_LIMIT}
         if threads is not None:
             self.config["threads"] = threads
-        if memory_limit is not None:
-            self.config["memory_limit"] = memory_limit
         self.batch_rows = batch_rows
         self._database: duckdb.DuckDBPyConnection | None = None
         self._parser: duckdb.DuckDBPyConnection | None = None  # a database of its own, only for parsing
         self._lock = threading.Lock()
 
     def connection(self, *, isolated: bool = False, paths: Sequence[str] = (),
-                   directories: Sequence[str] = ()) -> duckdb.DuckDBPyConnection:
+                   scratch: str | None = None) -> duckdb.DuckDBPyConnection:
         """A sealed DuckDB connection for one execution (``seal.py``).
 
         A statement that reads no file runs on a cursor of one shared in-memory database that can reach no
-        file at all (opening a database costs ~15 ms, a cursor ~0.02 ms). One that reads files gets a
-        database of its own (``isolated``, or ``paths``/``directories`` given) that can reach exactly those
-        files and folders — DuckDB's allowed paths are per database and cannot change once external access
-        is off — with its own ``memory_limit``; a filesystem registered to act as the caller is private to
-        it too (DuckDB registers those per database).
+        file at all (opening a database costs ~15 ms, a cursor ~0.02 ms). One that reads or writes files
+        gets a database of its own (``isolated``, ``paths`` or ``scratch`` given) that can reach exactly
+        ``paths`` and its ``scratch`` folder (where it writes, and spills what exceeds its memory limit) —
+        DuckDB's allowed paths are per database and cannot change once external access is off — with its
+        own ``memory_limit``; a filesystem registered to act as the caller is private to it too (DuckDB
+        registers those per database).
         """
-        if isolated or paths or directories:
-            return sealed_database(dict(self.config), paths=paths, directories=directories, settings=SETTINGS)
+        if isolated or paths or scratch:
+            config = dict(self.config)
+            if scratch is not None:
+                config["temp_directory"] = os.path.join(scratch, "spill")
+            return sealed_database(config, paths=paths, directories=[scratch] if scratch else (),
+                                   settings=SETTINGS)
         with self._lock:
             if self._database is None:
-                self._database = sealed_database(dict(self.config), settings=SETTINGS)
+                self._database = sealed_database({**self.config, "temp_directory": ""}, settings=SETTINGS)
             return self._database.cursor()
 
     def parse_check(self, sql: str) -> None:
@@ -215,8 +223,9 @@ class DuckDBQuery:
             raise QueryCancelled("the query was cancelled before it started")
         access = LakeAccess(self.caller)
         paths = access.paths_of(self.scans)
-        con = self.engine.connection(isolated=access.needs_filesystem, paths=access.allowed(),
-                                     directories=[access.scratch()] if self.write is not None else ())
+        reads = access.allowed()
+        con = self.engine.connection(isolated=access.needs_filesystem, paths=reads,
+                                     scratch=access.scratch() if reads or self.write is not None else None)
         if access.needs_filesystem:
             access.register(con)
         self._con = con

@@ -57,5 +57,7 @@ def translate(exc: BaseException, paths: Mapping[str, str]) -> QueryFailed | Que
                   | duckdb.IOException | duckdb.SyntaxException):
         return QueryFailed(text, "InvalidArgument")
     if isinstance(exc, duckdb.OutOfMemoryException):
-        return QueryFailed(f"{text}; the query needs more memory than the engine may use", "LimitExceeded")
+        first = text.splitlines()[0] if text else "Out of Memory Error"
+        return QueryFailed(f"{first}; the query needs more memory than one query may use (the engine's memory_limit)"
+                           " — filter, aggregate or limit the rows, or join smaller tables", "LimitExceeded")
     return QueryFailed(f"the SQL engine failed: {text}", "Internal")

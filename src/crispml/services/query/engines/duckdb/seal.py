@@ -105,6 +105,7 @@ def _refuse_function(name: str) -> InvalidArgument:
 
 def check_tokens(tokens: Sequence[Token]) -> None:
     """Refuse a statement by its first keyword, or a call of a refused function anywhere in it."""
+    tokens = [t for t in tokens if t.text]  # Athena's tokenizer marks Hive DDL with an empty first token
     starts = [0] + [i + 1 for i, t in enumerate(tokens) if t.token_type == TokenType.SEMICOLON]
     for start in starts:
         if start < len(tokens):
@@ -181,6 +182,38 @@ def _names(node: exp.Func) -> list[str]:
     if isinstance(node, exp.Anonymous):
         return [str(node.name)]
     return [node.sql_name(), type(node).__name__]
+
+
+# -- values ------------------------------------------------------------------------------------------------
+
+
+def bounded(tree: exp.Expr) -> exp.Expr:
+    """``tree`` with the functions that build one string of a size given as a number (``repeat``,
+    ``lpad``, ``rpad``) bounded by :data:`MAX_STRING_BYTES`: DuckDB builds such a value in one piece,
+    outside its memory limit and deaf to interrupts until it is done (``repeat('x', 2000000000)``: 2 GB
+    and ~40 s), so the query fails at once instead, naming the function and the limit."""
+    def bound(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Repeat) and node.args.get("times") is not None:
+            node.set("times", _checked(node.args["times"], exp.func("strlen", node.this.copy()), "repeat"))
+        elif isinstance(node, exp.Pad) and node.expression is not None:
+            name = "lpad" if node.args.get("is_left") else "rpad"
+            node.set("expression", _checked(node.expression, exp.Literal.number(1), name))
+        return node
+
+    return tree.transform(bound, copy=False)
+
+
+#: The largest string ``repeat``/``lpad``/``rpad`` may build (bytes).
+MAX_STRING_BYTES = 32 * 1024 * 1024
+
+
+def _checked(count: exp.Expr, width: exp.Expr, name: str) -> exp.Expr:
+    """``count``, or an error when ``count × width`` bytes are over :data:`MAX_STRING_BYTES`."""
+    size = exp.Mul(this=exp.cast(count.copy(), "BIGINT"), expression=exp.cast(width, "BIGINT"))
+    message = exp.Literal.string(f"{name}() would build a string of more than {MAX_STRING_BYTES} bytes, the "
+                                 "limit of one value; build less, or aggregate")
+    return exp.Case(ifs=[exp.If(this=exp.GT(this=size, expression=exp.Literal.number(MAX_STRING_BYTES)),
+                                true=exp.func("error", message))], default=count.copy())
 
 
 # -- run time ---------------------------------------------------------------------------------------

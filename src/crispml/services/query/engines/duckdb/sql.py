@@ -64,6 +64,7 @@ def parse(sql: str) -> Statement:
     if len(statements) != 1:
         raise InvalidArgument(f"a query runs one statement, but {len(statements)} were given; send them one by one")
     seal.check_tree(statements[0])
+    seal.bounded(statements[0])
     # Athena's identifiers are case-insensitive and come out lower-case (``SELECT 1 AS Total`` → ``total``)
     return classify(normalize_identifiers(statements[0], dialect=DIALECT))
 
