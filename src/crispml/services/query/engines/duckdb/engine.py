@@ -41,7 +41,7 @@ from crispml.services.query.engines.duckdb.errors import translate
 from crispml.services.query.engines.duckdb.resolve import Column, TableRef, lookup, names, time_travel
 from crispml.services.query.engines.duckdb.rewrite import alias_of, pruning_conjuncts, render
 from crispml.services.query.engines.duckdb.scan import PRUNE_ALIAS, Scan, plan_external
-from crispml.services.query.engines.duckdb.seal import sealed_database
+from crispml.services.query.engines.duckdb.seal import open_database, seal, sealed_database
 from crispml.services.query.engines.duckdb.sql import Statement, engine_syntax_error, parse, table_references
 from crispml.services.query.engines.duckdb.types import athena_column, athena_relation
 
@@ -53,7 +53,7 @@ BATCH_ROWS = 64 * 1024
 #: it can; a statement that still needs more ends FAILED with LimitExceeded).
 MEMORY_LIMIT = "50%"
 #: Settings of every database the engine opens: Trino's 5 / 2 is 2 (DuckDB's is 2.5 by default).
-SETTINGS = ("SET GLOBAL integer_division = true",)
+SETTINGS: tuple[str, ...] = ("SET GLOBAL integer_division = true",)
 
 
 class DuckDBEngine:
@@ -72,6 +72,8 @@ class DuckDBEngine:
         self.batch_rows = batch_rows
         self._database: duckdb.DuckDBPyConnection | None = None
         self._parser: duckdb.DuckDBPyConnection | None = None  # a database of its own, only for parsing
+        self._spare: duckdb.DuckDBPyConnection | None = None  # opened ahead for the next statement reading files
+        self._spare_opening = False
         self._lock = threading.Lock()
 
     def connection(self, *, isolated: bool = False, paths: Sequence[str] = (),
@@ -87,15 +89,41 @@ class DuckDBEngine:
         registers those per database).
         """
         if isolated or paths or scratch:
-            config = dict(self.config)
+            settings: tuple[str, ...] = SETTINGS
             if scratch is not None:
-                config["temp_directory"] = os.path.join(scratch, "spill")
-            return sealed_database(config, paths=paths, directories=[scratch] if scratch else (),
-                                   settings=SETTINGS)
+                spill = os.path.join(scratch, "spill").replace("'", "''")
+                settings = (*SETTINGS, f"SET temp_directory = '{spill}'")
+            return seal(self._fresh_database(), paths=paths, directories=[scratch] if scratch else (),
+                        settings=settings)
         with self._lock:
             if self._database is None:
                 self._database = sealed_database({**self.config, "temp_directory": ""}, settings=SETTINGS)
             return self._database.cursor()
+
+    def _fresh_database(self) -> duckdb.DuckDBPyConnection:
+        """A database no statement has used: the spare one opened ahead of time (opening one takes ~15 ms,
+        which a statement that reads files would otherwise wait for), then the next spare is opened on a
+        helper thread."""
+        with self._lock:
+            con, self._spare = self._spare, None
+            opening = self._spare_opening
+            self._spare_opening = True
+        if not opening:
+            # not a daemon: a thread torn down inside DuckDB's C++ when the interpreter exits aborts it
+            threading.Thread(target=self._open_spare, name="query-spare-database").start()
+        return con if con is not None else open_database(self.config)
+
+    def _open_spare(self) -> None:
+        con: duckdb.DuckDBPyConnection | None = None
+        try:
+            con = open_database(self.config)
+        finally:
+            with self._lock:
+                self._spare_opening = False
+                if self._spare is None:
+                    self._spare, con = con, None
+        if con is not None:
+            con.close()
 
     def parse_check(self, sql: str) -> None:
         """Parse ``sql`` with DuckDB's parser (raises ``duckdb.ParserException``); runs nothing."""
@@ -105,10 +133,10 @@ class DuckDBEngine:
             self._parser.extract_statements(sql)
 
     def close(self) -> None:
-        """Close the shared database (executions still streaming rows fail; new ones open it again)."""
+        """Close the shared databases (executions still streaming rows fail; new ones open them again)."""
         with self._lock:
-            databases = [d for d in (self._database, self._parser) if d is not None]
-            self._database = self._parser = None
+            databases = [d for d in (self._database, self._parser, self._spare) if d is not None]
+            self._database = self._parser = self._spare = None
         for database in databases:
             database.close()
 

@@ -48,8 +48,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlglot import exp
-from sqlglot.tokens import Token, TokenType
+from sqlglot import Token, TokenType, exp
 
 import duckdb
 from crispml.core.errors import InvalidArgument
@@ -113,7 +112,8 @@ def check_tokens(tokens: Sequence[Token]) -> None:
     for position, token in enumerate(tokens[:-1]):
         if token.token_type in _NAME_TOKENS or token.token_type.name not in _NOT_NAMES:
             following = tokens[position + 1]
-            if following.token_type == TokenType.L_PAREN and _is_word(token) and denied(token.text):
+            if following.token_type == TokenType.L_PAREN and _is_word(token) and denied(token.text) \
+                    and not _names_a_table(tokens, position):
                 raise _refuse_function(token.text)
 
 
@@ -122,6 +122,14 @@ _NOT_NAMES = frozenset({"STRING", "NUMBER", "NATIONAL_STRING", "RAW_STRING", "HE
                         "BYTE_STRING", "L_PAREN", "R_PAREN", "COMMA", "DOT", "SEMICOLON", "PARAMETER",
                         "PLACEHOLDER", "STAR"})
 _WORD = re.compile(r"^[A-Za-z_][\w$]*$")
+
+
+def _names_a_table(tokens: Sequence[Token], position: int) -> bool:
+    """Whether the name at ``position`` is a table's, followed by its column list (``INSERT INTO
+    db.read_log (a, b)``, ``CREATE TABLE duckdb_x (…)``), not a function's."""
+    while position >= 2 and tokens[position - 1].token_type == TokenType.DOT:
+        position -= 2
+    return position >= 1 and tokens[position - 1].text.upper() in ("INTO", "TABLE", "EXISTS")
 
 
 def _is_word(token: Token) -> bool:
@@ -221,11 +229,21 @@ def _checked(count: exp.Expr, width: exp.Expr, name: str) -> exp.Expr:
 
 def sealed_database(config: dict[str, Any], *, paths: Iterable[str] = (), directories: Iterable[str] = (),
                     settings: Iterable[str] = ()) -> duckdb.DuckDBPyConnection:
-    """A new DuckDB database that can reach only ``paths`` (files) and ``directories``, with extensions
-    neither installed nor loaded automatically, ``settings`` (``SET GLOBAL …`` statements) applied, and its
-    configuration locked."""
-    con = duckdb.connect(config={**config, "autoinstall_known_extensions": False,
-                                 "autoload_known_extensions": False, "python_enable_replacements": False})
+    """A new DuckDB database that can reach only ``paths`` (files) and ``directories`` (see :func:`seal`)."""
+    return seal(open_database(config), paths=paths, directories=directories, settings=settings)
+
+
+def open_database(config: dict[str, Any]) -> duckdb.DuckDBPyConnection:
+    """A new in-memory DuckDB database, not sealed yet: extensions are neither installed nor loaded
+    automatically and Python objects are not read as tables, whatever ``config`` says."""
+    return duckdb.connect(config={**config, "autoinstall_known_extensions": False,
+                                  "autoload_known_extensions": False, "python_enable_replacements": False})
+
+
+def seal(con: duckdb.DuckDBPyConnection, *, paths: Iterable[str] = (), directories: Iterable[str] = (),
+         settings: Iterable[str] = ()) -> duckdb.DuckDBPyConnection:
+    """Seal a database opened by :func:`open_database`: ``settings`` (``SET GLOBAL …`` statements) applied,
+    external access off but for ``paths`` and ``directories``, and its configuration locked."""
     try:
         for statement in settings:
             con.execute(statement)
