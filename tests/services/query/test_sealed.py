@@ -29,7 +29,7 @@ from crispml.services.query.engines.base import QueryFailed
 from crispml.services.query.engines.duckdb import DuckDBEngine
 from tests.services.query.conftest import DATA_BUCKET, ENDLESS, run_query, wait
 from tests.services.query.test_engine_support import prepare
-from tests.spine.test_spine import events
+from tests.spine.test_spine import add_principal, events
 
 #: What the files the statements aim at hold; no message may show it.
 MARKER = "s3cr3t-marker"
@@ -218,6 +218,20 @@ def test_a_ctas_of_a_local_file_copies_nothing_into_the_lake(target: Target) -> 
     assert "passwd" not in {t.name for t in client.catalog.get_tables(database_name="shop").table_list}
 
 
+@pytest.mark.parametrize("reader", ["read_csv('lake://{bucket}/hidden/data.csv')",
+                                    "read_text('s3://{bucket}/hidden/data.csv')",
+                                    "read_blob('{lake}/{bucket}/hidden/data.csv')"])
+def test_a_caller_who_may_not_read_a_bucket_is_refused_before_any_lookup(target: Target, reader: str) -> None:
+    """uma may read nothing; her statement is refused for what it names, before a table or file is looked up."""
+    add_principal(target.client, "uma", kind="User", status="Active")
+    last = events(target.client)[-1].event_id
+    sql = f"SELECT * FROM {reader.format(bucket=PRIVATE, lake=target.blob_dir)}"
+    with pytest.raises(InvalidArgument, match=r"function read_\w+\(\) is not allowed") as refused:
+        prepare(target.client.as_principal("uma"), sql)
+    assert MARKER not in refused.value.message and PRIVATE not in refused.value.message
+    assert events(target.client, after=last) == []  # not even a catalog lookup
+
+
 def test_the_allowed_table_functions_still_run(local_client: Client) -> None:
     assert sql(local_client, "SELECT count(*) AS n, sum(x) AS s FROM UNNEST(sequence(1, 4)) AS t(x)") == [("4", "10")]
     assert sql(local_client, "SELECT count(*) FROM range(7)") == [("7",)]
@@ -295,18 +309,23 @@ def test_a_statement_database_reaches_exactly_its_files(tmp_path: Path) -> None:
     assert not (tmp_path / "elsewhere.csv").exists()
 
 
-def test_an_executing_statement_cannot_reach_a_file_beside_its_own(local_client: Client, home: Path,
+def test_an_executing_statement_cannot_reach_a_file_beside_its_own(client: Client, home: Path,
                                                                       orders: Callable[[Client], str]) -> None:
-    """A prepared statement's database, while it runs, allows its table's file and no other object."""
-    orders(local_client)
-    local_client.lake.put_object(bucket=DATA_BUCKET, key="orders-neighbour/x.csv", body=f"a\n{MARKER}\n".encode())
-    query = prepare(local_client, "SELECT count(*) AS n FROM orders", database="shop")
+    """A statement's database, while it runs, allows its table's files and no other object — neither by
+    its ``lake://`` URI (read through the lake's filesystem on an s3:// lake) nor by its path on disk."""
+    orders(client)
+    client.lake.put_object(bucket=DATA_BUCKET, key="orders-neighbour/x.csv", body=f"a\n{MARKER}\n".encode())
+    query = prepare(client, "SELECT count(*) AS n FROM orders", database="shop")
     result = query.execute(query.plan(), lambda: False)
     try:
         assert query._con is not None
         con = query._con.cursor()  # the statement's own database, while its rows are still being read
-        neighbour = next(p for p in home.rglob("*") if p.is_file() and p.read_bytes().endswith(MARKER.encode() + b"\n"))
-        assert "disabled by configuration" in _refused(con, f"SELECT * FROM read_csv('{neighbour}')")
+        aims = [f"lake://{DATA_BUCKET}/orders-neighbour/x.csv"]
+        aims += [str(p) for p in home.rglob("*") if p.is_file() and p.read_bytes().endswith(MARKER.encode() + b"\n")]
+        for aim in aims:
+            message = _refused(con, f"SELECT * FROM read_csv('{aim}')")
+            assert "disabled by configuration" in message or "No files found" in message, message
+            assert MARKER not in message
     finally:
         assert result.batches.read_all().to_pylist() == [{"n": 4}]
 

@@ -7,7 +7,10 @@ lists the files each table reference reads (``scan.py``, Iceberg scans through
 the catalog); :meth:`DuckDBQuery.execute` authorizes each file read as the
 caller (``access.py``), defines one DuckDB view per table reference over those
 files (``readers.py``), and runs the rewritten statement, streaming the rows
-as Arrow record batches. CTAS, INSERT and DELETE are in ``writes.py``.
+as Arrow record batches. CTAS, INSERT and DELETE are in ``writes.py``. Every
+statement is sealed (``seal.py``): refused at parse time if it names a file,
+engine state or a DuckDB-only statement, and run on a database that can reach
+only the files its tables resolved to.
 
 Deliberately not here: executions, states, result files and the workgroup's
 bytes-scanned cutoff (the query service's), and SQL that only manages the
