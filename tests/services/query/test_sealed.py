@@ -160,6 +160,9 @@ HOSTILE = [
     ("FORCE INSTALL httpfs", "FORCE"),
     ("/* hidden */ load 'httpfs'", "LOAD"),
     ("SELECT 1; COPY (SELECT 1) TO '{out}'", "COPY"),
+    ("PREPARE steal FROM COPY (SELECT 1) TO '{out}'", "COPY"),
+    ("EXPLAIN ANALYZE COPY (SELECT 1) TO '{out}'", "COPY"),
+    ("EXPLAIN SELECT * FROM read_text('{secret}')", "read_text"),
 ]
 
 

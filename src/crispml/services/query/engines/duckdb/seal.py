@@ -44,6 +44,7 @@ authorization of each read (``access.py``, the lake).
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -137,6 +138,14 @@ def _is_word(token: Token) -> bool:
 
 
 def _check_statement(tokens: Sequence[Token], start: int) -> None:
+    # the statement a PREPARE name AS … or an EXPLAIN [ANALYZE] … wraps
+    while start < len(tokens) and tokens[start].text.upper() in ("EXPLAIN", "ANALYZE", "VERBOSE", "PREPARE"):
+        if tokens[start].text.upper() == "PREPARE":
+            start += 3 if start + 2 < len(tokens) and tokens[start + 2].text.upper() in ("AS", "FROM") else 2
+        else:
+            start += 1
+    if start >= len(tokens):
+        return
     first = tokens[start].text.upper()
     if first in DENIED_STATEMENTS:
         raise InvalidArgument(f"{first} statements are not allowed: {_WHAT}")
@@ -163,6 +172,18 @@ def check_text(sql: str, dialect: str) -> None:
     except TokenError:
         return
     check_tokens(tokens)
+    for command, rest in itertools.pairwise(tokens):
+        # sqlglot keeps what follows a command keyword (EXPLAIN, PREPARE, CALL …) as one string: read it too
+        if command.token_type == TokenType.COMMAND and rest.token_type == TokenType.STRING:
+            check_text(_unwrapped(command.text, rest.text), dialect)
+
+
+def _unwrapped(command: str, rest: str) -> str:
+    """The statement a command wraps: ``ANALYZE SELECT …`` of an EXPLAIN, ``SELECT …`` of ``PREPARE p AS``."""
+    words = rest.split(None, 2)
+    if command.upper() == "PREPARE" and len(words) == 3 and words[1].upper() in ("AS", "FROM"):
+        return words[2]
+    return rest
 
 
 def check_tree(tree: exp.Expr) -> None:
