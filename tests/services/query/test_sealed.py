@@ -333,6 +333,22 @@ def test_an_executing_statement_cannot_reach_a_file_beside_its_own(client: Clien
         assert result.batches.read_all().to_pylist() == [{"n": 4}]
 
 
+def test_a_refusal_of_the_sealed_database_is_reported_without_the_path(tmp_path: Path) -> None:
+    from crispml.services.query.engines.duckdb.errors import translate
+
+    engine = DuckDBEngine()
+    con = engine.connection()
+    try:
+        with pytest.raises(duckdb.Error) as raised:
+            con.execute(f"SELECT * FROM read_csv('{tmp_path}/secret.csv')")
+    finally:
+        con.close()
+        engine.close()
+    failed = translate(raised.value, {})
+    assert isinstance(failed, QueryFailed) and failed.error_type == "InvalidArgument"
+    assert str(tmp_path) not in failed.message and "outside the tables it reads" in failed.message
+
+
 # -- time and memory ----------------------------------------------------------------------------------------
 
 

@@ -46,6 +46,10 @@ def translate(exc: BaseException, paths: Mapping[str, str]) -> QueryFailed | Que
         return QueryCancelled("the query was cancelled")
     if isinstance(exc, CrispmlError):
         return QueryFailed(lake_message(exc.message, paths), error_type(exc))
+    if isinstance(exc, duckdb.PermissionException):
+        # the seal held (seal.py): DuckDB names the file it refused, which the message must not show
+        return QueryFailed("the statement reached for a file, an extension or a setting outside the tables it "
+                           "reads, which the engine does not allow; query catalog tables only", "InvalidArgument")
     text = str(exc).split("\n\nLINE ", 1)[0].strip()
     text = lake_message(text, paths)
     if isinstance(exc, duckdb.IOException) and _NOT_FOUND.search(text):
