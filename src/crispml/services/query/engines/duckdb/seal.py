@@ -80,11 +80,16 @@ _WHAT = ("the query service reads catalog tables only (through the lake, as the 
 
 @functools.cache
 def engine_functions() -> frozenset[str]:
-    """DuckDB's table functions, table macros and pragmas, by name (lower case), minus the allowed ones."""
+    """DuckDB's table functions, table macros and pragmas, by name (lower case), minus the allowed ones and
+    those that are also scalar or aggregate functions (``histogram(x)``, ``version()``: as a table function
+    in ``FROM`` they are refused by :func:`check_tree`'s allow-list)."""
     con = sealed_database({})
     try:
-        rows = con.execute("SELECT DISTINCT lower(function_name) FROM duckdb_functions() "
-                           "WHERE function_type IN ('table', 'table_macro', 'pragma')").fetchall()
+        rows = con.execute(
+            "SELECT DISTINCT lower(function_name) FROM duckdb_functions() "
+            "WHERE function_type IN ('table', 'table_macro', 'pragma') EXCEPT "
+            "SELECT lower(function_name) FROM duckdb_functions() WHERE function_type IN ('scalar', 'aggregate', "
+            "'macro')").fetchall()
     finally:
         con.close()
     return frozenset(str(r[0]) for r in rows) - ALLOWED_TABLE_FUNCTIONS
