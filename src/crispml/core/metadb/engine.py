@@ -25,7 +25,7 @@ from __future__ import annotations
 import fcntl
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -90,6 +90,12 @@ class Database:
         self._writes = sessionmaker(bind=self._write_engine, expire_on_commit=False)
         self._upgraded = False
         self._lock = threading.Lock()
+        #: SQLite has one writer at a time, and a writer that finds the lock taken sleeps in the driver's busy
+        #: handler (1 ms, then longer) however soon it is free. Threads of this process that write take
+        #: turns here instead, and wake as soon as the one before them commits; another process still
+        #: waits in the busy handler. Reentrant: a write inside a write in one thread would deadlock on the
+        #: DB anyway, not here. PostgreSQL has row locks and needs no turns.
+        self._turns: Any = threading.RLock() if self.dialect == "sqlite" else nullcontext()
         self._processors: dict[tuple[ColumnElement[Any], bool], Callable[[Any], Any]] = {}
 
     # -- sessions ----------------------------------------------------------
@@ -103,7 +109,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session whose work commits together at the end, or not at all."""
-        with self._translate(), self._writes() as session, session.begin():
+        with self._turns, self._translate(), self._writes() as session, session.begin():
             yield session
 
     @contextmanager
@@ -124,7 +130,7 @@ class Database:
             with self._translate(), self._write_engine.begin() as conn:
                 yield conn
         else:
-            with self._sqlite_transaction("IMMEDIATE", commit=True) as conn:
+            with self._turns, self._sqlite_transaction("IMMEDIATE", commit=True) as conn:
                 yield conn
 
     @contextmanager
@@ -158,7 +164,7 @@ class Database:
         (:meth:`to_driver` and :meth:`from_driver` convert a column's values). A driver error comes
         out as SQLAlchemy's, so a lost server is reported as :meth:`connect`'s would be.
         """
-        with self._translate(), driver_errors(self._core.dialect):
+        with self._turns if write else nullcontext(), self._translate(), driver_errors(self._core.dialect):
             raw = self._core.raw_connection()
             driver: Any = raw.driver_connection
             try:

@@ -30,6 +30,7 @@ from sqlglot import exp
 
 import duckdb
 from crispml.core.errors import InvalidArgument
+from crispml.core.ticker import TICKER
 from crispml.services.query.engines.base import (
     Caller,
     EngineResult,
@@ -260,7 +261,7 @@ class DuckDBQuery:
         if access.needs_filesystem:
             access.register(con)
         self._con = con
-        stop = _CancelWatch(cancelled, self.interrupt, name=f"query-cancel-{self.query_execution_id}")
+        stop = _CancelWatch(cancelled, self.interrupt)
         try:
             if self._interrupted.is_set():
                 raise QueryCancelled("the query was cancelled")
@@ -360,33 +361,28 @@ def _view(position: int) -> str:
 
 
 class _CancelWatch:
-    """A daemon thread that interrupts the engine once ``cancelled()`` says so.
+    """Interrupts the engine once ``cancelled()`` says so: a watch on the process's ticker.
 
-    ``end()`` waits for it: left running, it could be inside DuckDB's ``interrupt()`` (C++) when the
-    interpreter shuts down, and a thread torn down there aborts the whole process.
+    ``end()`` cancels it before the connection closes: left running, it could be inside DuckDB's
+    ``interrupt()`` (C++) when the interpreter shuts down, and a thread torn down there aborts the process.
     """
 
-    def __init__(self, cancelled: Callable[[], bool], interrupt: Callable[[], None], *, name: str) -> None:
+    def __init__(self, cancelled: Callable[[], bool], interrupt: Callable[[], None]) -> None:
         self._cancelled = cancelled
         self._interrupt = interrupt
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True, name=name)
-        self._thread.start()
+        self._watch = TICKER.add(self._check, POLL_SECONDS)
 
-    def _watch(self) -> None:
-        while not self._stop.wait(POLL_SECONDS):
-            try:
-                wanted = self._cancelled()
-            except Exception:  # a failing callback must not kill the query's watcher silently
-                wanted = False
-            if wanted:
-                self._interrupt()
-                return
+    def _check(self) -> bool:
+        try:
+            wanted = self._cancelled()
+        except Exception:  # a failing callback must not end the watch silently
+            wanted = False
+        if wanted:
+            self._interrupt()
+        return not wanted
 
     def end(self) -> None:
-        self._stop.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join()
+        self._watch.cancel()
 
 
 def _close(con: duckdb.DuckDBPyConnection, stop: _CancelWatch, access: LakeAccess) -> None:
