@@ -147,9 +147,13 @@ class QueryRun:
 
 
 def run_query(client: Any, sql: str, *, database: str | None = None, workgroup: str = "primary",
-              tick: Callable[[], None] | None = None) -> QueryRun:
-    """Start ``sql``, wait for it, raise its error if it failed; the finished :class:`QueryRun`."""
+              tick: Callable[[], None] | None = None, parameters: list[str] | None = None) -> QueryRun:
+    """Start ``sql``, wait for it, raise its error if it failed; the finished :class:`QueryRun`.
+
+    ``parameters`` are the values of its ``?`` placeholders, each a SQL literal (``ExecutionParameters``)."""
     request: dict[str, Any] = {"query_string": sql, "work_group": workgroup}
+    if parameters:
+        request["execution_parameters"] = parameters
     if database:
         request["query_execution_context"] = {"Database": database}
     query_id = client.query.start_query_execution(**request).query_execution_id

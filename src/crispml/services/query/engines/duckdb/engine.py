@@ -14,7 +14,8 @@ only the files its tables resolved to.
 
 Deliberately not here: executions, states, result files and the workgroup's
 bytes-scanned cutoff (the query service's), and SQL that only manages the
-catalog (``SHOW``, ``DESCRIBE``, ``ALTER``, ``DROP``: catalog operations do that).
+catalog (``SHOW``, ``DESCRIBE``, ``CREATE``, ``ALTER``, ``DROP``: ``ddl.py`` runs
+those through the catalog's operations; views are expanded by ``views.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from sqlglot import exp
@@ -39,15 +40,19 @@ from crispml.services.query.engines.base import (
     QueryFailed,
     StatementType,
 )
-from crispml.services.query.engines.duckdb import iceberg, readers
+from crispml.services.query.engines.duckdb import iceberg, readers, views
 from crispml.services.query.engines.duckdb.access import LakeAccess
 from crispml.services.query.engines.duckdb.errors import translate
 from crispml.services.query.engines.duckdb.resolve import Column, TableRef, lookup, names, time_travel
-from crispml.services.query.engines.duckdb.rewrite import alias_of, pruning_conjuncts, render
+from crispml.services.query.engines.duckdb.rewrite import alias_of, output_name, pruning_conjuncts, render
 from crispml.services.query.engines.duckdb.scan import PRUNE_ALIAS, Scan, plan_external
 from crispml.services.query.engines.duckdb.seal import open_database, seal, sealed_database
 from crispml.services.query.engines.duckdb.sql import Statement, engine_syntax_error, parse, table_references
 from crispml.services.query.engines.duckdb.types import athena_column, athena_relation
+
+if TYPE_CHECKING:
+    from crispml.services.catalog.service import Table
+    from crispml.services.query.engines.duckdb.ddl import DdlQuery
 
 #: How often the cancellation callback is polled while DuckDB runs (seconds).
 POLL_SECONDS = 0.05
@@ -145,15 +150,23 @@ class DuckDBEngine:
             database.close()
 
     def prepare(self, caller: Caller, sql: str, database: str | None, *, output_location: str | None,
-                query_execution_id: str) -> DuckDBQuery:
+                query_execution_id: str) -> DuckDBQuery | DdlQuery:
         """Parse ``sql`` and resolve its tables as ``caller``; read no data (see ``engines/base.py``)."""
         statement = parse(sql)
+        if statement.ddl is not None:  # the catalog's statements (ddl.py)
+            from crispml.services.query.engines.duckdb.ddl import prepare_ddl
+
+            return prepare_ddl(self, caller, statement, database, output_location=output_location,
+                               query_execution_id=query_execution_id)
         target = _target(statement)
+        if target is not None and statement.substatement_type in ("INSERT", "DELETE"):
+            views.refuse_write(caller, target, database, statement.substatement_type.replace("_", " "))
+        known = views.expand(caller, statement.tree, (database or "").lower() or None, target)
         refs: list[TableRef] = []
         for node in table_references(statement.tree):
             if target is not None and node is target:
                 continue
-            refs.append(_resolve(caller, node, database))
+            refs.append(_resolve(caller, node, database, known.get(id(node))))
         first = refs[0].database if refs else None
         query = DuckDBQuery(self, caller, statement, (database or first or "").lower() or None, refs,
                             output_location=output_location, query_execution_id=query_execution_id)
@@ -178,9 +191,9 @@ def _target(statement: Statement) -> exp.Table | None:
     return node
 
 
-def _resolve(caller: Caller, node: exp.Table, default_database: str | None) -> TableRef:
+def _resolve(caller: Caller, node: exp.Table, default_database: str | None, table: Table | None = None) -> TableRef:
     database, name = names(node, default_database)
-    ref = TableRef(database, name, lookup(caller, database, name), node, alias_of(node), time_travel(node))
+    ref = TableRef(database, name, table or lookup(caller, database, name), node, alias_of(node), time_travel(node))
     if ref.as_of is not None and not ref.is_iceberg:
         raise InvalidArgument(f"table {ref.qualified} is an external table and has no snapshots; FOR VERSION/"
                               "TIMESTAMP AS OF reads Iceberg tables (table_type=ICEBERG)")
@@ -271,7 +284,8 @@ class DuckDBQuery:
                 _close(con, stop, access)
                 return result
             relation, _ = athena_relation(con, sql)
-            columns = [athena_column(n, t) for n, t in zip(relation.columns, relation.types, strict=True)]
+            columns = [athena_column(output_name(n, i), t)
+                       for i, (n, t) in enumerate(zip(relation.columns, relation.types, strict=True))]
             reader = relation.to_arrow_reader(self.engine.batch_rows)
         except BaseException as exc:
             _close(con, stop, access)
