@@ -27,7 +27,6 @@ from crispml.core.names import crn
 from crispml.services.query.entities import WorkGroup, WorkGroupConfiguration, WorkGroupSummary
 from crispml.services.query.errors import (
     InvalidRequestException,
-    ResourceNotFoundException,
     WorkGroupAlreadyExists,
 )
 from crispml.services.query.specs import (
@@ -195,7 +194,7 @@ class WorkGroupOps(RuntimeAccess):
             names = session.scalars(select(WorkGroupRow.name)).all()
             close = difflib.get_close_matches(name, names, n=3)
             hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
-            raise ResourceNotFoundException(
+            raise InvalidRequestException(  # Athena's code for a missing workgroup, not ResourceNotFoundException
                 f"workgroup {name!r} does not exist{hint}; list them with 'crispml query list-work-groups'")
         return row
 

@@ -4,13 +4,14 @@
 resolves its tables (``sql.py``, ``resolve.py``), and finds the WHERE
 conjuncts that prune partitions (``rewrite.py``); :meth:`DuckDBQuery.plan`
 lists the files each table reference reads (``scan.py``, Iceberg scans through
-the catalog); :meth:`DuckDBQuery.execute` authorizes each file read as the
-caller (``access.py``), defines one DuckDB view per table reference over those
-files (``readers.py``), and runs the rewritten statement, streaming the rows
+the catalog), authorizes each file read as the caller (``access.py``) and
+counts the bytes scanned (``scanned.py``); :meth:`DuckDBQuery.execute` defines
+one DuckDB view per table reference over those files (``readers.py``;
+compressed text through ``compressed.py``), and runs the rewritten statement, streaming the rows
 as Arrow record batches. CTAS, INSERT and DELETE are in ``writes.py``. Every
 statement is sealed (``seal.py``): refused at parse time if it names a file,
 engine state or a DuckDB-only statement, and run on a database that can reach
-only the files its tables resolved to.
+only the files its tables resolved to (and its scratch folder).
 
 Deliberately not here: executions, states, result files and the workgroup's
 bytes-scanned cutoff (the query service's), and SQL that only manages the
@@ -40,12 +41,13 @@ from crispml.services.query.engines.base import (
     QueryFailed,
     StatementType,
 )
-from crispml.services.query.engines.duckdb import iceberg, readers, views
+from crispml.services.query.engines.duckdb import compressed, iceberg, readers, views
 from crispml.services.query.engines.duckdb.access import LakeAccess
 from crispml.services.query.engines.duckdb.errors import translate
 from crispml.services.query.engines.duckdb.resolve import Column, TableRef, lookup, names, time_travel
 from crispml.services.query.engines.duckdb.rewrite import alias_of, output_name, pruning_conjuncts, render
-from crispml.services.query.engines.duckdb.scan import PRUNE_ALIAS, Scan, plan_external
+from crispml.services.query.engines.duckdb.scan import PRUNE_ALIAS, DataFile, Scan, plan_external
+from crispml.services.query.engines.duckdb.scanned import scanned_bytes
 from crispml.services.query.engines.duckdb.seal import open_database, seal, sealed_database
 from crispml.services.query.engines.duckdb.sql import Statement, engine_syntax_error, parse, table_references
 from crispml.services.query.engines.duckdb.types import athena_column, athena_relation
@@ -218,6 +220,8 @@ class DuckDBQuery:
         self.query_execution_id = query_execution_id
         self.write: Any = None  # writes.Write for CTAS / INSERT / DELETE
         self.scans: list[Scan] | None = None
+        self._access: LakeAccess | None = None
+        self._paths: list[list[list[str]]] | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
         self._rendered: tuple[tuple[int, tuple[str, ...]], str] | None = None
         self._interrupted = threading.Event()
@@ -243,7 +247,8 @@ class DuckDBQuery:
     # -- plan --------------------------------------------------------------------
 
     def plan(self) -> ExecutionPlan:
-        """List the files every table reference reads, after partition pruning; read none of them."""
+        """List the files every table reference reads, after partition pruning, and authorize reading them
+        as the caller; read only Parquet footers (the bytes scanned are the column chunks read)."""
         # DuckDB evaluates the partition predicates; a statement with none needs no connection
         con = self.engine.connection() if any(ref.prune for ref in self.refs) else None
         try:
@@ -253,8 +258,14 @@ class DuckDBQuery:
             if con is not None:
                 con.close()
         self.scans = scans
+        # every read is authorized here, before the workgroup's cutoff: Parquet footers say what is scanned
+        self._access = LakeAccess(self.caller)
+        self._paths = self._access.paths_of(scans)
+        tree = self.write.source_tree() if self.write is not None else self.statement.tree
+        scanned = [scanned_bytes(self.caller, scan, paths, tree) for scan, paths in zip(scans, self._paths,
+                                                                                        strict=True)]
         tables = list(dict.fromkeys(s.ref.qualified for s in scans))
-        return ExecutionPlan(data_scanned_bytes=sum(s.bytes for s in scans),
+        return ExecutionPlan(data_scanned_bytes=sum(scanned),
                              files=[f.uri for s in scans for f in s.files], tables=tables)
 
     # -- execute -----------------------------------------------------------------
@@ -266,8 +277,8 @@ class DuckDBQuery:
         assert self.scans is not None
         if cancelled() or self._interrupted.is_set():
             raise QueryCancelled("the query was cancelled before it started")
-        access = LakeAccess(self.caller)
-        paths = access.paths_of(self.scans)
+        access, paths = self._access, self._paths
+        assert access is not None and paths is not None, "plan() authorized the reads"
         reads = access.allowed()
         con = self.engine.connection(isolated=access.needs_filesystem, paths=reads,
                                      scratch=access.scratch() if reads or self.write is not None else None)
@@ -318,20 +329,27 @@ class DuckDBQuery:
         columns, keys = ref.columns, ref.keys
         if not scan.parts:
             return readers.empty(columns + keys)
-        if all(access.is_local(p) for part in paths for p in part):
-            linked = access.link(f"scan{position}", [k.name for k in keys], [
-                (part.values, [(path, f.key) for path, f in zip(part_paths, part.files, strict=True)])
-                for part, part_paths in zip(scan.parts, paths, strict=True)])
-            return self._reader(con, ref, linked, keys)
-        selects = [readers.with_keys(self._reader(con, ref, part_paths, None), keys, part.values)
-                   for part, part_paths in zip(scan.parts, paths, strict=True)]
+        if ref.table.format in ("csv", "json"):  # compressed files DuckDB cannot read are decompressed first
+            named = compressed.text_files(self.caller, access, scan, paths)
+        else:
+            named = [[(path, f.key) for path, f in zip(part_paths, part.files, strict=True)]
+                     for part, part_paths in zip(scan.parts, paths, strict=True)]
+        if all(access.is_local(p) for part in named for p, _ in part):
+            linked = access.link(f"scan{position}", [k.name for k in keys],
+                                 [(part.values, files) for part, files in zip(scan.parts, named, strict=True)])
+            return self._reader(con, ref, linked, keys, scan.files)
+        selects = [readers.with_keys(self._reader(con, ref, [p for p, _ in files], None, part.files), keys,
+                                     part.values) for part, files in zip(scan.parts, named, strict=True)]
         return " UNION ALL ".join(selects)
 
     @staticmethod
-    def _reader(con: duckdb.DuckDBPyConnection, ref: TableRef, paths: list[str], keys: list[Column] | None) -> str:
+    def _reader(con: duckdb.DuckDBPyConnection, ref: TableRef, paths: list[str], keys: list[Column] | None,
+                files: list[DataFile]) -> str:
         fmt = ref.table.format
-        if fmt == "parquet":
-            return readers.read_parquet(paths, ref.columns, keys)
+        if fmt == "parquet":  # columns none of the files hold (added after they were written) are NULL
+            known = [f.columns for f in files if f.columns is not None]
+            present = set().union(*known) if len(known) == len(files) else None
+            return readers.read_parquet(paths, ref.columns, keys, present)
         if fmt == "csv":
             return readers.read_csv(paths, ref.columns, ref.table.csv_options, keys)
         if fmt == "json":

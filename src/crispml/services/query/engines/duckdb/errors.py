@@ -18,6 +18,8 @@ from crispml.core.errors import CrispmlError
 from crispml.services.query.engines.base import QueryCancelled, QueryFailed
 
 _NOT_FOUND = re.compile(r"no files found|no such file|not found: |does not exist|cannot open file", re.IGNORECASE)
+#: A lake file that vanished, as the lake's filesystem reports it from inside DuckDB (with a Python traceback).
+_MISSING = re.compile(r"FileNotFoundError: (lake://[^\s:]+):?([^\n]*)")
 _CORE_NAMES = ("InvalidArgument", "NotFound", "AlreadyExists", "Conflict", "PermissionDenied", "Unauthenticated",
                "LimitExceeded", "Unavailable", "Internal")
 
@@ -52,6 +54,10 @@ def translate(exc: BaseException, paths: Mapping[str, str]) -> QueryFailed | Que
                            "reads, which the engine does not allow; query catalog tables only", "InvalidArgument")
     text = str(exc).split("\n\nLINE ", 1)[0].strip()
     text = lake_message(text, paths)
+    missing = _MISSING.search(text)
+    if missing is not None:  # the lake's filesystem raised inside DuckDB: its traceback is no message
+        return QueryFailed(f"data file {missing.group(1)} is missing from the lake ({missing.group(2).strip()}); "
+                           "put the object again, or delete it and run the table's crawler again", "NotFound")
     if isinstance(exc, duckdb.IOException) and _NOT_FOUND.search(text):
         return QueryFailed(f"{text}; the file was deleted after the query was planned — run it again",
                            "NotFound")
