@@ -13,6 +13,7 @@ services; each call runs :meth:`Platform.run`.
 from __future__ import annotations
 
 import importlib
+import itertools
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -21,8 +22,10 @@ from crispml.core.changes import Changes
 from crispml.core.clock import Clock, SystemClock
 from crispml.core.config import Settings
 from crispml.core.context import CallContext
-from crispml.core.errors import CrispmlError
+from crispml.core.errors import CrispmlError, MetadataLost
 from crispml.core.metadb.engine import Database
+from crispml.core.metadb.riders import riding
+from crispml.core.plugins import redact
 from crispml.core.storage.base import BlobStore, open_blob_store
 from crispml.services import SERVICES
 from crispml.services.audit.service import AuditService
@@ -60,7 +63,7 @@ class Platform:
         self._settings = settings
         self._clock: Clock = clock or SystemClock()
         self._db = Database(settings.db_url)
-        self._db.ensure_upgraded()
+        self._db.ensure_upgraded(on_empty=lambda: refuse_lost_metadata(settings, self._db))
         self._blobs: BlobStore | None = None
         self._blobs_lock = threading.Lock()
         self._changes = Changes()
@@ -127,26 +130,34 @@ class Platform:
     # -- the spine -----------------------------------------------------------
 
     def run(self, spec: OperationSpec, ctx: CallContext, request: Any, body: Body) -> Response:
-        """Validate the request, authorize the caller, run, then audit and measure."""
+        """Validate the request, authorize the caller, run, then audit and measure.
+
+        Once the call is authorized, its audit event rides on the first write transaction the call commits
+        (:meth:`AuditService.pending`), so a change and its event commit together."""
         ctx = ctx.for_call()
         audit = self._audit
         elapsed = timed()
         resource = f"crn:crispml:{spec.service}:::*"
         validated: Request | None = None
+        pending = None
         try:
             validated = validate_request(spec, request)
             resource = spec.resource(validated)
             self._iam.authorize(ctx, spec.action, resource)
-            response = body(ctx, validated)
+            pending = audit.pending(ctx, spec.action, resource, _parameters(validated), elapsed)
+            with riding(pending.rider):
+                response = body(ctx, validated)
         except Exception as exc:
             error = wrap_unexpected(spec, exc)
-            audit.record(ctx, spec.action, resource, error=error, duration_ms=elapsed(),
-                         parameters=_parameters(validated))
+            if pending is None:
+                audit.record(ctx, spec.action, resource, error=error, duration_ms=elapsed(),
+                             parameters=_parameters(validated))
+            else:
+                audit.finish(pending, error)
             if error is exc:
                 raise
             raise error from exc
-        audit.record(ctx, spec.action, resource, error=None, duration_ms=elapsed(),
-                     parameters=_parameters(validated))
+        audit.finish(pending, None)
         return response
 
     def run_each(self, spec: OperationSpec, ctx: CallContext, requests: list[Any],
@@ -194,6 +205,36 @@ class Platform:
         for service in list(self._services.values()):
             service.close()
         self._db.dispose()
+
+
+#: How many lake files the check of a home with no metadata looks at, at most (it needs one to refuse).
+_LAKE_SAMPLE = 200
+
+
+def refuse_lost_metadata(settings: Settings, db: Database) -> None:
+    """Refuse to build a new, empty metadata DB over a lake that holds data (MetadataLost).
+
+    A home whose ``meta.db`` was deleted or emptied would otherwise be opened as a new home: every bucket,
+    table and job then "does not exist" while their bytes sit in the lake. Runs once, when the database has
+    no schema at all. To start an empty catalog over such a lake on purpose, ``crispml db upgrade`` first.
+    """
+    try:
+        store = open_blob_store(settings.lake_url, settings)
+        keys = list(itertools.islice(store.list(), _LAKE_SAMPLE))
+    except (CrispmlError, OSError):  # a lake that cannot be listed now holds nothing this check can see
+        return
+    if not keys:
+        return
+    buckets = sorted({key.split("/", 1)[0] for key in keys})
+    shown = ", ".join(buckets[:5]) + (", …" if len(buckets) > 5 else "")
+    where = db.url.database if db.dialect == "sqlite" else db.display_url
+    raise MetadataLost(
+        f"the metadata database {db.display_url} is empty or missing, but the lake {redact(settings.lake_url)} "
+        f"holds data (buckets: {shown}): opening this home would start an empty catalog, and every bucket, "
+        f"table and job would 'not exist'. Restore the metadata database from a backup ({where}, with its "
+        f"-wal file if any), or point CRISPML_DB_URL at this home's database; to start an empty catalog over "
+        f"this lake on purpose, run 'crispml db upgrade' first"
+    )
 
 
 def _parameters(request: Request | None) -> dict[str, Any] | None:
