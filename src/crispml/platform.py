@@ -18,6 +18,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import DBAPIError
+
 from crispml.core.changes import Changes
 from crispml.core.clock import Clock, SystemClock
 from crispml.core.config import Settings
@@ -148,7 +150,7 @@ class Platform:
             with riding(pending.rider):
                 response = body(ctx, validated)
         except Exception as exc:
-            error = wrap_unexpected(spec, exc)
+            error = self._failure(spec, exc)
             if pending is None:
                 audit.record(ctx, spec.action, resource, error=error, duration_ms=elapsed(),
                              parameters=_parameters(validated))
@@ -183,7 +185,7 @@ class Platform:
                 validated[i] = request = validate_request(spec, raw)
                 resources[i] = spec.resource(request)
             except Exception as exc:
-                outcomes[i] = wrap_unexpected(spec, exc)
+                outcomes[i] = self._failure(spec, exc)
         checked = [i for i in range(len(requests)) if validated[i] is not None]
         for i, refusal in zip(checked, self._iam.authorize_each(ctx, spec.action, [resources[i] for i in checked]),
                               strict=True):
@@ -193,13 +195,22 @@ class Platform:
             try:
                 results = body([validated[i] for i in allowed])  # type: ignore[misc]
             except Exception as exc:
-                results = [wrap_unexpected(spec, exc)] * len(allowed)
+                results = [self._failure(spec, exc)] * len(allowed)
             for i, result in zip(allowed, results, strict=True):
                 outcomes[i] = result
         errors = [o if isinstance(o, CrispmlError) else None for o in outcomes]
         audit.record_many(ctx, spec.action, [(resources[i], errors[i], _parameters(validated[i]))
                                              for i in range(len(requests))], duration_ms=elapsed())
         return outcomes
+
+    def _failure(self, spec: OperationSpec, exc: Exception) -> CrispmlError:
+        """The error a call that raised ``exc`` fails with: a storage fault of the metadata DB by name
+        (full, read-only, damaged) wherever it surfaced, else :func:`wrap_unexpected`'s."""
+        if isinstance(exc, DBAPIError):
+            fault = self._db.fault(exc)
+            if fault is not None:
+                return fault
+        return wrap_unexpected(spec, exc)
 
     def close(self) -> None:
         for service in list(self._services.values()):
@@ -245,5 +256,8 @@ def _parameters(request: Request | None) -> dict[str, Any] | None:
         name for name, field in type(request).model_fields.items()
         if (field.json_schema_extra or {}).get("stream") or (field.json_schema_extra or {}).get("secret")  # type: ignore[union-attr]
     }
-    return request.model_dump(mode="json", exclude=skip, exclude_defaults=True)
+    try:
+        return request.model_dump(mode="json", exclude=skip, exclude_defaults=True)
+    except RecursionError:  # a value nested deeper than Python recurses: record that, not the value
+        return {"truncated": "request parameters nested too deeply to record"}
 

@@ -35,7 +35,7 @@ class Rider:
     """One statement (``sql`` and the values ``values()`` builds when it runs) for the next write transaction
     of ``owner`` (a :class:`Database`) committed in this context."""
 
-    __slots__ = ("owner", "sql", "values", "landed", "_busy", "_closed", "_lock")
+    __slots__ = ("_busy", "_closed", "_lock", "landed", "owner", "sql", "values")
 
     def __init__(self, owner: object, sql: str, values: Callable[[], Sequence[Any]]) -> None:
         self.owner = owner

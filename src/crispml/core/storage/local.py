@@ -9,6 +9,7 @@ last writes, as with SQLite's ``synchronous=NORMAL``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import time
@@ -67,7 +68,7 @@ class LocalBlobStore(BlobStore):
         try:
             with open(tmp, "wb", buffering=0) as out:
                 for chunk in chunks:
-                    out.write(chunk)
+                    _write_all(out, chunk)
             _move_into_place(tmp, final)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
@@ -139,6 +140,17 @@ class LocalBlobStore(BlobStore):
         if not os.access(self.root, os.W_OK):
             raise StorageReadOnly(f"the lake folder {self.root} is not writable; check its permissions and that its "
                                   "file system is mounted read-write")
+
+
+def _write_all(out: IO[bytes], chunk: bytes) -> None:
+    """Write all of ``chunk``: an unbuffered write may take only part of it (at a file size limit, a full
+    disk), and the next write then raises the reason."""
+    view = memoryview(chunk)
+    while view:
+        written = out.write(view)
+        if not written:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[written:]
 
 
 def _move_into_place(tmp: Path, final: Path) -> None:

@@ -62,7 +62,10 @@ def summarize(parameters: dict[str, Any] | None) -> str | None:
     """Request parameters as stored: JSON, cut to a bounded size."""
     if not parameters:
         return None
-    text = json.dumps(parameters, default=str, sort_keys=True)
+    try:
+        text = json.dumps(parameters, default=str, sort_keys=True)
+    except RecursionError:
+        return json.dumps({"truncated": "request parameters nested too deeply to record"})
     return text if len(text) <= _MAX_PARAMS else json.dumps({"truncated": text[:_MAX_PARAMS]})
 
 
@@ -84,7 +87,7 @@ class PendingEvent:
     """The event of a call in progress: its insert rides on the call's first commit (:attr:`rider`), else
     :meth:`AuditService.finish` appends it when the call ends."""
 
-    __slots__ = ("event_id", "rider", "_service", "_ctx", "_action", "_resource", "_parameters", "_elapsed")
+    __slots__ = ("_action", "_ctx", "_elapsed", "_parameters", "_resource", "_service", "event_id", "rider")
 
     def __init__(self, service: AuditService, ctx: CallContext, action: str, resource: str,
                  parameters: dict[str, Any] | None, elapsed: Callable[[], float]) -> None:

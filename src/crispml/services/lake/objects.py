@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, unquote
 from sqlalchemy.orm import Session
 
 from crispml.core.context import CallContext
-from crispml.core.errors import CrispmlError, InvalidArgument
+from crispml.core.errors import CrispmlError, InvalidArgument, StorageFull, StorageReadOnly
 from crispml.core.storage.base import BlobInfo
 from crispml.services.lake.core import (
     LakeCore,
@@ -72,7 +72,10 @@ class ObjectOps(LakeCore):
         metadata = check_metadata(request.metadata)
         body = request.body if request.body is not None else b""
         blob_key = self._new_blob_key(request.bucket)
-        info = self.blobs.write(blob_key, body)
+        try:
+            info = self.blobs.write(blob_key, body)
+        except (StorageFull, StorageReadOnly) as exc:
+            raise type(exc)(f"uploading lake://{request.bucket}/{request.key}: {exc.message}") from exc
         row = self._commit_object(
             request.bucket, request.key, blob_key, info,
             content_type=request.content_type or guess_content_type(request.key),
@@ -129,12 +132,12 @@ class ObjectOps(LakeCore):
         raise AssertionError("unreachable")
 
     def _missing_bytes(self, bucket: str, key: str, version_id: str | None, blob_key: str) -> ObjectDataMissing:
-        version = f" (version {version_id})" if version_id else ""
+        version = f" (version {version_id})" if version_id and version_id != "null" else ""
         return ObjectDataMissing(
-            f"object {key!r} in bucket {bucket!r}{version} is listed, but its bytes are missing from the lake "
-            f"store ({self.blobs.url.rstrip('/')}/{blob_key}): the file was deleted or lost outside crispml. "
-            "Retrying will not help: restore that file from a backup, or delete the object "
-            f"(crispml lake delete-object {bucket} {key}) and upload it again")
+            f"object lake://{bucket}/{key}{version} is listed, but its bytes are missing from the lake store "
+            f"({self.blobs.url.rstrip('/')}/{blob_key}): the file was deleted or lost outside crispml. "
+            f"Retrying will not help: restore that file from a backup, or delete the object "
+            f"(crispml lake rm lake://{bucket}/{key}) and upload it again")
 
     def _readable_paths(self, ctx: CallContext,
                         objects: list[tuple[str, str]]) -> list[str | CrispmlError | None]:
