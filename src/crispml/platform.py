@@ -258,6 +258,6 @@ def _parameters(request: Request | None) -> dict[str, Any] | None:
     }
     try:
         return request.model_dump(mode="json", exclude=skip, exclude_defaults=True)
-    except RecursionError:  # a value nested deeper than Python recurses: record that, not the value
+    except (RecursionError, ValueError):  # nested deeper than Python or pydantic go: record that, not the value
         return {"truncated": "request parameters nested too deeply to record"}
 
