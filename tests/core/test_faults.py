@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 
 import crispml
 from crispml.core.clock import FixedClock
-from crispml.core.errors import StorageReadOnly
+from crispml.core.errors import CrispmlError
 from crispml.sdk.client import Client
 from tests.cli.support import WIDE, Result, Run, assert_refused, plain
 
@@ -156,5 +156,6 @@ def test_a_read_only_postgresql_database_says_so(db_client: Client, db_url: str,
     with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
         conn.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
     with crispml.connect(home=str(home), db_url=db_url, clock=clock) as client:
-        with pytest.raises(StorageReadOnly, match="accepts no writes"):
+        with pytest.raises(CrispmlError, match="accepts no writes") as info:
             client.lake.create_bucket(bucket="more")
+        assert info.value.code == "StorageReadOnly"
