@@ -26,7 +26,7 @@ from crispml.core.config import Settings
 from crispml.core.context import CallContext
 from crispml.core.errors import CrispmlError, MetadataLost
 from crispml.core.metadb.engine import Database
-from crispml.core.metadb.riders import riding
+from crispml.core.metadb.riders import aside, riding
 from crispml.core.plugins import redact
 from crispml.core.storage.base import BlobStore, open_blob_store
 from crispml.services import SERVICES
@@ -135,7 +135,12 @@ class Platform:
         """Validate the request, authorize the caller, run, then audit and measure.
 
         Once the call is authorized, its audit event rides on the first write transaction the call commits
-        (:meth:`AuditService.pending`), so a change and its event commit together."""
+        (:meth:`AuditService.pending`), so a change and its event commit together. The call's own statements
+        never carry the event of a call it runs inside (:func:`~crispml.core.metadb.riders.aside`)."""
+        with aside():
+            return self._run(spec, ctx, request, body)
+
+    def _run(self, spec: OperationSpec, ctx: CallContext, request: Any, body: Body) -> Response:
         ctx = ctx.for_call()
         audit = self._audit
         elapsed = timed()
@@ -174,6 +179,11 @@ class Platform:
         code inside a service that needs many objects at once — the query engine opening a table's
         files — where one round trip per object would cost more than the work.
         """
+        with aside():
+            return self._run_each(spec, ctx, requests, body)
+
+    def _run_each(self, spec: OperationSpec, ctx: CallContext, requests: list[Any],
+                  body: Callable[[list[Request]], list[Any]]) -> list[Any]:
         ctx = ctx.for_call()
         audit = self._audit
         elapsed = timed()

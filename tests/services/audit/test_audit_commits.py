@@ -143,3 +143,24 @@ def test_a_real_mutating_call_leaves_one_event_per_call(db_client: Client) -> No
                                       "streams:PutRecords"]))).all()
     assert sorted(rows) == [("lake:CreateBucket", "Success"), ("lake:PutObject", "Success"),
                             ("streams:CreateStream", "Success"), ("streams:PutRecords", "Success")]
+
+
+def test_a_call_inside_a_call_never_carries_the_outer_calls_event(local_client: Client) -> None:
+    """The inner call's own writes (its audit event) are not the outer call's change: the outer event waits
+    for the outer call's commit."""
+    db = local_client.platform.db
+    local_client.lake.create_bucket(bucket="inner")
+    during: list[list[tuple[str, str | None, float]]] = []
+
+    def body() -> None:
+        local_client.lake.head_bucket(bucket="inner")  # a read whose event is written when it ends
+        local_client.lake.put_object(bucket="inner", key="k", body=b"x")  # a write with its own event
+        during.append(_events(db))
+        _commit_with_core(db)
+        during.append(_events(db))
+
+    before = len(_events(db))
+    _call(local_client, body)
+    assert len(during[0]) == before  # neither inner call carried the outer call's CreateBucket event
+    assert len(during[1]) == before + 1
+    assert len(_events(db)) == before + 1

@@ -84,6 +84,17 @@ def boarding(owner: object) -> Rider | None:
 
 
 @contextmanager
+def aside() -> Iterator[None]:
+    """No rider until the block ends: a call's own statements (its authorization, its audit writes) must not
+    carry the rider of the call it runs inside."""
+    token = _CURRENT.set(None)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
+
+
+@contextmanager
 def riding(rider: Rider) -> Iterator[Rider]:
     """Make ``rider`` the current call's until the block ends (then it rides no more)."""
     token = _CURRENT.set(rider)
