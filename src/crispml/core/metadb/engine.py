@@ -35,7 +35,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, Operationa
 from sqlalchemy.orm import Session, sessionmaker
 
 from crispml.core.errors import CrispmlError, InvalidArgument, Unavailable
-from crispml.core.faults import postgres_fault, sqlite_fault
+from crispml.core.faults import os_fault, postgres_fault, sqlite_fault
 from crispml.core.metadb.riders import Rider, boarding
 from crispml.core.plugins import METADATA_DBS, redact
 
@@ -73,7 +73,12 @@ class Database:
         if self.dialect == "sqlite":
             database = self.url.database or ""
             if database and database != ":memory:":
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                folder = Path(database).expanduser().parent
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise os_fault(exc, "creating the metadata database's folder", folder) or Unavailable(
+                        f"cannot create the folder {folder} of the metadata database: {exc.strerror}") from exc
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         else:
             kwargs["pool_pre_ping"] = True
@@ -329,7 +334,7 @@ class Database:
         with self._migration_lock():
             if on_empty is not None and self._stored_revision() is None:
                 on_empty()
-            with self.engine.begin() as conn:
+            with self._translate(), self.engine.begin() as conn:
                 config = _alembic_config(conn)
                 command.upgrade(config, revision)
             self._upgraded = True

@@ -10,7 +10,8 @@ that commit cannot leave the change without its event. A call that commits
 nothing — a read, a refusal, a failure that rolled back — gets its event
 appended in a transaction of its own afterwards. The one change ever made to
 a stored event: a call that failed after its first commit turns its event
-(written as a success) into a failure, with the error and the full duration.
+(written as a success) into a failure, with the error and the full duration. The duration of an event
+carried by a commit runs to that commit.
 Events are listed newest first by event time (the platform clock), as
 CloudTrail's LookupEvents does; the id breaks ties. A page token is the
 position (time, id) of the last event handed out, so paging never repeats or
