@@ -14,7 +14,10 @@ over all rows, a top-k — two ways:
   over the very files that were uploaded (same bytes, same partitioning).
 
 Each query runs ``--repeat`` times per side, sides interleaved; the table shows
-the medians and crispml/DuckDB (the issue's target: ≤ 1.25 on local disk).
+the medians and crispml/DuckDB. Issue 13's targets are judged at the end: a
+scan-bound query (DuckDB ≥ 50 ms on the same files) within 1.15× DuckDB's
+time, and ``SELECT 1`` through the SDK within 5 ms; the median over the four
+queries is printed too, against the first target (≤ 1.25), for the history.
 Both sides' answers are compared, so a wrong result voids the figures. It also
 prints the fixed cost of a query that reads no table (``SELECT 1``: the
 execution's recorded states, authorizations and audit events, the result CSV
@@ -50,8 +53,14 @@ from rich.table import Table
 import crispml
 from crispml.sdk.queries import run_query
 
-#: The issue's target: crispml's median at most this multiple of DuckDB's on the same files.
+#: The first target (issue 3): the median over the four queries at most this multiple of DuckDB's; kept so the
+#: history stays comparable.
 TARGET = 1.25
+#: Issue 13's targets: a scan-bound query (DuckDB takes at least SCAN_BOUND_MS on the same files) at most
+#: SCAN_TARGET times DuckDB's time, and the fixed cost of ``SELECT 1`` through the SDK at most FIXED_TARGET_MS.
+SCAN_BOUND_MS = 50.0
+SCAN_TARGET = 1.15
+FIXED_TARGET_MS = 5.0
 BUCKET = "bench-query"
 DATABASE = "bench"
 
@@ -240,13 +249,37 @@ def render(figures: list[Figure], fixed: tuple[float, float], crawl_seconds: flo
                    "bytes scanned", "target"):
         table.add_column(column, justify="left" if column == "query" else "right")
     for f in figures:
+        target = (f"≤ {SCAN_TARGET}: {'met' if f.ratio <= SCAN_TARGET else 'NOT met'}" if scan_bound(f)
+                  else f"(DuckDB < {SCAN_BOUND_MS:.0f} ms)")
         table.add_row(f.query, f"{f.crispml_ms:,.1f}", f"{f.duckdb_ms:,.1f}", f"{f.ratio:.2f}", f"{f.rows:,}",
-                      f"{f.scanned_bytes:,}", "met" if f.ratio <= TARGET else f"above {TARGET}")
+                      f"{f.scanned_bytes:,}", target)
     console.print(table)
-    overall = statistics.median(f.ratio for f in figures)
-    console.print(f"median crispml/DuckDB over the {len(figures)} queries: {overall:.2f} (target ≤ {TARGET})")
-    console.print(f"fixed cost of a query (SELECT 1, no table): crispml {fixed[0]:.1f} ms, DuckDB {fixed[1]:.2f} ms")
+    for line in verdicts(figures, fixed):
+        console.print(line)
     console.print(f"crawl of {plan.crawl_files:,} CSV files in 10 partition folders: {crawl_seconds:.2f} s")
+
+
+def scan_bound(figure: Figure) -> bool:
+    return figure.duckdb_ms >= SCAN_BOUND_MS
+
+
+def verdicts(figures: list[Figure], fixed: tuple[float, float]) -> list[str]:
+    """The issue's targets, each with the figure it is judged on and whether it holds."""
+    bound = [f for f in figures if scan_bound(f)]
+    lines = [f"fixed cost of a query (SELECT 1 through the SDK, no table): crispml {fixed[0]:.1f} ms, DuckDB "
+             f"{fixed[1]:.2f} ms — target ≤ {FIXED_TARGET_MS:.0f} ms: "
+             f"{'met' if fixed[0] <= FIXED_TARGET_MS else 'NOT met'}"]
+    if bound:
+        worst = max(f.ratio for f in bound)
+        lines.append(f"scan-bound queries (DuckDB ≥ {SCAN_BOUND_MS:.0f} ms): worst crispml/DuckDB {worst:.2f} over "
+                     f"{len(bound)} — target ≤ {SCAN_TARGET}: {'met' if worst <= SCAN_TARGET else 'NOT met'}")
+    else:
+        lines.append(f"scan-bound queries: none took {SCAN_BOUND_MS:.0f} ms in DuckDB at this size (run without "
+                     "--quick to judge that target)")
+    overall = statistics.median(f.ratio for f in figures)
+    lines.append(f"history: median crispml/DuckDB over the {len(figures)} original queries {overall:.2f} "
+                 f"(the first target, ≤ {TARGET}, which short queries cannot meet)")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.output == "json":
         print(json.dumps({"setup": setup, "figures": [asdict(f) for f in figures],
                           "median_ratio": statistics.median(f.ratio for f in figures),
+                          "targets": verdicts(figures, fixed),
                           "fixed_cost_ms": {"crispml": fixed[0], "duckdb": fixed[1]},
                           "crawl_seconds": crawl_seconds}, indent=2))
         return 0

@@ -222,7 +222,21 @@ EXAMPLES: dict[str, Example] = {
     "registry:ListModels": lambda h: {},
     "registry:UpdateModelPackage": lambda h: {"model_package_arn": "spine-group/1",
                                               "model_approval_status": "Approved", "approval_description": "ok"},
+    "query:BatchGetNamedQuery": lambda h: {"named_query_ids": [h["named_query_id"]]},
     "query:BatchGetQueryExecution": lambda h: {"query_execution_ids": [h["query_id"], h["running_query_id"]]},
+    "query:CreateNamedQuery": lambda h: {"name": "spine-new", "database": DB, "query_string": "SELECT 2"},
+    "query:CreatePreparedStatement": lambda h: {"statement_name": "spine_new", "work_group": "primary",
+                                                "query_statement": "SELECT 1"},
+    "query:DeleteNamedQuery": lambda h: {"named_query_id": h["named_query_id"]},
+    "query:DeletePreparedStatement": lambda h: {"statement_name": "spine_stmt", "work_group": "primary"},
+    "query:GetNamedQuery": lambda h: {"named_query_id": h["named_query_id"]},
+    "query:GetPreparedStatement": lambda h: {"statement_name": "spine_stmt", "work_group": "primary"},
+    "query:ListNamedQueries": lambda h: {},
+    "query:ListPreparedStatements": lambda h: {"work_group": "primary"},
+    "query:UpdateNamedQuery": lambda h: {"named_query_id": h["named_query_id"], "name": "spine-renamed",
+                                         "query_string": "SELECT 3"},
+    "query:UpdatePreparedStatement": lambda h: {"statement_name": "spine_stmt", "work_group": "primary",
+                                                "query_statement": "SELECT 2"},
     "query:CreateWorkGroup": lambda h: {"name": "spine-new", "configuration": {"BytesScannedCutoffPerQuery": 10**8}},
     "query:DeleteWorkGroup": lambda h: {"work_group": "spine-wg"},
     "query:GetQueryExecution": lambda h: {"query_execution_id": h["query_id"]},
@@ -361,6 +375,10 @@ def _prepare(home: Path) -> dict[str, str]:
         for query_id in (done, running):
             assert query.join(query_id, 60)
         mark_query_running(client, running)
+        client.query.create_prepared_statement(statement_name="spine_stmt", work_group="primary",
+                                               query_statement="SELECT ? AS v")
+        named_query = client.query.create_named_query(name="spine-q", database=DB,
+                                                      query_string="SELECT 1").named_query_id
         client.streams.create_stream(stream_name=STREAM, shard_count=2)
         client.streams.increase_stream_retention_period(stream_name=STREAM, retention_period_hours=48)
         client.streams.put_record(stream_name=STREAM, data=b"first", partition_key="user-1")
@@ -414,6 +432,7 @@ def _prepare(home: Path) -> dict[str, str]:
         add_principal(client, "ivan", kind="User", status="Inactive")
         add_principal(client, "uma", kind="User", status="Active")
         return {"upload_id": upload.upload_id, "part_etag": part.etag, "query_id": done, "running_query_id": running,
+                "named_query_id": named_query,
                 "shard_iterator": shard_iterator, "job_run_id": job_run, "running_job_run_id": running_job_run,
                 "source": str(source)}
 

@@ -52,6 +52,9 @@ def sql(
                                   help="Workgroup: its output location and bytes-scanned cutoff apply."),
     output: SqlOutput = typer.Option(SqlOutput.table, "--output", "-o",
                                      help="table (for people), csv (Athena's), or json (one object per line)."),
+    parameters: list[str] | None = typer.Option(
+        None, "--parameter", "-p", help="The value of the next '?' as a SQL literal ('text', 42, DATE "
+                                        "'2024-01-01'); repeat in order (ExecutionParameters)."),
 ) -> None:
     """Run a SQL statement over the lake's tables (Athena) and print its results.
 
@@ -60,6 +63,8 @@ def sql(
       crispml sql "SELECT species, count(*) AS n FROM demo.penguins GROUP BY 1"
 
       crispml sql -d demo "SELECT * FROM penguins LIMIT 5" -o csv > sample.csv
+
+      crispml sql -d demo "SELECT * FROM penguins WHERE species = ? AND year > ?" -p "'Adelie'" -p 2008
     """
     from crispml.sdk.queries import raise_for
 
@@ -72,6 +77,8 @@ def sql(
     request: dict[str, Any] = {"query_string": text, "work_group": workgroup, "client_request_token": str(uuid.uuid4())}
     if database:
         request["query_execution_context"] = {"Database": database}
+    if parameters:
+        request["execution_parameters"] = parameters
     query_id: str | None = None
     try:
         query_id = client.query.start_query_execution(**request).query_execution_id

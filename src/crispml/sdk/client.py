@@ -21,7 +21,9 @@ from crispml.spine.operations import OperationSpec, Service
 
 #: What the SDK adds to a service beyond its operations: (service, name) → ``"module:function"`` taking the
 #: client first (``client.registry.load(name)``); imported when first used.
-HELPERS = {("registry", "load"): "crispml.sdk.models:load"}
+HELPERS = {("registry", "load"): "crispml.sdk.models:load",
+           ("query", "read_sql"): "crispml.sdk.frames:read_sql",
+           ("query", "read_sql_arrow"): "crispml.sdk.frames:read_sql_arrow"}
 
 
 class BoundService:

@@ -44,11 +44,20 @@ def typed(value: str | None, kind: str) -> Any:
     return value
 
 
-def wait(client: Any, query_execution_id: str, *, tick: Callable[[], None] | None = None) -> Any:
-    """Wait until the execution ends; its final ``QueryExecution``. ``tick`` runs between polls."""
+def wait(client: Any, query_execution_id: str, *, tick: Callable[[], None] | None = None,
+         fresh: bool = False) -> Any:
+    """Wait until the execution ends; its final ``QueryExecution``. ``tick`` runs between polls.
+
+    ``fresh`` says the execution was just started by this client: an embedded client then waits for
+    its end notice before the first read (up to a second when there is no ``tick`` to run), so a query
+    of this process is read once, when it has ended, not also while it runs.
+    """
     changes = getattr(getattr(client, "platform", None), "changes", None)
     key = execution_crn(query_execution_id)
     delay = _FIRST_POLL
+    if fresh and changes is not None:
+        # 0: nothing was posted for a new execution before it ended
+        changes.wait(key, 0, delay if tick is not None else _MAX_POLL)
     while True:
         seen = changes.version(key) if changes is not None else 0
         execution = client.query.get_query_execution(query_execution_id=query_execution_id).query_execution
@@ -138,14 +147,18 @@ class QueryRun:
 
 
 def run_query(client: Any, sql: str, *, database: str | None = None, workgroup: str = "primary",
-              tick: Callable[[], None] | None = None) -> QueryRun:
-    """Start ``sql``, wait for it, raise its error if it failed; the finished :class:`QueryRun`."""
+              tick: Callable[[], None] | None = None, parameters: list[str] | None = None) -> QueryRun:
+    """Start ``sql``, wait for it, raise its error if it failed; the finished :class:`QueryRun`.
+
+    ``parameters`` are the values of its ``?`` placeholders, each a SQL literal (``ExecutionParameters``)."""
     request: dict[str, Any] = {"query_string": sql, "work_group": workgroup}
+    if parameters:
+        request["execution_parameters"] = parameters
     if database:
         request["query_execution_context"] = {"Database": database}
     query_id = client.query.start_query_execution(**request).query_execution_id
     try:
-        execution = wait(client, query_id, tick=tick)
+        execution = wait(client, query_id, tick=tick, fresh=True)
     except KeyboardInterrupt:
         client.query.stop_query_execution(query_execution_id=query_id)
         raise

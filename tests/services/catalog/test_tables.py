@@ -85,7 +85,8 @@ def test_the_format_comes_from_classification_or_the_serde(
     ({"Parameters": {"classification": "avro"}}, "'avro' is not supported.*csv, json, parquet"),
     ({"Parameters": {}}, "needs a format"),
     ({"Name": "bad name"}, "table name 'bad name'"),
-    ({"TableType": "VIRTUAL_VIEW"}, "TableType 'VIRTUAL_VIEW' is not supported; use EXTERNAL_TABLE"),
+    ({"TableType": "MANAGED_TABLE"}, "TableType 'MANAGED_TABLE' is not supported; use EXTERNAL_TABLE"),
+    ({"TableType": "VIRTUAL_VIEW"}, "view 't' needs ViewOriginalText"),
 ])
 def test_table_input_rules(catalog: Any, sales: str, change: dict[str, Any], problem: str) -> None:
     with pytest.raises(InvalidInputException, match=problem):

@@ -11,6 +11,16 @@ SERVICE: dict[str, Any] = {
     'aliases': {},
     'operations': [
         {
+            'name': 'BatchGetNamedQuery',
+            'method': 'batch_get_named_query',
+            'command': 'batch-get-named-query',
+            'summary': 'Show up to 50 named queries at once; ids that do not exist are listed as unprocessed.',
+            'doc': 'Show up to 50 named queries at once; ids that do not exist are listed as unprocessed.',
+            'fields': [
+                {'name': 'named_query_ids', 'option': '--named-query-ids', 'kind': 'json', 'type': 'str', 'required': True, 'help': '1-50 named query ids.'},
+            ],
+        },
+        {
             'name': 'BatchGetQueryExecution',
             'method': 'batch_get_query_execution',
             'command': 'batch-get-query-execution',
@@ -18,6 +28,34 @@ SERVICE: dict[str, Any] = {
             'doc': 'Show up to 50 query executions at once; ids that do not exist are listed as unprocessed.',
             'fields': [
                 {'name': 'query_execution_ids', 'option': '--query-execution-ids', 'kind': 'json', 'type': 'str', 'required': True, 'help': '1-50 query execution ids.'},
+            ],
+        },
+        {
+            'name': 'CreateNamedQuery',
+            'method': 'create_named_query',
+            'command': 'create-named-query',
+            'summary': 'Save a query with a name and database in a workgroup; returns its NamedQueryId.',
+            'doc': 'Save a query with a name and database in a workgroup; returns its NamedQueryId.',
+            'fields': [
+                {'name': 'name', 'option': '--name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': "The query's name."},
+                {'name': 'database', 'option': '--database', 'kind': 'plain', 'type': 'str', 'required': True, 'help': 'The database the query runs in.'},
+                {'name': 'query_string', 'option': '--query-string', 'kind': 'plain', 'type': 'str', 'required': True, 'help': 'The SQL statement.'},
+                {'name': 'description', 'option': '--description', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
+                {'name': 'work_group', 'option': '--work-group', 'kind': 'plain', 'type': 'str', 'required': False, 'help': 'The workgroup (default primary).'},
+                {'name': 'client_request_token', 'option': '--client-request-token', 'kind': 'plain', 'type': 'str', 'required': False, 'help': 'Makes the call idempotent: the same token creates the named query once.'},
+            ],
+        },
+        {
+            'name': 'CreatePreparedStatement',
+            'method': 'create_prepared_statement',
+            'command': 'create-prepared-statement',
+            'summary': 'Save a SQL statement under a name in a workgroup, to run later with EXECUTE … USING.',
+            'doc': 'Save a SQL statement under a name in a workgroup, to run later with EXECUTE … USING.',
+            'fields': [
+                {'name': 'statement_name', 'option': '--statement-name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': "The prepared statement's name."},
+                {'name': 'work_group', 'option': '--work-group', 'kind': 'plain', 'type': 'str', 'required': True, 'help': 'Workgroup name.'},
+                {'name': 'query_statement', 'option': '--query-statement', 'kind': 'plain', 'type': 'str', 'required': True, 'help': "The SQL statement; '?' marks a parameter."},
+                {'name': 'description', 'option': '--description', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
             ],
         },
         {
@@ -34,6 +72,27 @@ SERVICE: dict[str, Any] = {
             ],
         },
         {
+            'name': 'DeleteNamedQuery',
+            'method': 'delete_named_query',
+            'command': 'delete-named-query',
+            'summary': 'Delete a named query.',
+            'doc': 'Delete a named query.',
+            'fields': [
+                {'name': 'named_query_id', 'option': '--named-query-id', 'kind': 'plain', 'type': 'str', 'required': True, 'help': 'The named query id.'},
+            ],
+        },
+        {
+            'name': 'DeletePreparedStatement',
+            'method': 'delete_prepared_statement',
+            'command': 'delete-prepared-statement',
+            'summary': 'Delete a prepared statement (DEALLOCATE PREPARE does the same in SQL).',
+            'doc': 'Delete a prepared statement (DEALLOCATE PREPARE does the same in SQL).',
+            'fields': [
+                {'name': 'statement_name', 'option': '--statement-name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': "The prepared statement's name."},
+                {'name': 'work_group', 'option': '--work-group', 'kind': 'plain', 'type': 'str', 'required': True, 'help': 'Workgroup name.'},
+            ],
+        },
+        {
             'name': 'DeleteWorkGroup',
             'method': 'delete_work_group',
             'command': 'delete-work-group',
@@ -42,6 +101,27 @@ SERVICE: dict[str, Any] = {
             'fields': [
                 {'name': 'work_group', 'option': '--work-group', 'kind': 'plain', 'type': 'str', 'required': True, 'help': 'Workgroup name.'},
                 {'name': 'recursive_delete_option', 'option': '--recursive-delete-option', 'kind': 'flag', 'type': 'bool', 'required': False, 'help': "Also delete the workgroup's query history (its result files stay in the lake)."},
+            ],
+        },
+        {
+            'name': 'GetNamedQuery',
+            'method': 'get_named_query',
+            'command': 'get-named-query',
+            'summary': 'Show a named query: its name, database, SQL and workgroup.',
+            'doc': 'Show a named query: its name, database, SQL and workgroup.',
+            'fields': [
+                {'name': 'named_query_id', 'option': '--named-query-id', 'kind': 'plain', 'type': 'str', 'required': True, 'help': 'The named query id.'},
+            ],
+        },
+        {
+            'name': 'GetPreparedStatement',
+            'method': 'get_prepared_statement',
+            'command': 'get-prepared-statement',
+            'summary': 'Show a prepared statement: its SQL, description and when it last changed.',
+            'doc': 'Show a prepared statement: its SQL, description and when it last changed.',
+            'fields': [
+                {'name': 'statement_name', 'option': '--statement-name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': "The prepared statement's name."},
+                {'name': 'work_group', 'option': '--work-group', 'kind': 'plain', 'type': 'str', 'required': True, 'help': 'Workgroup name.'},
             ],
         },
         {
@@ -74,6 +154,30 @@ SERVICE: dict[str, Any] = {
             'doc': 'Show a workgroup: state, configuration, description.',
             'fields': [
                 {'name': 'work_group', 'option': '--work-group', 'kind': 'plain', 'type': 'str', 'required': True, 'help': 'Workgroup name.'},
+            ],
+        },
+        {
+            'name': 'ListNamedQueries',
+            'method': 'list_named_queries',
+            'command': 'list-named-queries',
+            'summary': "List a workgroup's named query ids, oldest first, a page at a time.",
+            'doc': "List a workgroup's named query ids, oldest first, a page at a time.",
+            'fields': [
+                {'name': 'work_group', 'option': '--work-group', 'kind': 'plain', 'type': 'str', 'required': False, 'help': 'The workgroup (default primary).'},
+                {'name': 'max_results', 'option': '--max-results', 'kind': 'plain', 'type': 'int', 'required': False, 'help': 'Ids per page (1-50).'},
+                {'name': 'next_token', 'option': '--next-token', 'kind': 'plain', 'type': 'str', 'required': False, 'help': 'Token from the previous page.'},
+            ],
+        },
+        {
+            'name': 'ListPreparedStatements',
+            'method': 'list_prepared_statements',
+            'command': 'list-prepared-statements',
+            'summary': "List a workgroup's prepared statements by name, a page at a time.",
+            'doc': "List a workgroup's prepared statements by name, a page at a time.",
+            'fields': [
+                {'name': 'work_group', 'option': '--work-group', 'kind': 'plain', 'type': 'str', 'required': True, 'help': 'Workgroup name.'},
+                {'name': 'max_results', 'option': '--max-results', 'kind': 'plain', 'type': 'int', 'required': False, 'help': 'Statements per page (1-50).'},
+                {'name': 'next_token', 'option': '--next-token', 'kind': 'plain', 'type': 'str', 'required': False, 'help': 'Token from the previous page.'},
             ],
         },
         {
@@ -111,6 +215,7 @@ SERVICE: dict[str, Any] = {
                 {'name': 'work_group', 'option': '--work-group', 'kind': 'plain', 'type': 'str', 'required': False, 'help': 'The workgroup (default primary).'},
                 {'name': 'result_configuration', 'option': '--result-configuration', 'kind': 'json', 'type': 'str', 'required': False, 'help': '{"OutputLocation": "lake://bucket/results/"} (ignored if the workgroup enforces its own).'},
                 {'name': 'client_request_token', 'option': '--client-request-token', 'kind': 'plain', 'type': 'str', 'required': False, 'help': 'Makes the call idempotent: the same token starts the query once.'},
+                {'name': 'execution_parameters', 'option': '--execution-parameters', 'kind': 'json', 'type': 'str', 'required': False, 'help': 'Values of the query\'s \'?\' parameters, in order, each a SQL literal: ["\'books\'", "2024", "DATE \'2024-01-01\'"].'},
             ],
         },
         {
@@ -121,6 +226,32 @@ SERVICE: dict[str, Any] = {
             'doc': 'Stop a queued or running query (CANCELLED); stopping a finished one changes nothing.',
             'fields': [
                 {'name': 'query_execution_id', 'option': '--query-execution-id', 'kind': 'plain', 'type': 'str', 'required': True, 'help': 'The query execution id.'},
+            ],
+        },
+        {
+            'name': 'UpdateNamedQuery',
+            'method': 'update_named_query',
+            'command': 'update-named-query',
+            'summary': "Change a named query's name, description and SQL.",
+            'doc': "Change a named query's name, description and SQL.",
+            'fields': [
+                {'name': 'named_query_id', 'option': '--named-query-id', 'kind': 'plain', 'type': 'str', 'required': True, 'help': 'The named query id.'},
+                {'name': 'name', 'option': '--name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': "The query's name."},
+                {'name': 'query_string', 'option': '--query-string', 'kind': 'plain', 'type': 'str', 'required': True, 'help': 'The SQL statement.'},
+                {'name': 'description', 'option': '--description', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
+            ],
+        },
+        {
+            'name': 'UpdatePreparedStatement',
+            'method': 'update_prepared_statement',
+            'command': 'update-prepared-statement',
+            'summary': "Replace a prepared statement's SQL (and description).",
+            'doc': "Replace a prepared statement's SQL (and description).",
+            'fields': [
+                {'name': 'statement_name', 'option': '--statement-name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': "The prepared statement's name."},
+                {'name': 'work_group', 'option': '--work-group', 'kind': 'plain', 'type': 'str', 'required': True, 'help': 'Workgroup name.'},
+                {'name': 'query_statement', 'option': '--query-statement', 'kind': 'plain', 'type': 'str', 'required': True, 'help': "The SQL statement; '?' marks a parameter."},
+                {'name': 'description', 'option': '--description', 'kind': 'plain', 'type': 'str', 'required': False, 'help': ''},
             ],
         },
         {

@@ -25,7 +25,7 @@ from __future__ import annotations
 import fcntl
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,7 +43,7 @@ from crispml.core.plugins import METADATA_DBS, redact
 MIGRATIONS = "crispml:migrations"
 #: The newest revision in ``crispml/migrations/versions/``; bump it with every new migration (a test checks
 #: it against Alembic's own head, so a migration that forgets it fails the suite).
-HEAD = "0013"
+HEAD = "0014"
 T = TypeVar("T")
 #: How often a write transaction is retried after losing a race on a unique key.
 _WRITE_RETRIES = 8
@@ -97,6 +97,12 @@ class Database:
         self._writes = sessionmaker(bind=self._write_engine, expire_on_commit=False)
         self._upgraded = False
         self._lock = threading.Lock()
+        #: SQLite has one writer at a time, and a writer that finds the lock taken sleeps in the driver's busy
+        #: handler (1 ms, then longer) however soon it is free. Threads of this process that write take
+        #: turns here instead, and wake as soon as the one before them commits; another process still
+        #: waits in the busy handler. Reentrant: a write inside a write in one thread would deadlock on the
+        #: DB anyway, not here. PostgreSQL has row locks and needs no turns.
+        self._turns: Any = threading.RLock() if self.dialect == "sqlite" else nullcontext()
         self._processors: dict[tuple[ColumnElement[Any], bool], Callable[[Any], Any]] = {}
 
     # -- sessions ----------------------------------------------------------
@@ -111,7 +117,7 @@ class Database:
     def write(self) -> Iterator[Session]:
         """A session whose work commits together at the end, or not at all (with the current call's rider,
         :mod:`~crispml.core.metadb.riders`)."""
-        with self._translate(), self._writes() as session:
+        with self._turns, self._translate(), self._writes() as session:
             rider = None
             try:
                 with session.begin():
@@ -151,7 +157,7 @@ class Database:
             if rider is not None:
                 rider.settle(committed=True)
         else:
-            with self._sqlite_transaction("IMMEDIATE", commit=True) as conn:
+            with self._turns, self._sqlite_transaction("IMMEDIATE", commit=True) as conn:
                 yield conn
 
     @contextmanager
@@ -191,7 +197,7 @@ class Database:
         (:meth:`to_driver` and :meth:`from_driver` convert a column's values). A driver error comes
         out as SQLAlchemy's, so a lost server is reported as :meth:`connect`'s would be.
         """
-        with self._translate(), driver_errors(self._core.dialect):
+        with self._turns if write else nullcontext(), self._translate(), driver_errors(self._core.dialect):
             raw = self._core.raw_connection()
             driver: Any = raw.driver_connection
             rider = None

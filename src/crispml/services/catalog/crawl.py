@@ -39,7 +39,7 @@ from crispml.core.errors import AlreadyExists, Conflict, InvalidArgument
 from crispml.services.catalog.classify import CsvClassifier, DiscoveredTable, discover
 from crispml.services.catalog.core import CatalogCore, loads
 from crispml.services.catalog.crawler_store import ClassifierRow
-from crispml.services.catalog.entities import CrawlSummary, StorageDescriptor, UnreadableFile
+from crispml.services.catalog.entities import VIRTUAL_VIEW, CrawlSummary, StorageDescriptor, UnreadableFile
 from crispml.services.catalog.specs import (
     BatchCreatePartitionRequest,
     BatchDeletePartitionRequest,
@@ -194,8 +194,8 @@ class CrawlRun:
         with self.core.db.read() as session:
             for row in session.scalars(select(TableRow).where(TableRow.database == self.database)):
                 version = session.get(TableVersionRow, (row.table_id, row.version_id))
-                if version is None:
-                    continue
+                if version is None or loads(version.document).get("table_type") == VIRTUAL_VIEW:
+                    continue  # a view has no files for a crawler to follow
                 partitions = {loads(p.storage_descriptor).get("location", ""): loads(p.partition_values)
                               for p in session.scalars(select(PartitionRow).where(
                                   PartitionRow.table_id == row.table_id))}

@@ -17,6 +17,8 @@ from crispml.spine.models import Shape
 
 #: The ``table_type`` parameter of a managed (Apache Iceberg) table, as Glue and Athena write it.
 ICEBERG = "ICEBERG"
+#: The ``TableType`` of a view (Athena's ``CREATE VIEW`` stores one in Glue with its SQL in ``ViewOriginalText``).
+VIRTUAL_VIEW = "VIRTUAL_VIEW"
 
 
 def is_iceberg(parameters: dict[str, str]) -> bool:
@@ -86,6 +88,13 @@ class Table(BaseModel):
     parameters: dict[str, str] = Field(default_factory=dict)
     created_by: str | None = None
     version_id: str
+    view_original_text: str | None = None
+    view_expanded_text: str | None = None
+
+    @property
+    def is_view(self) -> bool:
+        """A view (``TableType`` ``VIRTUAL_VIEW``): its SQL is in ``view_original_text``, it has no files."""
+        return self.table_type == VIRTUAL_VIEW
 
     @property
     def is_iceberg(self) -> bool:

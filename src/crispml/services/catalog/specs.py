@@ -5,10 +5,12 @@ PascalCase JSON unchanged (``{"Name": ..., "StorageDescriptor": {...}}``) and
 are checked here, once: names lower-cased, locations normalised to
 ``lake://``, column types known, one format among csv/json/parquet (a table
 without a ``classification`` parameter gets the one its SerDe names), CSV
-SerDe options well-formed. Only ``EXTERNAL_TABLE`` is a table type, as in
-Glue; a managed (Apache Iceberg) table is an ``EXTERNAL_TABLE`` whose
-``Parameters`` say ``table_type=ICEBERG`` (CreateTable with
-``OpenTableFormatInput`` sets it), needs a location and columns but no format.
+SerDe options well-formed. ``EXTERNAL_TABLE`` is a table over files and
+``VIRTUAL_VIEW`` a view (its SQL in ``ViewOriginalText``, as Athena's ``CREATE
+VIEW`` stores it; no location, no format, no partition keys); a managed
+(Apache Iceberg) table is an ``EXTERNAL_TABLE`` whose ``Parameters`` say
+``table_type=ICEBERG`` (CreateTable with ``OpenTableFormatInput`` sets it),
+needs a location and columns but no format.
 The data operations on managed tables are in ``managed_specs.py``.
 """
 
@@ -20,6 +22,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from crispml.services.catalog.entities import (
+    VIRTUAL_VIEW,
     Column,
     Database,
     Partition,
@@ -114,16 +117,21 @@ class TableInput(Shape):
     partition_keys: list[Column] = Field(default_factory=list)
     table_type: str = "EXTERNAL_TABLE"
     parameters: dict[str, str] = Field(default_factory=dict)
+    view_original_text: str | None = Field(None, max_length=409600,
+                                           description="A view's SQL (Athena: '/* Presto View: <base64> */').")
+    view_expanded_text: str | None = Field(None, max_length=409600)
 
     @model_validator(mode="after")
     def _check(self) -> TableInput:
-        if self.table_type != "EXTERNAL_TABLE":
+        if self.table_type not in ("EXTERNAL_TABLE", VIRTUAL_VIEW):
             raise InvalidInputException(
                 f"table {self.name!r}: TableType {self.table_type!r} is not supported; "
-                "use EXTERNAL_TABLE (a table over files in the lake)"
+                "use EXTERNAL_TABLE (a table over files in the lake) or VIRTUAL_VIEW (a view)"
             )
         sd = self.storage_descriptor
         _check_columns(sd.columns, self.partition_keys)
+        if self.table_type == VIRTUAL_VIEW:
+            return self._check_view()
         if self.is_iceberg:
             return self._check_iceberg()
         if not sd.location:
@@ -149,6 +157,16 @@ class TableInput(Shape):
     @property
     def is_iceberg(self) -> bool:
         return is_iceberg(self.parameters)
+
+    def _check_view(self) -> TableInput:
+        """A view: its SQL and columns; no files, so no location, format or partition keys."""
+        if not self.view_original_text:
+            raise InvalidInputException(f"view {self.name!r} needs ViewOriginalText, the SQL of its query")
+        if self.partition_keys or self.is_iceberg:
+            raise InvalidInputException(f"view {self.name!r} cannot have PartitionKeys or table_type=ICEBERG")
+        if self.storage_descriptor.location:
+            self.storage_descriptor.location = check_location(self.storage_descriptor.location)
+        return self
 
     def _check_iceberg(self) -> TableInput:
         """A managed table: columns and a location for its data and metadata; Iceberg chooses the format."""

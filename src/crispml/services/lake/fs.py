@@ -357,21 +357,30 @@ class _Aborted(Exception):
 
 
 class LakeWriter(io.RawIOBase):
-    """A ``wb`` file on the lake: bytes stream into one PutObject; visible only after close()."""
+    """A ``wb`` file on the lake: bytes stream into one PutObject; visible only after close().
+
+    The upload runs on a thread of its own once more than one write buffer was written; a file that
+    fits in one buffer (most query results) is put by close() in the caller's thread, with no thread.
+    """
 
     def __init__(self, fs: LakeFileSystem, bucket: str, key: str, **fields: Any) -> None:
         super().__init__()
         self.path = f"{bucket}/{key}"
+        self._target = (fs, bucket, key, fields)
         self._chunks: queue.Queue[Any] = queue.Queue(maxsize=_QUEUE_CHUNKS)
         self._buffer = bytearray()
         self._written = 0
         self._error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._upload, args=(fs, bucket, key, fields), name=f"lake-put-{key}", daemon=True
-        )
-        self._thread.start()
+        self._thread: threading.Thread | None = None
 
-    def _upload(self, fs: LakeFileSystem, bucket: str, key: str, fields: dict[str, Any]) -> None:
+    def _start(self) -> threading.Thread:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._upload, name=f"lake-put-{self._target[2]}", daemon=True)
+            self._thread.start()
+        return self._thread
+
+    def _upload(self) -> None:
+        fs, bucket, key, fields = self._target
         try:
             fs._put(bucket, key, _QueueReader(self._chunks), **fields)
         except BaseException as exc:
@@ -402,7 +411,8 @@ class LakeWriter(io.RawIOBase):
         return len(view)
 
     def _send(self, item: Any) -> None:
-        while self._thread.is_alive():
+        thread = self._start()
+        while thread.is_alive():
             try:
                 self._chunks.put(item, timeout=0.1)
                 return
@@ -421,6 +431,10 @@ class LakeWriter(io.RawIOBase):
         if self.closed:
             return
         try:
+            if self._thread is None:  # it all fits in one buffer: one put, here
+                fs, bucket, key, fields = self._target
+                fs._put(bucket, key, bytes(self._buffer), **fields)
+                return
             if self._buffer:
                 self._send(bytes(self._buffer))
                 self._buffer.clear()
@@ -434,8 +448,9 @@ class LakeWriter(io.RawIOBase):
         """Abandon the upload: nothing becomes visible under the key."""
         if self.closed:
             return
-        self._send(_ABORT)
-        self._thread.join()
+        if self._thread is not None:
+            self._send(_ABORT)
+            self._thread.join()
         super().close()
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:

@@ -92,6 +92,7 @@ class QueryExecution(BaseModel):
     status: QueryExecutionStatus
     statistics: QueryExecutionStatistics
     work_group: str
+    execution_parameters: list[str] | None = None
 
 
 class UnprocessedQueryExecutionId(BaseModel):
@@ -132,3 +133,35 @@ class ResultSetMetadata(BaseModel):
 class ResultSet(BaseModel):
     rows: list[Row]
     result_set_metadata: ResultSetMetadata
+
+
+class PreparedStatement(BaseModel):
+    """A prepared statement of a workgroup (``PREPARE`` or ``CreatePreparedStatement``)."""
+
+    statement_name: str
+    query_statement: str
+    work_group_name: str
+    description: str | None = None
+    last_modified_time: datetime
+
+
+class PreparedStatementSummary(BaseModel):
+    statement_name: str
+    last_modified_time: datetime
+
+
+class NamedQuery(BaseModel):
+    """A saved query of a workgroup (``CreateNamedQuery``)."""
+
+    name: str
+    description: str | None = None
+    database: str
+    query_string: str
+    named_query_id: str
+    work_group: str
+
+
+class UnprocessedNamedQueryId(BaseModel):
+    named_query_id: str
+    error_code: str
+    error_message: str

@@ -74,8 +74,9 @@ from crispml.services.query.specs import (
     StartQueryExecutionRequest,
     StartQueryExecutionResponse,
 )
+from crispml.services.query.statements import StatementOps
 from crispml.services.query.store import QueryExecutionRow
-from crispml.services.query.workgroups import DEFAULT_OUTPUT, WorkGroupOps, configuration_of, workgroup_crn
+from crispml.services.query.workgroups import DEFAULT_OUTPUT, configuration_of, workgroup_crn
 from crispml.spine.operations import operation
 
 _TABLE = cast(Table, QueryExecutionRow.__table__)
@@ -104,7 +105,7 @@ def _output_location(config: WorkGroupConfiguration, request: StartQueryExecutio
     return location
 
 
-class ExecutionOps(WorkGroupOps):
+class ExecutionOps(StatementOps):
     """Query executions: their life cycle and their records."""
 
     _engine_instance: QueryEngine | None
@@ -140,9 +141,11 @@ class ExecutionOps(WorkGroupOps):
 
         query_id = str(uuid.uuid4())
         began = time.perf_counter()
+        sql, prepared = self._statement_to_run(ctx, request)  # statements.py: parameters, PREPARE, EXECUTE …
         try:
-            prepared = self._engine().prepare(caller, request.query_string, database, output_location=output,
-                                              query_execution_id=query_id)
+            if prepared is None:
+                prepared = self._engine().prepare(caller, sql, database, output_location=output,
+                                                  query_execution_id=query_id)
         except QueryFailed as exc:
             raise error_for(exc.error_type, exc.message) from exc
         timings = Timings(submitted=submitted, preprocessing_ms=int((time.perf_counter() - began) * 1000))
@@ -159,7 +162,9 @@ class ExecutionOps(WorkGroupOps):
                 database=prepared.database or database, catalog=catalog, output_location=f"{output}{query_id}.csv",
                 principal=ctx.principal, state="QUEUED", submitted_at=now, data_scanned_bytes=0,
                 statistics=json.dumps({"service_pre_processing_time_in_millis": timings.preprocessing_ms}),
-                client_request_token=token, request_digest=digest, owner=process_owner(), heartbeat_at=now))
+                client_request_token=token, request_digest=digest, owner=process_owner(), heartbeat_at=now,
+                execution_parameters=json.dumps(request.execution_parameters) if request.execution_parameters
+                else None))
             return None
 
         earlier = self._writing(record)
@@ -385,4 +390,5 @@ def execution_entity(row: QueryExecutionRow) -> QueryExecution:
             "athena_error": error}),
         statistics=QueryExecutionStatistics.model_validate(
             {**statistics, "data_scanned_in_bytes": row.data_scanned_bytes}),
-        work_group=row.workgroup)
+        work_group=row.workgroup,
+        execution_parameters=json.loads(row.execution_parameters) if row.execution_parameters else None)

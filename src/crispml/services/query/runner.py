@@ -1,26 +1,30 @@
-"""Running one query execution: the worker thread, its watcher, and its results file.
+"""Running one query execution: the worker thread, its watch, and its results file.
 
 ``StartQueryExecution`` records the execution ``QUEUED`` and hands the
 prepared statement to a :class:`Run`, which runs it on a worker thread of the
-calling process: ``RUNNING`` (committed first), ``plan()``, the workgroup's
-bytes-scanned cutoff, ``execute()``, the rows streamed into the results CSV in
-the lake as they come, then ``SUCCEEDED``, ``FAILED`` or ``CANCELLED`` — each
-written to the metadata DB with its time and statistics. The worker thread is
-not a daemon, so a CLI process that started a query finishes it before it
-exits.
+calling process: ``plan()``, the workgroup's bytes-scanned cutoff,
+``execute()``, the rows streamed into the results CSV in the lake as they
+come, then ``SUCCEEDED``, ``FAILED`` or ``CANCELLED`` — each written to the
+metadata DB with its time and statistics. A query still running after
+:data:`RUNNING_AFTER` is recorded ``RUNNING`` by its watch; one that ends
+sooner goes from ``QUEUED`` to its end state in one write, as a fast Athena
+query looks to a client that polls (the row names its process from the start,
+so a dead run is found either way). The worker thread is not a daemon, so a
+CLI process that started a query finishes it before it exits.
 
 Every end state is written only while the execution is still ``QUEUED`` or
 ``RUNNING`` (one conditional UPDATE), so a ``StopQueryExecution`` that won the
 race keeps its ``CANCELLED``. Stopping works across processes because a
-watcher thread reads the execution's state from the DB every
-:data:`POLL_SECONDS`: once it reads ``CANCELLED`` it sets the flag that
-``execute`` polls and calls ``prepared.interrupt()`` — at every tick until
-the worker ends, since an interrupt that arrives between two engine
-statements would otherwise be lost. The watcher also beats
-the heartbeat that lets another host tell a live run from a dead one
-(:func:`owner_alive`), as crawls do; on this host the owner's pid decides.
-The worker waits for its watcher before it ends: a daemon thread still
-inside the engine when the interpreter shuts down would abort the process.
+watch on the process's ticker (:mod:`crispml.core.ticker`) reads the
+execution's state from the DB every :data:`POLL_SECONDS`: once it reads
+``CANCELLED`` it sets the flag that ``execute`` polls and calls
+``prepared.interrupt()`` — at every tick until the worker ends, since an
+interrupt that arrives between two engine statements would otherwise be lost.
+The watch also beats the heartbeat that lets another host tell a live run from
+a dead one (:func:`owner_alive`), as crawls do; on this host the owner's pid
+decides. A query that ends within its first poll is never looked at, and the
+worker cancels its watch before it ends, so the ticker's daemon thread is never
+inside the engine when the interpreter shuts down.
 
 The worker reads and writes the lake as the principal who started the query
 (the :class:`~crispml.services.query.engines.base.Caller` of its start), so its
@@ -42,13 +46,16 @@ from sqlalchemy import Table, select, update
 
 from crispml.core.errors import CrispmlError, LimitExceeded
 from crispml.core.owners import owner_alive as process_alive
+from crispml.core.ticker import TICKER, Watch
 from crispml.services.query.engines.base import Caller, EngineResult, PreparedQuery, QueryCancelled, QueryFailed
 from crispml.services.query.entities import ACTIVE_STATES, ColumnInfo
 from crispml.services.query.store import QueryExecutionRow
 from crispml.spine.operations import RuntimeAccess
 
-#: How often a running query's watcher reads its state (a stop is noticed within this).
+#: How often a running query's watch reads its state (a stop is noticed within this).
 POLL_SECONDS = 0.2
+#: A query still running this long after it started is recorded ``RUNNING`` (a shorter one never is).
+RUNNING_AFTER = 0.05
 #: How often a running query records that its process is alive.
 HEARTBEAT_SECONDS = 10.0
 #: A run on another host whose heartbeat is older than this is taken for dead.
@@ -132,11 +139,11 @@ class Run:
         self.on_end = on_end
         self.scanned = 0
         self._stop = threading.Event()
-        self._done = threading.Event()
         # not a daemon: a process that started a query finishes it before it exits
         self.thread = threading.Thread(target=self._work, name=f"query-{query_execution_id}", daemon=False)
-        self._watcher = threading.Thread(target=self._watch, name=f"query-watch-{query_execution_id}",
-                                         daemon=True)
+        self._watch: Watch | None = None
+        self._beat = 0.0
+        self._started_at: datetime | None = None
 
     # -- control ------------------------------------------------------------------------------
 
@@ -170,21 +177,21 @@ class Run:
                 else:
                     self._end("FAILED", error=exc)
         finally:
-            self._done.set()
-            # The watcher is a daemon; if it were still inside the engine's interrupt() (C++) when the
-            # interpreter finalizes, the thread would be torn down there and abort the process. The
-            # worker is not a daemon, so waiting for the watcher here makes exit wait for both.
-            if self._watcher.ident is not None:
-                self._watcher.join()
+            # the ticker's thread is a daemon: once cancelled, the watch is not inside the engine's
+            # interrupt() (C++) when the interpreter finalizes, which would abort the process
+            if self._watch is not None:
+                self._watch.cancel()
             self.on_end(self)
 
     def _run(self) -> None:
         timings = self.timings
         timings.started = time.perf_counter()
         timings.queue_ms = int((timings.started - (timings.queued or timings.submitted)) * 1000)
-        if not self._update(state="RUNNING", started_at=self.core.clock.now()):
+        self._started_at = self.core.clock.now()
+        if self.cancelled():
             return  # stopped while queued
-        self._watcher.start()
+        self._beat = time.monotonic()
+        self._watch = TICKER.add(self._tick, RUNNING_AFTER)
         began = time.perf_counter()
         plan = self.prepared.plan()
         timings.planning_ms = int((time.perf_counter() - began) * 1000)
@@ -245,7 +252,8 @@ class Run:
              columns: list[ColumnInfo] | None = None) -> str:
         """Write the end state (if the execution is still active); the state it has now."""
         values: dict[str, Any] = {
-            "state": state, "completed_at": self.core.clock.now(), "data_scanned_bytes": self.scanned,
+            "state": state, "started_at": self._started_at, "completed_at": self.core.clock.now(),
+            "data_scanned_bytes": self.scanned,
             "statistics": json.dumps(self.timings.statistics()), "owner": None, "heartbeat_at": None,
         }
         if error is not None:
@@ -266,24 +274,29 @@ class Run:
                      owner=None, heartbeat_at=None)
         return self._state() or "CANCELLED"
 
-    # -- the watcher ----------------------------------------------------------------------------
+    # -- the watch ------------------------------------------------------------------------------
 
-    def _watch(self) -> None:
-        beat = time.monotonic()
-        while not self._done.wait(POLL_SECONDS):
-            try:
-                if not self.cancelled():
-                    if self._state() not in ACTIVE_STATES:  # stopped (or deleted) from anywhere
-                        self._stop.set()
-                    elif time.monotonic() - beat >= HEARTBEAT_SECONDS:
-                        self._update(heartbeat_at=self.core.clock.now())
-                        beat = time.monotonic()
-                if self.cancelled():
-                    # again at every tick until the worker ends: an interrupt that lands between two of
-                    # the engine's statements is lost, and one stop must not leave a query running
-                    self.prepared.interrupt()
-            except Exception:  # a DB hiccup or an engine already closed: try again at the next tick
-                continue
+    def _tick(self) -> bool:
+        """One look at a running execution (on the ticker's thread): stopped elsewhere? heartbeat due?
+
+        The first look records ``RUNNING``; a query that ended before it went from ``QUEUED`` to its end
+        state in one write (its ``started_at`` is written with it).
+        """
+        if self._watch is not None and self._watch.period != POLL_SECONDS:
+            self._watch.period = POLL_SECONDS
+            if not self._update(state="RUNNING", started_at=self._started_at):
+                self._stop.set()  # stopped (or deleted) while it was starting
+        if not self.cancelled():
+            if self._state() not in ACTIVE_STATES:  # stopped (or deleted) from anywhere
+                self._stop.set()
+            elif time.monotonic() - self._beat >= HEARTBEAT_SECONDS:
+                self._update(heartbeat_at=self.core.clock.now())
+                self._beat = time.monotonic()
+        if self.cancelled():
+            # again at every tick until the worker ends: an interrupt that lands between two of
+            # the engine's statements is lost, and one stop must not leave a query running
+            self.prepared.interrupt()
+        return True
 
     # -- the row ----------------------------------------------------------------------------------
 

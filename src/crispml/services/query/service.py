@@ -1,8 +1,10 @@
 """The query service (Athena): SQL over the catalog's tables, run in the background, results in the lake.
 
 One class combining the operation groups: workgroups (``workgroups.py``),
-query executions (``executions.py``, run by ``runner.py``) and their results
-(``results.py``, in Athena's CSV: ``results_csv.py``). The service owns
+prepared statements and named queries (``statements.py``, with ``PREPARE``,
+``EXECUTE`` and ``?`` parameters in ``parameters.py``), query executions
+(``executions.py``, run by ``runner.py``) and their results (``results.py``,
+in Athena's CSV: ``results_csv.py``). The service owns
 executions, their states, workgroups, the bytes-scanned cutoff and the results
 files; the SQL itself — parsing, resolving catalog tables, reading lake files,
 CTAS and INSERT — belongs to the engine (``engines/``, DuckDB), behind the
@@ -24,14 +26,23 @@ from crispml.services.query.executions import execution_crn
 from crispml.services.query.results import ResultOps
 from crispml.services.query.runner import Run
 from crispml.services.query.specs import (
+    BatchGetNamedQueryRequest,
     BatchGetQueryExecutionRequest,
+    CreateNamedQueryRequest,
+    CreatePreparedStatementRequest,
     CreateWorkGroupRequest,
     DeleteWorkGroupRequest,
     GetQueryResultsRequest,
+    ListNamedQueriesRequest,
+    ListPreparedStatementsRequest,
     ListQueryExecutionsRequest,
     ListWorkGroupsRequest,
+    NamedQueryRequest,
+    PreparedStatementRequest,
     QueryExecutionRequest,
     StartQueryExecutionRequest,
+    UpdateNamedQueryRequest,
+    UpdatePreparedStatementRequest,
     UpdateWorkGroupRequest,
     WorkGroupRequest,
 )
@@ -39,16 +50,25 @@ from crispml.spine.operations import Runtime, Service
 
 #: What other services and shells may import: the service, its operations' requests, and what they share.
 __all__ = [
+    "BatchGetNamedQueryRequest",
     "BatchGetQueryExecutionRequest",
+    "CreateNamedQueryRequest",
+    "CreatePreparedStatementRequest",
     "CreateWorkGroupRequest",
     "DeleteWorkGroupRequest",
     "GetQueryResultsRequest",
+    "ListNamedQueriesRequest",
+    "ListPreparedStatementsRequest",
     "ListQueryExecutionsRequest",
     "ListWorkGroupsRequest",
+    "NamedQueryRequest",
+    "PreparedStatementRequest",
     "QueryCancelledError",
     "QueryExecutionRequest",
     "QueryService",
     "StartQueryExecutionRequest",
+    "UpdateNamedQueryRequest",
+    "UpdatePreparedStatementRequest",
     "UpdateWorkGroupRequest",
     "WorkGroupRequest",
     "error_for",

@@ -1,11 +1,14 @@
 """Query requests and responses: Athena's operations and fields, in snake_case.
 
 Checked here, once, with Athena's limits: workgroup names are 1-128 of
-``[a-zA-Z0-9._-]``; descriptions up to 1,024 characters; at most 50 tags;
+``[a-zA-Z0-9._-]``; prepared statement names 1-256 of ``[a-zA-Z0-9_@:]``,
+starting with a letter or ``_``; named query names 1-128 characters;
+descriptions up to 1,024 characters; at most 50 tags;
 ``BytesScannedCutoffPerQuery`` at least 10,000,000 bytes (10 MB, Athena's
 minimum); query strings 1-262,144 bytes; ``ClientRequestToken`` 32-128
-characters; output locations are lake prefixes (``s3://`` is accepted as the
-same lake) normalised to ``lake://bucket/prefix/``; ``MaxResults`` 1-50 for
+characters; ``ExecutionParameters`` 1-1,000 values of 1-1,024 characters;
+output locations are lake prefixes (``s3://`` is accepted as the same lake)
+normalised to ``lake://bucket/prefix/``; ``MaxResults`` 1-50 for
 lists and 1-1,000 for result pages.
 """
 
@@ -18,9 +21,13 @@ from pydantic import AfterValidator, Field, model_validator
 
 from crispml.core.hive import check_location
 from crispml.services.query.entities import (
+    NamedQuery,
+    PreparedStatement,
+    PreparedStatementSummary,
     QueryExecution,
     ResultSet,
     Tag,
+    UnprocessedNamedQueryId,
     UnprocessedQueryExecutionId,
     WorkGroup,
     WorkGroupConfiguration,
@@ -35,6 +42,8 @@ MIN_CUTOFF = 10_000_000
 MAX_QUERY_BYTES = 262_144
 _WORKGROUP = re.compile(r"^[a-zA-Z0-9._-]{1,128}$")
 _QUERY_ID = re.compile(r"^[a-zA-Z0-9-]{1,128}$")
+_STATEMENT_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_@:]{0,255}$")
+MAX_PARAMETERS = 1000
 
 
 def check_workgroup(name: str) -> str:
@@ -78,6 +87,29 @@ def _query_string(sql: str) -> str:
     if len(sql.encode("utf-8")) > MAX_QUERY_BYTES:
         raise InvalidRequestException(f"QueryString is longer than Athena's limit of {MAX_QUERY_BYTES} bytes")
     return sql
+
+
+def check_statement_name(name: str) -> str:
+    if not _STATEMENT_NAME.match(name):
+        raise InvalidRequestException(
+            f"prepared statement name {name!r} must be 1-256 letters, digits, '_', '@' or ':', starting with a "
+            "letter or '_'")
+    return name
+
+
+def _parameters(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    if not 1 <= len(values) <= MAX_PARAMETERS:
+        raise InvalidRequestException(
+            f"ExecutionParameters holds 1-{MAX_PARAMETERS} values, not {len(values)}; leave it out for a query "
+            "without '?' parameters")
+    for position, value in enumerate(values, 1):
+        if not 1 <= len(value) <= 1024:
+            raise InvalidRequestException(
+                f"ExecutionParameters value {position} must be 1-1024 characters (a SQL literal such as 'text', "
+                "42 or DATE '2024-01-01')")
+    return values
 
 
 WorkGroupName = Annotated[str, AfterValidator(check_workgroup), Field(description="Workgroup name.")]
@@ -201,6 +233,9 @@ class StartQueryExecutionRequest(Request):
     client_request_token: str | None = Field(
         None, min_length=32, max_length=128,
         description="Makes the call idempotent: the same token starts the query once.")
+    execution_parameters: Annotated[list[str] | None, AfterValidator(_parameters)] = Field(
+        None, description="Values of the query's '?' parameters, in order, each a SQL literal: "
+                          '["\'books\'", "2024", "DATE \'2024-01-01\'"].')
 
 
 class StartQueryExecutionResponse(Response):
@@ -247,3 +282,101 @@ class GetQueryResultsResponse(Response):
     update_count: int = 0
     result_set: ResultSet
     next_token: str | None = None
+
+
+# -- prepared statements -------------------------------------------------------------------
+
+StatementName = Annotated[str, AfterValidator(check_statement_name),
+                          Field(description="The prepared statement's name.")]
+StatementText = Annotated[str, AfterValidator(_query_string),
+                          Field(description="The SQL statement; '?' marks a parameter.")]
+
+
+class CreatePreparedStatementRequest(Request):
+    statement_name: StatementName
+    work_group: WorkGroupName
+    query_statement: StatementText
+    description: str | None = Field(None, min_length=1, max_length=1024)
+
+
+class PreparedStatementRequest(Request):
+    statement_name: StatementName
+    work_group: WorkGroupName
+
+
+class GetPreparedStatementResponse(Response):
+    prepared_statement: PreparedStatement
+
+
+class UpdatePreparedStatementRequest(Request):
+    statement_name: StatementName
+    work_group: WorkGroupName
+    query_statement: StatementText
+    description: str | None = Field(None, min_length=1, max_length=1024)
+
+
+class ListPreparedStatementsRequest(Request):
+    work_group: WorkGroupName
+    max_results: int = Field(50, ge=1, le=50, description="Statements per page (1-50).")
+    next_token: NextToken = None
+
+
+class ListPreparedStatementsResponse(Response):
+    prepared_statements: list[PreparedStatementSummary]
+    next_token: str | None = None
+
+
+# -- named queries ---------------------------------------------------------------------------
+
+NamedQueryId = Annotated[str, AfterValidator(_query_id), Field(description="The named query id.")]
+
+
+class CreateNamedQueryRequest(Request):
+    name: str = Field(min_length=1, max_length=128, description="The query's name.")
+    database: str = Field(min_length=1, max_length=255, description="The database the query runs in.")
+    query_string: Annotated[str, AfterValidator(_query_string)] = Field(description="The SQL statement.")
+    description: str | None = Field(None, max_length=1024)
+    work_group: WorkGroupName = Field(PRIMARY, description="The workgroup (default primary).")
+    client_request_token: str | None = Field(
+        None, min_length=32, max_length=128,
+        description="Makes the call idempotent: the same token creates the named query once.")
+
+
+class CreateNamedQueryResponse(Response):
+    named_query_id: str
+
+
+class NamedQueryRequest(Request):
+    named_query_id: NamedQueryId
+
+
+class GetNamedQueryResponse(Response):
+    named_query: NamedQuery
+
+
+class BatchGetNamedQueryRequest(Request):
+    named_query_ids: list[NamedQueryId] = Field(min_length=1, max_length=50, description="1-50 named query ids.")
+
+
+class BatchGetNamedQueryResponse(Response):
+    table_columns: ClassVar[dict[str, list[str]]] = {"named_queries": ["named_query_id", "name", "database"]}
+    named_queries: list[NamedQuery]
+    unprocessed_named_query_ids: list[UnprocessedNamedQueryId] = Field(default_factory=list)
+
+
+class ListNamedQueriesRequest(Request):
+    work_group: WorkGroupName = Field(PRIMARY, description="The workgroup (default primary).")
+    max_results: int = Field(50, ge=1, le=50, description="Ids per page (1-50).")
+    next_token: NextToken = None
+
+
+class ListNamedQueriesResponse(Response):
+    named_query_ids: list[str]
+    next_token: str | None = None
+
+
+class UpdateNamedQueryRequest(Request):
+    named_query_id: NamedQueryId
+    name: str = Field(min_length=1, max_length=128, description="The query's name.")
+    query_string: Annotated[str, AfterValidator(_query_string)] = Field(description="The SQL statement.")
+    description: str | None = Field(None, max_length=1024)

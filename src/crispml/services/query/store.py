@@ -10,6 +10,11 @@ can be recognised and closed as FAILED. ``client_request_token`` is unique, so
 two concurrent starts with one token record one execution. The statistics,
 the result columns and the error are JSON/plain columns read only whole.
 Executions go with their workgroup (RecursiveDeleteOption).
+
+A prepared statement is keyed by its workgroup and name (Athena's are
+per workgroup); a named query by its ``named_query_id``, with ``seq`` ordering
+a workgroup's list and a unique ``client_request_token`` making two
+concurrent creates with one token record one. Both go with their workgroup.
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ class QueryExecutionRow(Base):
     update_count: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # rows a CTAS/INSERT wrote
     client_request_token: Mapped[str | None] = mapped_column(String(128), nullable=True, unique=True)
     request_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    execution_parameters: Mapped[str | None] = mapped_column(Text, nullable=True)  # ["'a'", "1"] as JSON
     owner: Mapped[str | None] = mapped_column(String(255), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
@@ -70,3 +76,31 @@ class QueryExecutionRow(Base):
         Index("ix_query_executions_workgroup_seq", "workgroup", "seq"),
         Index("ix_query_executions_state", "state"),
     )
+
+
+class PreparedStatementRow(Base):
+    __tablename__ = "query_prepared_statements"
+
+    workgroup: Mapped[str] = mapped_column(ForeignKey("query_workgroups.name", ondelete="CASCADE"),
+                                           primary_key=True)
+    statement_name: Mapped[str] = mapped_column(BinaryString(256), primary_key=True)
+    query_statement: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_modified_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class NamedQueryRow(Base):
+    __tablename__ = "query_named_queries"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    named_query_id: Mapped[str] = mapped_column(String(64), unique=True)
+    workgroup: Mapped[str] = mapped_column(ForeignKey("query_workgroups.name", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    database: Mapped[str] = mapped_column(String(255))
+    query_string: Mapped[str] = mapped_column(Text)
+    client_request_token: Mapped[str | None] = mapped_column(String(128), nullable=True, unique=True)
+    request_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_query_named_queries_workgroup_seq", "workgroup", "seq"),)

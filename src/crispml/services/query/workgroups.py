@@ -39,7 +39,7 @@ from crispml.services.query.specs import (
     UpdateWorkGroupRequest,
     WorkGroupRequest,
 )
-from crispml.services.query.store import QueryExecutionRow, WorkGroupRow
+from crispml.services.query.store import NamedQueryRow, PreparedStatementRow, QueryExecutionRow, WorkGroupRow
 from crispml.spine.operations import RuntimeAccess, operation
 
 #: Where the primary workgroup's results go (the bucket is made on first use).
@@ -151,13 +151,15 @@ class WorkGroupOps(RuntimeAccess):
             row = self._workgroup(session, request.work_group, lock=True)
             held = session.scalar(select(func.count()).select_from(QueryExecutionRow)
                                   .where(QueryExecutionRow.workgroup == row.name)) or 0
-            if held and not request.recursive_delete_option:
+            named = session.scalar(select(func.count()).select_from(NamedQueryRow)
+                                   .where(NamedQueryRow.workgroup == row.name)) or 0
+            if (held or named) and not request.recursive_delete_option:
                 raise InvalidRequestException(
-                    f"workgroup {row.name!r} holds {held} query executions; delete it with "
-                    "RecursiveDeleteOption to delete them too (their result files stay in the lake)")
-            for execution in session.scalars(select(QueryExecutionRow)
-                                             .where(QueryExecutionRow.workgroup == row.name)):
-                session.delete(execution)  # a query still running sees its row gone and stops
+                    f"workgroup {row.name!r} holds {held} query executions and {named} named queries; delete it "
+                    "with RecursiveDeleteOption to delete them too (result files stay in the lake)")
+            for kind in (QueryExecutionRow, NamedQueryRow, PreparedStatementRow):
+                for item in session.scalars(select(kind).where(kind.workgroup == row.name)):
+                    session.delete(item)  # a query still running sees its row gone and stops
             session.delete(row)
 
         self._writing(work)

@@ -11,7 +11,8 @@ as Arrow record batches. CTAS, INSERT and DELETE are in ``writes.py``.
 
 Deliberately not here: executions, states, result files and the workgroup's
 bytes-scanned cutoff (the query service's), and SQL that only manages the
-catalog (``SHOW``, ``DESCRIBE``, ``ALTER``, ``DROP``: catalog operations do that).
+catalog (``SHOW``, ``DESCRIBE``, ``CREATE``, ``ALTER``, ``DROP``: ``ddl.py`` runs
+those through the catalog's operations; views are expanded by ``views.py``).
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from sqlglot import exp
 
 import duckdb
 from crispml.core.errors import InvalidArgument
+from crispml.core.ticker import TICKER
 from crispml.services.query.engines.base import (
     Caller,
     EngineResult,
@@ -34,14 +36,18 @@ from crispml.services.query.engines.base import (
     QueryFailed,
     StatementType,
 )
-from crispml.services.query.engines.duckdb import iceberg, readers
+from crispml.services.query.engines.duckdb import iceberg, readers, views
 from crispml.services.query.engines.duckdb.access import LakeAccess
 from crispml.services.query.engines.duckdb.errors import translate
 from crispml.services.query.engines.duckdb.resolve import Column, TableRef, lookup, names, time_travel
-from crispml.services.query.engines.duckdb.rewrite import alias_of, pruning_conjuncts, render
+from crispml.services.query.engines.duckdb.rewrite import alias_of, output_name, pruning_conjuncts, render
 from crispml.services.query.engines.duckdb.scan import PRUNE_ALIAS, Scan, plan_external
 from crispml.services.query.engines.duckdb.sql import Statement, engine_syntax_error, parse, table_references
 from crispml.services.query.engines.duckdb.types import athena_column, athena_relation
+
+if TYPE_CHECKING:
+    from crispml.services.catalog.service import Table
+    from crispml.services.query.engines.duckdb.ddl import DdlQuery
 
 #: How often the cancellation callback is polled while DuckDB runs (seconds).
 POLL_SECONDS = 0.05
@@ -103,15 +109,23 @@ class DuckDBEngine:
             database.close()
 
     def prepare(self, caller: Caller, sql: str, database: str | None, *, output_location: str | None,
-                query_execution_id: str) -> DuckDBQuery:
+                query_execution_id: str) -> DuckDBQuery | DdlQuery:
         """Parse ``sql`` and resolve its tables as ``caller``; read no data (see ``engines/base.py``)."""
         statement = parse(sql)
+        if statement.ddl is not None:  # the catalog's statements (ddl.py)
+            from crispml.services.query.engines.duckdb.ddl import prepare_ddl
+
+            return prepare_ddl(self, caller, statement, database, output_location=output_location,
+                               query_execution_id=query_execution_id)
         target = _target(statement)
+        if target is not None and statement.substatement_type in ("INSERT", "DELETE"):
+            views.refuse_write(caller, target, database, statement.substatement_type.replace("_", " "))
+        known = views.expand(caller, statement.tree, (database or "").lower() or None, target)
         refs: list[TableRef] = []
         for node in table_references(statement.tree):
             if target is not None and node is target:
                 continue
-            refs.append(_resolve(caller, node, database))
+            refs.append(_resolve(caller, node, database, known.get(id(node))))
         first = refs[0].database if refs else None
         query = DuckDBQuery(self, caller, statement, (database or first or "").lower() or None, refs,
                             output_location=output_location, query_execution_id=query_execution_id)
@@ -136,9 +150,9 @@ def _target(statement: Statement) -> exp.Table | None:
     return node
 
 
-def _resolve(caller: Caller, node: exp.Table, default_database: str | None) -> TableRef:
+def _resolve(caller: Caller, node: exp.Table, default_database: str | None, table: Table | None = None) -> TableRef:
     database, name = names(node, default_database)
-    ref = TableRef(database, name, lookup(caller, database, name), node, alias_of(node), time_travel(node))
+    ref = TableRef(database, name, table or lookup(caller, database, name), node, alias_of(node), time_travel(node))
     if ref.as_of is not None and not ref.is_iceberg:
         raise InvalidArgument(f"table {ref.qualified} is an external table and has no snapshots; FOR VERSION/"
                               "TIMESTAMP AS OF reads Iceberg tables (table_type=ICEBERG)")
@@ -217,7 +231,7 @@ class DuckDBQuery:
         if access.needs_filesystem:
             access.register(con)
         self._con = con
-        stop = _CancelWatch(cancelled, self.interrupt, name=f"query-cancel-{self.query_execution_id}")
+        stop = _CancelWatch(cancelled, self.interrupt)
         try:
             if self._interrupted.is_set():
                 raise QueryCancelled("the query was cancelled")
@@ -227,7 +241,8 @@ class DuckDBQuery:
                 _close(con, stop, access)
                 return result
             relation, _ = athena_relation(con, sql)
-            columns = [athena_column(n, t) for n, t in zip(relation.columns, relation.types, strict=True)]
+            columns = [athena_column(output_name(n, i), t)
+                       for i, (n, t) in enumerate(zip(relation.columns, relation.types, strict=True))]
             reader = relation.to_arrow_reader(self.engine.batch_rows)
         except BaseException as exc:
             _close(con, stop, access)
@@ -317,33 +332,28 @@ def _view(position: int) -> str:
 
 
 class _CancelWatch:
-    """A daemon thread that interrupts the engine once ``cancelled()`` says so.
+    """Interrupts the engine once ``cancelled()`` says so: a watch on the process's ticker.
 
-    ``end()`` waits for it: left running, it could be inside DuckDB's ``interrupt()`` (C++) when the
-    interpreter shuts down, and a thread torn down there aborts the whole process.
+    ``end()`` cancels it before the connection closes: left running, it could be inside DuckDB's
+    ``interrupt()`` (C++) when the interpreter shuts down, and a thread torn down there aborts the process.
     """
 
-    def __init__(self, cancelled: Callable[[], bool], interrupt: Callable[[], None], *, name: str) -> None:
+    def __init__(self, cancelled: Callable[[], bool], interrupt: Callable[[], None]) -> None:
         self._cancelled = cancelled
         self._interrupt = interrupt
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True, name=name)
-        self._thread.start()
+        self._watch = TICKER.add(self._check, POLL_SECONDS)
 
-    def _watch(self) -> None:
-        while not self._stop.wait(POLL_SECONDS):
-            try:
-                wanted = self._cancelled()
-            except Exception:  # a failing callback must not kill the query's watcher silently
-                wanted = False
-            if wanted:
-                self._interrupt()
-                return
+    def _check(self) -> bool:
+        try:
+            wanted = self._cancelled()
+        except Exception:  # a failing callback must not end the watch silently
+            wanted = False
+        if wanted:
+            self._interrupt()
+        return not wanted
 
     def end(self) -> None:
-        self._stop.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join()
+        self._watch.cancel()
 
 
 def _close(con: duckdb.DuckDBPyConnection, stop: _CancelWatch, access: LakeAccess) -> None:

@@ -91,12 +91,22 @@ def render(tree: exp.Expr, refs: Sequence[TableRef], views: Sequence[str], *, ou
             column.set("db", None)
             column.set("catalog", None)
     if outermost:
+        # derived tables too: Trino names their unnamed columns the same way (SELECT * FROM (SELECT count(*) …))
+        for node in list(copy.find_all(exp.CTE, exp.Subquery)):
+            if isinstance(node, exp.CTE) or isinstance(node.parent, exp.From | exp.Join):
+                name_outputs(node.this)
         name_outputs(copy)
     return copy.sql("duckdb")
 
 
+#: The alias of an unnamed output column after a ``*``, whose position is known only once the star is expanded.
+UNNAMED = "__crispml_unnamed_"
+
+
 def name_outputs(tree: exp.Expr) -> None:
-    """Athena's names for unnamed output columns: ``_col<position>``."""
+    """Athena's names for unnamed output columns: ``_col<position>`` (``count(*)`` too). After a ``*`` the
+    position is not known before the engine expands it: such a column is aliased :data:`UNNAMED` and
+    :func:`output_name` names it from its place in the result."""
     select = tree
     while isinstance(select, exp.SetOperation):
         select = select.this
@@ -104,7 +114,17 @@ def name_outputs(tree: exp.Expr) -> None:
         select = select.unnest()
     if not isinstance(select, exp.Select):
         return
+    starred = False
     for position, projection in enumerate(select.expressions):
-        if isinstance(projection, exp.Alias | exp.Column | exp.Star) or projection.find(exp.Star) is not None:
+        if isinstance(projection, exp.Star) or (isinstance(projection, exp.Column) and projection.is_star):
+            starred = True
             continue
-        projection.replace(exp.alias_(projection.copy(), f"_col{position}", quoted=True))
+        if isinstance(projection, exp.Alias | exp.Column):
+            continue
+        name = f"{UNNAMED}{position}" if starred else f"_col{position}"
+        projection.replace(exp.alias_(projection.copy(), name, quoted=True))
+
+
+def output_name(name: str, position: int) -> str:
+    """A result column's name as Athena gives it (see :func:`name_outputs`)."""
+    return f"_col{position}" if name.startswith(UNNAMED) else name

@@ -45,6 +45,8 @@ class Statement:
     substatement_type: str
     #: CTAS properties (``format``, ``partitioned_by``, ``external_location``, …), lower-case keys.
     properties: dict[str, object] = field(default_factory=dict)
+    #: A DDL statement as ``ddl_sql.py`` read it (a ``Ddl``); None for queries and writes.
+    ddl: object | None = None
 
 
 def parse(sql: str) -> Statement:
@@ -96,22 +98,26 @@ def classify(tree: exp.Expr) -> Statement:
         kind = str(tree.args.get("kind") or "").upper()
         if kind == "TABLE" and isinstance(tree.expression, exp.Query):
             return Statement(tree, "DDL", "CREATE_TABLE_AS_SELECT", ctas_properties(tree))
-        raise InvalidArgument(
-            f"CREATE {kind or 'statement'} without AS SELECT is not run by the query service; create tables "
-            "with 'crispml catalog create-table', or write one with CREATE TABLE … AS SELECT"
-        )
     if isinstance(tree, exp.Insert):
         if not isinstance(tree.this, exp.Table | exp.Schema):
             raise InvalidArgument("INSERT writes into a catalog table: INSERT INTO db.table SELECT … | VALUES …")
         return Statement(tree, "DML", "INSERT")
     if isinstance(tree, exp.Delete):
         return Statement(tree, "DML", "DELETE")
+    from crispml.services.query.engines.duckdb.ddl_sql import read  # DDL's own reader (imports this module)
+
+    ddl = read(tree)
+    if ddl is not None:
+        return Statement(tree, "UTILITY" if ddl.action == "EXPLAIN" else "DDL", ddl.action, ddl=ddl)
     name = type(tree).__name__.upper()
     if isinstance(tree, exp.Command):
         name = str(tree.this).upper()
+    elif isinstance(tree, exp.Create | exp.Drop | exp.Alter):
+        name = f"{name} {str(tree.args.get('kind') or '').upper()}".strip()
     raise InvalidArgument(
         f"{name} statements are not supported; the query service runs SELECT, CREATE TABLE … AS SELECT, "
-        "INSERT INTO and DELETE FROM"
+        "INSERT INTO, DELETE FROM and Athena's DDL (SHOW, DESCRIBE, CREATE/DROP DATABASE|TABLE|VIEW, "
+        "ALTER TABLE ADD|DROP PARTITION, MSCK REPAIR TABLE, EXPLAIN)"
     )
 
 
