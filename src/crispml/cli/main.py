@@ -106,6 +106,8 @@ def _service_commands(name: str, rich_markup_mode: Any) -> MutableMapping[str, C
         from crispml.cli import trainingcmds as module
     elif name == "registry":
         from crispml.cli import registrycmds as module
+    elif name == "ingest":
+        from crispml.cli import ingestcmds as module
     add_operations(group, service, getattr(module, "EXTENSIONS", None))
     if module is not None:
         module.register(group)
