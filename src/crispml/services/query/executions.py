@@ -29,6 +29,7 @@ import json
 import threading
 import time
 import uuid
+from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, select, update
@@ -173,7 +174,7 @@ class ExecutionOps(StatementOps):
         timings.queued = time.perf_counter()
         run = Run(self, caller, query_execution_id=query_id, workgroup=request.work_group, prepared=prepared,
                   result_path=f"{output}{query_id}.csv", cutoff=config.bytes_scanned_cutoff_per_query,
-                  timings=timings, on_end=self._ended)
+                  timings=timings, on_end=self._ended, timeout=timedelta(minutes=config.query_timeout()))
         with self._lock():
             self._runs[query_id] = run
         run.start()

@@ -8,7 +8,9 @@ natively (``read_parquet`` on local files); otherwise (an ``s3://`` lake, or an
 object the lake will not hand out) DuckDB reads ``lake://bucket/key`` through
 the lake's filesystem registered on the connection, acting as the caller — no DuckDB extension is downloaded. Every
 real path is remembered with its ``lake://`` URI so that messages never show
-blob paths.
+blob paths. The execution's DuckDB database is sealed to exactly these files
+(:meth:`LakeAccess.allowed`, ``seal.py``), so DuckDB opens nothing it was not
+authorized to read.
 """
 
 from __future__ import annotations
@@ -71,6 +73,11 @@ class LakeAccess:
         self.paths[file.uri] = file.uri
         return file.uri
 
+    def allowed(self) -> list[str]:
+        """Every path DuckDB may open for this execution: the authorized files, and nothing else (the
+        database is sealed to them, ``seal.py``)."""
+        return list(self.paths)
+
     def register(self, con: duckdb.DuckDBPyConnection) -> None:
         """Make ``lake://`` readable on ``con`` as the caller (a connection of its own database: DuckDB
         registers filesystems per database, and another caller's query must not read through this one)."""
@@ -80,7 +87,8 @@ class LakeAccess:
         return path in self._local
 
     def scratch(self) -> str:
-        """This execution's scratch folder (removed by :meth:`close`)."""
+        """This execution's scratch folder (removed by :meth:`close`): links, decompressed copies, files a CTAS
+        or INSERT writes before they are uploaded, and what DuckDB spills; its database may reach it."""
         if self._folder is None:
             self._folder = tempfile.mkdtemp(prefix="crispml-query-")
         return self._folder

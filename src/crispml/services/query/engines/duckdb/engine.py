@@ -8,7 +8,10 @@ the catalog), authorizes each file read as the caller (``access.py``) and
 counts the bytes scanned (``scanned.py``); :meth:`DuckDBQuery.execute` defines
 one DuckDB view per table reference over those files (``readers.py``;
 compressed text through ``compressed.py``), and runs the rewritten statement, streaming the rows
-as Arrow record batches. CTAS, INSERT and DELETE are in ``writes.py``.
+as Arrow record batches. CTAS, INSERT and DELETE are in ``writes.py``. Every
+statement is sealed (``seal.py``): refused at parse time if it names a file,
+engine state or a DuckDB-only statement, and run on a database that can reach
+only the files its tables resolved to (and its scratch folder).
 
 Deliberately not here: executions, states, result files and the workgroup's
 bytes-scanned cutoff (the query service's), and SQL that only manages the
@@ -19,8 +22,9 @@ those through the catalog's operations; views are expanded by ``views.py``).
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -44,6 +48,7 @@ from crispml.services.query.engines.duckdb.resolve import Column, TableRef, look
 from crispml.services.query.engines.duckdb.rewrite import alias_of, output_name, pruning_conjuncts, render
 from crispml.services.query.engines.duckdb.scan import PRUNE_ALIAS, DataFile, Scan, plan_external
 from crispml.services.query.engines.duckdb.scanned import scanned_bytes
+from crispml.services.query.engines.duckdb.seal import open_database, seal, sealed_database
 from crispml.services.query.engines.duckdb.sql import Statement, engine_syntax_error, parse, table_references
 from crispml.services.query.engines.duckdb.types import athena_column, athena_relation
 
@@ -55,58 +60,94 @@ if TYPE_CHECKING:
 POLL_SECONDS = 0.05
 #: Rows per streamed record batch.
 BATCH_ROWS = 64 * 1024
+#: Memory one statement's database may use (DuckDB spills what exceeds it to the statement's scratch folder where
+#: it can; a statement that still needs more ends FAILED with LimitExceeded).
+MEMORY_LIMIT = "50%"
+#: Settings of every database the engine opens: Trino's 5 / 2 is 2 (DuckDB's is 2.5 by default).
+SETTINGS: tuple[str, ...] = ("SET GLOBAL integer_division = true",)
 
 
 class DuckDBEngine:
     """Athena SQL on DuckDB (the ``QueryEngine`` of ``engines/base.py``).
 
     ``threads`` and ``memory_limit`` bound each execution's DuckDB
-    connection (default: DuckDB's own, all cores and 80 % of memory).
+    database (default: all cores, and :data:`MEMORY_LIMIT` per statement that
+    reads files; the statements that read none share one database and its limit).
     """
 
     def __init__(self, *, threads: int | None = None, memory_limit: str | None = None,
                  batch_rows: int = BATCH_ROWS) -> None:
-        self.config: dict[str, Any] = {"autoinstall_known_extensions": False}
+        self.config: dict[str, Any] = {"memory_limit": memory_limit or MEMORY_LIMIT}
         if threads is not None:
             self.config["threads"] = threads
-        if memory_limit is not None:
-            self.config["memory_limit"] = memory_limit
         self.batch_rows = batch_rows
         self._database: duckdb.DuckDBPyConnection | None = None
         self._parser: duckdb.DuckDBPyConnection | None = None  # a database of its own, only for parsing
+        self._spare: duckdb.DuckDBPyConnection | None = None  # opened ahead for the next statement reading files
+        self._spare_opening = False
         self._lock = threading.Lock()
 
-    def connection(self, *, isolated: bool = False) -> duckdb.DuckDBPyConnection:
-        """A DuckDB connection for one execution.
+    def connection(self, *, isolated: bool = False, paths: Sequence[str] = (),
+                   scratch: str | None = None) -> duckdb.DuckDBPyConnection:
+        """A sealed DuckDB connection for one execution (``seal.py``).
 
-        Executions share one in-memory database (opening one costs ~15 ms, a
-        connection to it ~0.02 ms, and they share one memory budget); their
-        views and registrations are private to their connection. ``isolated``
-        opens a database of its own, for an execution that registers a
-        filesystem acting as its caller (DuckDB registers those per database).
+        A statement that reads no file runs on a cursor of one shared in-memory database that can reach no
+        file at all (opening a database costs ~15 ms, a cursor ~0.02 ms). One that reads or writes files
+        gets a database of its own (``isolated``, ``paths`` or ``scratch`` given) that can reach exactly
+        ``paths`` and its ``scratch`` folder (where it writes, and spills what exceeds its memory limit) —
+        DuckDB's allowed paths are per database and cannot change once external access is off — with its
+        own ``memory_limit``; a filesystem registered to act as the caller is private to it too (DuckDB
+        registers those per database).
         """
-        if isolated:
-            con = duckdb.connect(config=dict(self.config))
-        else:
+        if isolated or paths or scratch:
+            settings: tuple[str, ...] = SETTINGS
+            if scratch is not None:
+                spill = os.path.join(scratch, "spill").replace("'", "''")
+                settings = (*SETTINGS, f"SET temp_directory = '{spill}'")
+            return seal(self._fresh_database(), paths=paths, directories=[scratch] if scratch else (),
+                        settings=settings)
+        with self._lock:
+            if self._database is None:
+                self._database = sealed_database({**self.config, "temp_directory": ""}, settings=SETTINGS)
+            return self._database.cursor()
+
+    def _fresh_database(self) -> duckdb.DuckDBPyConnection:
+        """A database no statement has used: the spare one opened ahead of time (opening one takes ~15 ms,
+        which a statement that reads files would otherwise wait for), then the next spare is opened on a
+        helper thread."""
+        with self._lock:
+            con, self._spare = self._spare, None
+            opening = self._spare_opening
+            self._spare_opening = True
+        if not opening:
+            # not a daemon: a thread torn down inside DuckDB's C++ when the interpreter exits aborts it
+            threading.Thread(target=self._open_spare, name="query-spare-database").start()
+        return con if con is not None else open_database(self.config)
+
+    def _open_spare(self) -> None:
+        con: duckdb.DuckDBPyConnection | None = None
+        try:
+            con = open_database(self.config)
+        finally:
             with self._lock:
-                if self._database is None:
-                    self._database = duckdb.connect(config=dict(self.config))
-                con = self._database.cursor()
-        con.execute("SET integer_division = true")  # Trino's 5 / 2 is 2; DuckDB's is 2.5 by default
-        return con
+                self._spare_opening = False
+                if self._spare is None:
+                    self._spare, con = con, None
+        if con is not None:
+            con.close()
 
     def parse_check(self, sql: str) -> None:
         """Parse ``sql`` with DuckDB's parser (raises ``duckdb.ParserException``); runs nothing."""
         with self._lock:
             if self._parser is None:
-                self._parser = duckdb.connect(config=dict(self.config))
+                self._parser = sealed_database(dict(self.config))
             self._parser.extract_statements(sql)
 
     def close(self) -> None:
-        """Close the shared database (executions still streaming rows fail; new ones open it again)."""
+        """Close the shared databases (executions still streaming rows fail; new ones open them again)."""
         with self._lock:
-            databases = [d for d in (self._database, self._parser) if d is not None]
-            self._database = self._parser = None
+            databases = [d for d in (self._database, self._parser, self._spare) if d is not None]
+            self._database = self._parser = self._spare = None
         for database in databases:
             database.close()
 
@@ -246,7 +287,9 @@ class DuckDBQuery:
             raise QueryCancelled("the query was cancelled before it started")
         access, paths = self._access, self._paths
         assert access is not None and paths is not None, "plan() authorized the reads"
-        con = self.engine.connection(isolated=access.needs_filesystem)
+        reads = access.allowed()
+        con = self.engine.connection(isolated=access.needs_filesystem, paths=reads,
+                                     scratch=access.scratch() if reads or self.write is not None else None)
         if access.needs_filesystem:
             access.register(con)
         self._con = con

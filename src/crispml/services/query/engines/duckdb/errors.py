@@ -32,6 +32,12 @@ def lake_message(text: str, paths: Mapping[str, str]) -> str:
     return text
 
 
+def _other_form(path: str) -> str:
+    """``scheme://b/k`` as DuckDB also spells a registered filesystem's path: ``scheme:///b/k``."""
+    scheme, sep, rest = path.partition("://")
+    return f"{scheme}:///{rest}" if sep and not rest.startswith("/") else path
+
+
 def error_type(exc: CrispmlError) -> str:
     """The name a synchronous caller raises for a platform error met while running (its core family)."""
     for cls in type(exc).__mro__:
@@ -49,6 +55,14 @@ def translate(exc: BaseException, paths: Mapping[str, str]) -> QueryFailed | Que
     if isinstance(exc, CrispmlError):
         return QueryFailed(lake_message(exc.message, paths), error_type(exc))
     text = str(exc).split("\n\nLINE ", 1)[0].strip()
+    if isinstance(exc, duckdb.PermissionException):
+        named = [paths[p] for p in sorted(paths, key=len, reverse=True) if p in text or _other_form(p) in text]
+        if named:  # one of the statement's own files, refused after a lookup DuckDB makes when it is gone
+            return QueryFailed(f"data file {named[0]} cannot be read: it was deleted after the query was planned "
+                               "— run it again", "NotFound")
+        # the seal held (seal.py): DuckDB names the file it refused, which the message must not show
+        return QueryFailed("the statement reached for a file, an extension or a setting outside the tables it "
+                           "reads, which the engine does not allow; query catalog tables only", "InvalidArgument")
     text = lake_message(text, paths)
     missing = _MISSING.search(text)
     if missing is not None:  # the lake's filesystem raised inside DuckDB: its traceback is no message
@@ -63,5 +77,7 @@ def translate(exc: BaseException, paths: Mapping[str, str]) -> QueryFailed | Que
                   | duckdb.IOException | duckdb.SyntaxException):
         return QueryFailed(text, "InvalidArgument")
     if isinstance(exc, duckdb.OutOfMemoryException):
-        return QueryFailed(f"{text}; the query needs more memory than the engine may use", "LimitExceeded")
+        first = text.splitlines()[0] if text else "Out of Memory Error"
+        return QueryFailed(f"{first}; the query needs more memory than one query may use (the engine's memory_limit)"
+                           " — filter, aggregate or limit the rows, or join smaller tables", "LimitExceeded")
     return QueryFailed(f"the SQL engine failed: {text}", "Internal")

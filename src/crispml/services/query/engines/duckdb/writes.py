@@ -111,6 +111,7 @@ class Write:
     location: str | None = None
     iceberg: bool = False
     options: dict[str, str] = field(default_factory=dict)
+    scratch: str | None = None
 
     @property
     def qualified(self) -> str:
@@ -127,6 +128,7 @@ class Write:
     # -- running --------------------------------------------------------------------
 
     def run(self, con: duckdb.DuckDBPyConnection, access: LakeAccess, sql: str, plan: ExecutionPlan) -> EngineResult:
+        self.scratch = access.scratch()  # the one folder the sealed database may write (seal.py)
         if self.kind == "CTAS":
             rows = self._ctas(con, sql)
         elif self.kind == "INSERT":
@@ -179,7 +181,7 @@ class Write:
         assert self.location is not None
         if self.iceberg:
             return self._ctas_iceberg(con, source, data, keys)
-        written = _copy(con, source, self.fmt, self.options, [k.name for k in keys])
+        written = _copy(con, source, self.fmt, self.options, [k.name for k in keys], self.scratch)
         try:
             uploaded = self._upload(written, self.location, {}, [k.name for k in keys], self.fmt)
             registered = False
@@ -272,7 +274,7 @@ class Write:
         options = target.table.csv_options if fmt == "csv" else {}
         keys = [k.name for k in target.keys]
         written = _copy(con, source, fmt, {"field_delimiter": options.get("delim", ","),
-                                           "header": options.get("skip", "0")}, keys)
+                                           "header": options.get("skip", "0")}, keys, self.scratch)
         if written.rows == 0:  # nothing to add: no file, no partition
             shutil.rmtree(written.folder, ignore_errors=True)
             return 0
@@ -380,9 +382,9 @@ def _projection(relation: duckdb.DuckDBPyRelation, sql: str) -> str:
 
 
 def _copy(con: duckdb.DuckDBPyConnection, source: str, fmt: str, options: dict[str, str],
-          keys: list[str]) -> Written:
-    """COPY the rows of ``source`` into a scratch folder: one file per partition (or one file)."""
-    folder = tempfile.mkdtemp(prefix="crispml-ctas-")
+          keys: list[str], scratch: str | None = None) -> Written:
+    """COPY the rows of ``source`` into a scratch folder (under ``scratch``): one file per partition (or one)."""
+    folder = tempfile.mkdtemp(prefix="crispml-ctas-", dir=scratch)
     copy_options = [f"FORMAT {FORMATS[_format_name(fmt)][1]}"]
     if fmt == "csv":
         delimiter = options.get("field_delimiter", ",")
