@@ -13,16 +13,21 @@ services; each call runs :meth:`Platform.run`.
 from __future__ import annotations
 
 import importlib
+import itertools
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
+
+from sqlalchemy.exc import DBAPIError
 
 from crispml.core.changes import Changes
 from crispml.core.clock import Clock, SystemClock
 from crispml.core.config import Settings
 from crispml.core.context import CallContext
-from crispml.core.errors import CrispmlError
+from crispml.core.errors import CrispmlError, MetadataLost
 from crispml.core.metadb.engine import Database
+from crispml.core.metadb.riders import aside, riding
+from crispml.core.plugins import redact
 from crispml.core.storage.base import BlobStore, open_blob_store
 from crispml.services import SERVICES
 from crispml.services.audit.service import AuditService
@@ -60,7 +65,7 @@ class Platform:
         self._settings = settings
         self._clock: Clock = clock or SystemClock()
         self._db = Database(settings.db_url)
-        self._db.ensure_upgraded()
+        self._db.ensure_upgraded(on_empty=lambda: refuse_lost_metadata(settings, self._db))
         self._blobs: BlobStore | None = None
         self._blobs_lock = threading.Lock()
         self._changes = Changes()
@@ -127,26 +132,39 @@ class Platform:
     # -- the spine -----------------------------------------------------------
 
     def run(self, spec: OperationSpec, ctx: CallContext, request: Any, body: Body) -> Response:
-        """Validate the request, authorize the caller, run, then audit and measure."""
+        """Validate the request, authorize the caller, run, then audit and measure.
+
+        Once the call is authorized, its audit event rides on the first write transaction the call commits
+        (:meth:`AuditService.pending`), so a change and its event commit together. The call's own statements
+        never carry the event of a call it runs inside (:func:`~crispml.core.metadb.riders.aside`)."""
+        with aside():
+            return self._run(spec, ctx, request, body)
+
+    def _run(self, spec: OperationSpec, ctx: CallContext, request: Any, body: Body) -> Response:
         ctx = ctx.for_call()
         audit = self._audit
         elapsed = timed()
         resource = f"crn:crispml:{spec.service}:::*"
         validated: Request | None = None
+        pending = None
         try:
             validated = validate_request(spec, request)
             resource = spec.resource(validated)
             self._iam.authorize(ctx, spec.action, resource)
-            response = body(ctx, validated)
+            pending = audit.pending(ctx, spec.action, resource, _parameters(validated), elapsed)
+            with riding(pending.rider):
+                response = body(ctx, validated)
         except Exception as exc:
-            error = wrap_unexpected(spec, exc)
-            audit.record(ctx, spec.action, resource, error=error, duration_ms=elapsed(),
-                         parameters=_parameters(validated))
+            error = self._failure(spec, exc)
+            if pending is None:
+                audit.record(ctx, spec.action, resource, error=error, duration_ms=elapsed(),
+                             parameters=_parameters(validated))
+            else:
+                audit.finish(pending, error)
             if error is exc:
                 raise
             raise error from exc
-        audit.record(ctx, spec.action, resource, error=None, duration_ms=elapsed(),
-                     parameters=_parameters(validated))
+        audit.finish(pending, None)
         return response
 
     def run_each(self, spec: OperationSpec, ctx: CallContext, requests: list[Any],
@@ -161,6 +179,11 @@ class Platform:
         code inside a service that needs many objects at once — the query engine opening a table's
         files — where one round trip per object would cost more than the work.
         """
+        with aside():
+            return self._run_each(spec, ctx, requests, body)
+
+    def _run_each(self, spec: OperationSpec, ctx: CallContext, requests: list[Any],
+                  body: Callable[[list[Request]], list[Any]]) -> list[Any]:
         ctx = ctx.for_call()
         audit = self._audit
         elapsed = timed()
@@ -172,7 +195,7 @@ class Platform:
                 validated[i] = request = validate_request(spec, raw)
                 resources[i] = spec.resource(request)
             except Exception as exc:
-                outcomes[i] = wrap_unexpected(spec, exc)
+                outcomes[i] = self._failure(spec, exc)
         checked = [i for i in range(len(requests)) if validated[i] is not None]
         for i, refusal in zip(checked, self._iam.authorize_each(ctx, spec.action, [resources[i] for i in checked]),
                               strict=True):
@@ -182,7 +205,7 @@ class Platform:
             try:
                 results = body([validated[i] for i in allowed])  # type: ignore[misc]
             except Exception as exc:
-                results = [wrap_unexpected(spec, exc)] * len(allowed)
+                results = [self._failure(spec, exc)] * len(allowed)
             for i, result in zip(allowed, results, strict=True):
                 outcomes[i] = result
         errors = [o if isinstance(o, CrispmlError) else None for o in outcomes]
@@ -190,10 +213,49 @@ class Platform:
                                              for i in range(len(requests))], duration_ms=elapsed())
         return outcomes
 
+    def _failure(self, spec: OperationSpec, exc: Exception) -> CrispmlError:
+        """The error a call that raised ``exc`` fails with: a storage fault of the metadata DB by name
+        (full, read-only, damaged) wherever it surfaced, else :func:`wrap_unexpected`'s."""
+        if isinstance(exc, DBAPIError):
+            fault = self._db.fault(exc)
+            if fault is not None:
+                return fault
+        return wrap_unexpected(spec, exc)
+
     def close(self) -> None:
         for service in list(self._services.values()):
             service.close()
         self._db.dispose()
+
+
+#: How many lake files the check of a home with no metadata looks at, at most (it needs one to refuse).
+_LAKE_SAMPLE = 200
+
+
+def refuse_lost_metadata(settings: Settings, db: Database) -> None:
+    """Refuse to build a new, empty metadata DB over a lake that holds data (MetadataLost).
+
+    A home whose ``meta.db`` was deleted or emptied would otherwise be opened as a new home: every bucket,
+    table and job then "does not exist" while their bytes sit in the lake. Runs once, when the database has
+    no schema at all. To start an empty catalog over such a lake on purpose, ``crispml db upgrade`` first.
+    """
+    try:
+        store = open_blob_store(settings.lake_url, settings)
+        keys = list(itertools.islice(store.list(), _LAKE_SAMPLE))
+    except (CrispmlError, OSError):  # a lake that cannot be listed now holds nothing this check can see
+        return
+    if not keys:
+        return
+    buckets = sorted({key.split("/", 1)[0] for key in keys})
+    shown = ", ".join(buckets[:5]) + (", …" if len(buckets) > 5 else "")
+    where = db.url.database if db.dialect == "sqlite" else db.display_url
+    raise MetadataLost(
+        f"the metadata database {db.display_url} is empty or missing, but the lake {redact(settings.lake_url)} "
+        f"holds data (buckets: {shown}): opening this home would start an empty catalog, and every bucket, "
+        f"table and job would 'not exist'. Restore the metadata database from a backup ({where}, with its "
+        f"-wal file if any), or point CRISPML_DB_URL at this home's database; to start an empty catalog over "
+        f"this lake on purpose, run 'crispml db upgrade' first"
+    )
 
 
 def _parameters(request: Request | None) -> dict[str, Any] | None:
@@ -204,5 +266,8 @@ def _parameters(request: Request | None) -> dict[str, Any] | None:
         name for name, field in type(request).model_fields.items()
         if (field.json_schema_extra or {}).get("stream") or (field.json_schema_extra or {}).get("secret")  # type: ignore[union-attr]
     }
-    return request.model_dump(mode="json", exclude=skip, exclude_defaults=True)
+    try:
+        return request.model_dump(mode="json", exclude=skip, exclude_defaults=True)
+    except (RecursionError, ValueError):  # nested deeper than Python or pydantic go: record that, not the value
+        return {"truncated": "request parameters nested too deeply to record"}
 

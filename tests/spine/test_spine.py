@@ -165,6 +165,8 @@ EXAMPLES: dict[str, Example] = {
     "catalog:DeleteTableData": lambda h: {**LEDGER, "row_filter": "id = 1"},
     "catalog:GetTableSnapshots": lambda h: LEDGER,
     "catalog:OverwriteTableData": lambda h: {**LEDGER, "body": pa.table({"id": [3]}), "row_filter": "id = 1"},
+    "catalog:RewriteTableData": lambda h: {**LEDGER, "body": pa.table({"id": [4], "day": ["2024-01-04"]})},
+    "catalog:ExpireTableSnapshots": lambda h: {**LEDGER, "older_than": datetime.now(UTC) + timedelta(days=1)},
     "iam:GetCallerIdentity": lambda h: {},
     "ingest:BatchStopJobRun": lambda h: {"job_name": "spine_running", "job_run_ids": [h["running_job_run_id"]]},
     "ingest:CreateJob": lambda h: {"name": "spine_new", **LOAD_JOB},
@@ -369,6 +371,7 @@ def _prepare(home: Path) -> dict[str, str]:
         catalog.create_table(database_name=DB, table_input=LEDGER_TABLE,
                              open_table_format_input={"IcebergInput": {"MetadataOperation": "CREATE"}})
         catalog.append_table_data(**LEDGER, body=pa.table({"id": [1], "day": ["2024-01-01"]}))
+        catalog.append_table_data(**LEDGER, body=pa.table({"id": [2], "day": ["2024-01-02"]}))  # one to expire
         catalog.create_classifier(csv_classifier={"Name": "spine_csv", "Delimiter": "|"})
         for crawler in ("spine_crawler", "spine_running"):
             catalog.create_crawler(name=crawler, role="crawler-role", database_name=DB, classifiers=["spine_csv"],

@@ -65,6 +65,11 @@ def parse_json_option(option: str, text: str) -> Any:
         raise InvalidArgument(
             f"{option} must be JSON (inline or file://path): {exc.msg} at position {exc.pos}"
         ) from exc
+    except RecursionError:  # json's C decoder stops at Python's recursion limit
+        raise InvalidArgument(
+            f"{option}: the JSON is nested too deeply to read (arrays or objects more than "
+            f"{sys.getrecursionlimit():,} levels inside each other); no request needs that depth: check the value"
+        ) from None
 
 
 _CHOICES: dict[tuple[str, str], type[enum.Enum]] = {}

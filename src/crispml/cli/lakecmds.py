@@ -7,6 +7,7 @@ operations (authorized, audited, measured).
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import typer
 from crispml.cli.generated import OutputFormat
 from crispml.cli.state import state_of
 from crispml.core.errors import InvalidArgument, NotFound
+from crispml.core.faults import os_fault
 from crispml.render import error_console, render
 
 LAKE = "lake://"
@@ -149,6 +151,27 @@ def _copy_one(fs: Any, source: str, destination: str) -> None:
             fs.get_file(_strip(source), str(target))
     except FileNotFoundError as exc:  # the lake filesystem's form of NoSuchBucket / NoSuchKey
         raise NotFound(str(exc)) from exc
+    except OSError as exc:  # the local side: a name this file system cannot hold, a full or read-only disk
+        raise _local_error(exc, source, destination) from exc
+
+
+def _local_error(exc: OSError, source: str, destination: str) -> Exception:
+    """The typed error for a local file system's refusal while copying ``source`` to ``destination``."""
+    local = destination if _is_lake(source) else source
+    if exc.errno == errno.ENAMETOOLONG:
+        longest = max(Path(local).parts, key=lambda part: len(part.encode()))
+        shown = longest if len(longest) <= 40 else f"{longest[:40]}…"
+        return InvalidArgument(
+            f"cannot copy {_short(source)} to {_short(destination)}: the name {shown!r} is "
+            f"{len(longest.encode()):,} bytes, or the whole path {len(local.encode()):,}, more than this file "
+            f"system allows (usually 255 bytes a name, 4,096 a path); copy that object on its own to a shorter "
+            f"name: crispml lake cp {source if _is_lake(source) else destination} ./shorter-name")
+    fault = os_fault(exc, f"copying {_short(source)} to {_short(destination)}", Path(local).parent)
+    return fault if fault is not None else exc
+
+
+def _short(path: str) -> str:
+    return path if len(path) <= 80 else f"{path[:60]}…({len(path):,} characters)"
 
 
 def rm(

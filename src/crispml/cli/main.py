@@ -108,6 +108,8 @@ def _service_commands(name: str, rich_markup_mode: Any) -> MutableMapping[str, C
         from crispml.cli import registrycmds as module
     elif name == "tuning":
         from crispml.cli import tuningcmds as module
+    elif name == "ingest":
+        from crispml.cli import ingestcmds as module
     add_operations(group, service, getattr(module, "EXTENSIONS", None))
     if module is not None:
         module.register(group)

@@ -11,7 +11,15 @@
     ├── Unauthenticated  (PermissionError) Unauthenticated 401
     ├── LimitExceeded                   LimitExceeded     429
     ├── Unavailable      (ConnectionError) Unavailable    503
+    │   ├── StorageFull                 StorageFull       503
+    │   ├── StorageReadOnly             StorageReadOnly   503
+    │   └── StorageCorrupted            StorageCorrupted  503
     └── Internal         (RuntimeError)  Internal         500
+
+``MetadataLost`` (a ``Conflict``) refuses a home whose metadata DB is gone
+while its lake holds data. The ``Storage…`` errors name a fault of the disk
+or database under crispml (full, read-only, damaged) and what to do about it;
+they are not bugs, so the CLI treats them as any other refusal.
 
 Services subclass these for their own cases (``NoSuchBucket(NotFound)``) and
 give each subclass its own AWS-style ``code``; the HTTP status comes from the
@@ -94,6 +102,30 @@ class Unavailable(CrispmlError, ConnectionError):
 class Internal(CrispmlError, RuntimeError):
     code = "Internal"
     family = "Internal"
+
+
+class StorageFull(Unavailable):
+    """The disk (or the file size limit, or the database server's disk) under the metadata DB or the lake is full."""
+
+    code = "StorageFull"
+
+
+class StorageReadOnly(Unavailable):
+    """The metadata DB or the lake folder cannot be written: permissions, a read-only mount or a read-only server."""
+
+    code = "StorageReadOnly"
+
+
+class StorageCorrupted(Unavailable):
+    """The metadata DB file is damaged (a corrupted page, or not a database at all)."""
+
+    code = "StorageCorrupted"
+
+
+class MetadataLost(Conflict):
+    """A home whose metadata DB is empty or missing while its lake holds data: opening it would start over."""
+
+    code = "MetadataLost"
 
 
 # -- exception names several AWS services share (Kinesis, Firehose, Athena): one class per code,

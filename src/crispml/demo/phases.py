@@ -148,7 +148,10 @@ def data_preparation_sql(state: DemoState) -> Section:
     counts, stats = counts_run.records(), counts_run.statistics
     out.print(table_of(counts, title=f"penguins per species and island ({stats.data_scanned_in_bytes:,} bytes "
                                      f"scanned, {stats.engine_execution_time_in_millis} ms)"))
-    missing_sql = "SELECT " + ", ".join(f'count(*) - count("{c}") AS "{c}"' for c in columns) + f" FROM {table}"
+    # the raw file writes a missing value as "NA": Athena reads it as NULL in a typed column, but keeps the
+    # string "NA" in a string column (only an empty field or \N is NULL), so the SQL says what is missing
+    present = {c: f"NULLIF(CAST(\"{c}\" AS varchar), 'NA')" for c in columns}
+    missing_sql = "SELECT " + ", ".join(f'count(*) - count({present[c]}) AS "{c}"' for c in columns) + f" FROM {table}"
     (missing,) = _sql(state, missing_sql).records()
     missing = {c: int(v) for c, v in missing.items() if int(v)}
     out.print(f"  missing values per column (SQL): {missing}")
@@ -164,7 +167,8 @@ def data_preparation_sql(state: DemoState) -> Section:
     kept = [c for c in columns if c != "species"] + ["species"]  # Athena: partition columns come last
     ctas = (f"CREATE TABLE {DATABASE}.{CLEAN_TABLE} WITH (format = 'PARQUET', "
             f"external_location = 'lake://{CURATED_BUCKET}/{CLEAN_TABLE}/', partitioned_by = ARRAY['species']) "
-            f"AS SELECT {', '.join(kept)} FROM {table} WHERE " + " AND ".join(f"{c} IS NOT NULL" for c in columns))
+            f"AS SELECT {', '.join(kept)} FROM {table} WHERE " + " AND ".join(f"{present[c]} IS NOT NULL"
+                                                                               for c in columns))
     clean_rows = _sql(state, ctas).update_count
     out.print(f"  CTAS wrote {clean_rows} complete rows to lake://{CURATED_BUCKET}/{CLEAN_TABLE}/ as Parquet, "
               f"partitioned by species, and registered {DATABASE}.{CLEAN_TABLE}")

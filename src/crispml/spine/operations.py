@@ -302,6 +302,9 @@ def validate_request(spec: OperationSpec, raw: Any) -> Request:
         return spec.request_model.model_validate(data)
     except ValidationError as exc:
         raise request_error(spec, exc) from None
+    except RecursionError:
+        raise InvalidArgument(f"{spec.action} request is nested too deeply (lists or objects hundreds of "
+                              "levels inside each other); no request needs that depth: check the value") from None
 
 
 def request_error(spec: OperationSpec, exc: ValidationError) -> CrispmlError:

@@ -241,13 +241,20 @@ def test_bad_job_definitions_are_refused(local_home: Client, fields: dict[str, A
 
 
 def test_an_unknown_target_table_or_job(db_home: Client) -> None:
-    with pytest.raises(NotFound, match=r"table sales\.nope does not exist"):
+    # a missing table is created by the run (test_create_target.py), if it has a database and a place for files
+    with pytest.raises(InvalidInputException, match=r"table sales\.nope does not exist, and the job would create "
+                                                    "it but has nowhere to put its files"):
         job(db_home, "orders", {"DatabaseSource": {"ConnectionUrl": "sqlite:///x.db", "Table": "t"}}, table="nope")
+    with pytest.raises(NotFound, match="database 'nodb'"):
+        db_home.ingest.create_job(name="orders", source={"DatabaseSource": {"ConnectionUrl": "sqlite:///x.db",
+                                                                            "Table": "t"}},
+                                  target={"DatabaseName": "nodb", "TableName": "t", "Location": "s3://bucket/t/"})
     with pytest.raises(NotFound, match="job 'nope' does not exist"):
         db_home.ingest.start_job_run(job_name="nope")
     managed_table(db_home, columns=COLUMNS)
     job(db_home, "orders", {"DatabaseSource": {"ConnectionUrl": "sqlite:///x.db", "Table": "t"}})
     db_home.catalog.delete_table(database_name="sales", name="orders")  # gone between definition and run
-    with pytest.raises(NotFound, match=r"table sales\.orders does not exist"):
+    with pytest.raises(InvalidInputException, match=r"table sales\.orders does not exist, and the job would "
+                                                    "create it but has nowhere to put its files"):
         run(db_home, "orders")
     assert db_home.ingest.get_job_runs(job_name="orders").job_runs[0].job_run_state == "FAILED"

@@ -102,3 +102,16 @@ def run(client: Client, sql: str, *, database: str | None = DB, engine: DuckDBEn
 
 def size_of(client: Client, key: str) -> int:
     return int(client.lake.head_object(bucket=BUCKET, key=key).content_length)
+
+
+def chunk_bytes(client: Client, key: str, columns: set[str] | None, groups: list[int] | None = None) -> int:
+    """What Athena counts for reading ``columns`` (None: all) of a Parquet object: its footer and those
+    columns' chunks in every row group (or in ``groups``), computed here from the object's own footer."""
+    metadata = pq.read_metadata(io.BytesIO(client.lake.get_object(bucket=BUCKET, key=key).body.read()))
+    total = metadata.serialized_size + 8
+    for group in range(metadata.num_row_groups) if groups is None else groups:
+        for position in range(metadata.num_columns):
+            chunk = metadata.row_group(group).column(position)
+            if columns is None or chunk.path_in_schema.split(".")[0] in columns:
+                total += chunk.total_compressed_size
+    return int(total)

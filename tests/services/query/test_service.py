@@ -13,7 +13,7 @@ import pytest
 
 from crispml.core.errors import InvalidArgument, NotFound
 from crispml.sdk.client import Client
-from crispml.services.query.errors import InvalidRequestException, ResourceNotFoundException
+from crispml.services.query.errors import InvalidRequestException
 from tests.services.query.conftest import (
     DATA_BUCKET,
     ENDLESS,
@@ -163,15 +163,17 @@ def test_unknown_executions(client: Client) -> None:
     missing = str(uuid.uuid4())
     for call in (client.query.get_query_execution, client.query.get_query_results,
                  client.query.stop_query_execution):
-        with pytest.raises(ResourceNotFoundException, match=missing):
+        with pytest.raises(InvalidRequestException, match=missing) as refused:  # Athena's code for both
             call(query_execution_id=missing)
-    with pytest.raises(InvalidArgument, match="query execution id"):
+        assert refused.value.code == "InvalidRequestException"
+    with pytest.raises(InvalidArgument, match="query execution id") as malformed:
         client.query.get_query_execution(query_execution_id="../etc")
+    assert malformed.value.code == "InvalidRequestException"
     done = run_query(client, "SELECT 1").query_execution_id
     batch = client.query.batch_get_query_execution(query_execution_ids=[done, missing, done])
     assert [e.query_execution_id for e in batch.query_executions] == [done]
     assert [(u.query_execution_id, u.error_code) for u in batch.unprocessed_query_execution_ids] == [
-        (missing, "ResourceNotFoundException")]
+        (missing, "InvalidRequestException")]
 
 
 # -- where results go --------------------------------------------------------------------------------
@@ -197,8 +199,10 @@ def test_output_location_from_the_request_or_the_enforcing_workgroup(client: Cli
         client.query.start_query_execution(query_string="SELECT 1",
                                            result_configuration={"OutputLocation": "/tmp/results"})
     client.query.create_work_group(name="bare", configuration={"EnforceWorkGroupConfiguration": True})
-    with pytest.raises(InvalidRequestException, match="no output location"):
+    with pytest.raises(InvalidRequestException, match="no output location") as refused:
         client.query.start_query_execution(query_string="SELECT 1", work_group="bare")
+    assert refused.value.message.endswith("or set the workgroup's output location with UpdateWorkGroup "
+                                          "(ConfigurationUpdates.ResultConfigurationUpdates.OutputLocation)")
 
 
 # -- the bytes-scanned cutoff -----------------------------------------------------------------------

@@ -17,7 +17,7 @@ import pytest
 
 import crispml
 from tests.cli.support import assert_refused, run_cli
-from tests.services.query.conftest import ENDLESS, ORDERS, Cli, add_csv_table, orders_csv
+from tests.services.query.conftest import DATA_BUCKET, ENDLESS, ORDERS, Cli, add_csv_table, orders_csv
 
 
 def _home_with_orders(home: Path) -> None:
@@ -81,8 +81,19 @@ def test_failures_exit_2_with_one_line_naming_the_error(cli: Cli, home: Path) ->
     assert_refused(cli("sql", "SELECT * FROM shop.ordrs"), "NotFound", "ordrs")
     assert_refused(cli("sql", "SELECT CAST('abc' AS INTEGER)"), "InvalidArgument", "abc")
     assert_refused(cli("sql", "   "), "InvalidArgument", "empty")
-    assert_refused(cli("sql", "SELECT 1", "--workgroup", "nobody"), "ResourceNotFoundException", "nobody")
+    assert_refused(cli("sql", "SELECT 1", "--workgroup", "nobody"), "InvalidRequestException", "nobody")
     assert_refused(cli("sql", "SELECT 1", "-o", "xml"), "InvalidArgument", "xml")
+
+
+def test_a_lake_file_missing_under_a_table_exits_2_naming_it(cli: Cli, home: Path) -> None:
+    _home_with_orders(home)
+    blobs = [p for p in (home / "lake" / DATA_BUCKET).rglob("*") if p.is_file()]
+    assert len(blobs) == 1
+    blobs[0].unlink()  # lost outside crispml: the object is still listed
+    result = cli("sql", "SELECT * FROM shop.orders")
+    assert_refused(result, "NotFound", f"data file lake://{DATA_BUCKET}/orders/part-0.csv of table shop.orders is "
+                                       "missing")
+    assert "Traceback" not in result.out + result.err
 
 
 def test_a_query_over_the_cutoff_exits_2_with_limit_exceeded(cli: Cli, home: Path) -> None:

@@ -69,9 +69,9 @@ def test_prepared_statements_refuse_what_athena_refuses(db_client: Client) -> No
         query.update_prepared_statement(statement_name="nope", work_group="primary", query_statement="SELECT 1")
     with pytest.raises(ResourceNotFoundException, match="nope"):
         query.delete_prepared_statement(statement_name="nope", work_group="primary")
-    with pytest.raises(ResourceNotFoundException, match="workgroup 'ghost'"):
+    with pytest.raises(InvalidRequestException, match="workgroup 'ghost'"):  # Athena's code for a missing one
         query.create_prepared_statement(statement_name="s2", work_group="ghost", query_statement="SELECT 1")
-    with pytest.raises(ResourceNotFoundException, match="workgroup 'ghost'"):
+    with pytest.raises(InvalidRequestException, match="workgroup 'ghost'"):  # Athena's code for a missing one
         query.list_prepared_statements(work_group="ghost")
 
 
@@ -169,7 +169,7 @@ def test_bad_named_query_input_is_refused(local_client: Client) -> None:
     query = local_client.query
     with pytest.raises(InvalidRequestException, match="QueryString is empty"):
         query.create_named_query(name="q", database="shop", query_string=" ")
-    with pytest.raises(ResourceNotFoundException, match="workgroup 'ghost'"):
+    with pytest.raises(InvalidRequestException, match="workgroup 'ghost'"):  # Athena's code for a missing one
         query.create_named_query(name="q", database="shop", query_string="SELECT 1", work_group="ghost")
     with pytest.raises(ResourceNotFoundException):
         query.update_named_query(named_query_id="abc-123", name="q", query_string="SELECT 1")

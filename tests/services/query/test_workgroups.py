@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from crispml.core.errors import AlreadyExists, InvalidArgument, NotFound
+from crispml.core.errors import AlreadyExists, InvalidArgument
 from crispml.sdk.client import Client
-from crispml.services.query.errors import InvalidRequestException, ResourceNotFoundException
+from crispml.services.query.errors import InvalidRequestException
 from tests.fixtures.homes import once_on_sqlite
 from tests.services.query.conftest import run_query
 
@@ -95,7 +95,7 @@ def test_update_changes_only_what_it_names(query: Any) -> None:
             "BytesScannedCutoffPerQuery": 20_000_000, "RemoveBytesScannedCutoffPerQuery": True})
     with pytest.raises(InvalidArgument, match="state"):
         query.update_work_group(work_group="team", state="PAUSED")
-    with pytest.raises(ResourceNotFoundException, match="did you mean 'team'"):
+    with pytest.raises(InvalidRequestException, match="did you mean 'team'"):  # Athena's code, not NotFound
         query.update_work_group(work_group="teem", description="x")
 
 
@@ -108,7 +108,7 @@ def test_a_disabled_workgroup_refuses_queries_until_enabled(query: Any, db_clien
     assert query.list_query_executions(work_group="team").query_execution_ids == []
     query.update_work_group(work_group="team", state="ENABLED")
     assert run_query(db_client, "SELECT 1", work_group="team").status.state == "SUCCEEDED"
-    with pytest.raises(NotFound, match="workgroup 'nobody'"):
+    with pytest.raises(InvalidRequestException, match="workgroup 'nobody'"):
         query.start_query_execution(query_string="SELECT 1", work_group="nobody")
 
 
@@ -118,9 +118,9 @@ def test_delete_needs_recursive_when_the_workgroup_has_history(query: Any, db_cl
     with pytest.raises(InvalidRequestException, match="RecursiveDeleteOption"):
         query.delete_work_group(work_group="team")
     query.delete_work_group(work_group="team", recursive_delete_option=True)
-    with pytest.raises(ResourceNotFoundException):
+    with pytest.raises(InvalidRequestException, match="does not exist"):
         query.get_work_group(work_group="team")
-    with pytest.raises(ResourceNotFoundException):
+    with pytest.raises(InvalidRequestException, match="does not exist"):
         query.get_query_execution(query_execution_id=done.query_execution_id)
     # the results stay in the lake, as Athena leaves them in S3
     assert db_client.fs.cat(done.result_configuration.output_location) == b'"one"\n"1"\n'

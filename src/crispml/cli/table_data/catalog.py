@@ -186,6 +186,19 @@ SERVICE: dict[str, Any] = {
             ],
         },
         {
+            'name': 'ExpireTableSnapshots',
+            'method': 'expire_table_snapshots',
+            'command': 'expire-table-snapshots',
+            'summary': "Drop a managed table's snapshots older than OlderThan (keeping the newest RetainLast) in one commit,",
+            'doc': "Drop a managed table's snapshots older than OlderThan (keeping the newest RetainLast) in one commit,\nthen delete the files no kept snapshot references.",
+            'fields': [
+                {'name': 'database_name', 'option': '--database-name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': 'Database name.'},
+                {'name': 'table_name', 'option': '--table-name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': 'Table name.'},
+                {'name': 'older_than', 'option': '--older-than', 'kind': 'plain', 'type': 'str', 'required': False, 'help': 'Expire snapshots committed before this instant (default: now).'},
+                {'name': 'retain_last', 'option': '--retain-last', 'kind': 'plain', 'type': 'int', 'required': False, 'help': 'Always keep this many of the newest snapshots.'},
+            ],
+        },
+        {
             'name': 'GetClassifier',
             'method': 'get_classifier',
             'command': 'get-classifier',
@@ -382,6 +395,21 @@ SERVICE: dict[str, Any] = {
                 {'name': 'table_name', 'option': '--table-name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': 'Table name.'},
                 {'name': 'body', 'option': '--body', 'kind': 'file', 'type': 'str', 'required': True, 'help': 'The rows: a Parquet file on the CLI; a pyarrow Table or RecordBatchReader, a pandas DataFrame or a Parquet file path in Python.'},
                 {'name': 'row_filter', 'option': '--row-filter', 'kind': 'plain', 'type': 'str', 'required': False, 'help': 'Replace only the rows matching this SQL condition (default: all rows), e.g. "day = \'2024-01-01\'".'},
+            ],
+        },
+        {
+            'name': 'RewriteTableData',
+            'method': 'rewrite_table_data',
+            'command': 'rewrite-table-data',
+            'summary': "Replace data files of a managed (Iceberg) table with the Body's rows, in one commit, if the table is",
+            'doc': "Replace data files of a managed (Iceberg) table with the Body's rows, in one commit, if the table is\nstill at SnapshotId.",
+            'fields': [
+                {'name': 'database_name', 'option': '--database-name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': 'Database name.'},
+                {'name': 'table_name', 'option': '--table-name', 'kind': 'plain', 'type': 'str', 'required': True, 'help': 'Table name.'},
+                {'name': 'snapshot_id', 'option': '--snapshot-id', 'kind': 'plain', 'type': 'int', 'required': False, 'help': 'The snapshot the change was computed from: if the table has moved on since, nothing is committed (default: commit on top of the current snapshot).'},
+                {'name': 'delete_files', 'option': '--delete-files', 'kind': 'json', 'type': 'str', 'required': False, 'help': 'Data files of that snapshot to remove (lake://bucket/key), e.g. those holding changed rows.'},
+                {'name': 'body', 'option': '--body', 'kind': 'file', 'type': 'str', 'required': False, 'help': 'The rows to add (none: only remove files): a Parquet file on the CLI; a pyarrow Table or RecordBatchReader, a pandas DataFrame or a Parquet file path in Python.'},
+                {'name': 'operation', 'option': '--operation', 'kind': 'choice', 'type': 'str', 'required': False, 'help': "'overwrite' (rows change) or 'replace' (the same rows in new files: compaction).", 'choices': ['overwrite', 'replace']},
             ],
         },
         {

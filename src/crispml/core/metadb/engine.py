@@ -34,7 +34,9 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crispml.core.errors import InvalidArgument, Unavailable
+from crispml.core.errors import CrispmlError, InvalidArgument, Unavailable
+from crispml.core.faults import os_fault, postgres_fault, sqlite_fault
+from crispml.core.metadb.riders import Rider, boarding
 from crispml.core.plugins import METADATA_DBS, redact
 
 #: Where the migrations are (Alembic's ``script_location``; the package sits above core and is not imported).
@@ -71,7 +73,12 @@ class Database:
         if self.dialect == "sqlite":
             database = self.url.database or ""
             if database and database != ":memory:":
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                folder = Path(database).expanduser().parent
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise os_fault(exc, "creating the metadata database's folder", folder) or Unavailable(
+                        f"cannot create the folder {folder} of the metadata database: {exc.strerror}") from exc
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         else:
             kwargs["pool_pre_ping"] = True
@@ -108,9 +115,20 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A session whose work commits together at the end, or not at all."""
-        with self._turns, self._translate(), self._writes() as session, session.begin():
-            yield session
+        """A session whose work commits together at the end, or not at all (with the current call's rider,
+        :mod:`~crispml.core.metadb.riders`)."""
+        with self._turns, self._translate(), self._writes() as session:
+            rider = None
+            try:
+                with session.begin():
+                    yield session
+                    rider = self._board(session.connection().connection)
+            except BaseException:
+                if rider is not None:
+                    rider.settle(committed=False)
+                raise
+            if rider is not None:
+                rider.settle(committed=True)
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
@@ -127,8 +145,17 @@ class Database:
         """A Core connection whose statements commit together at the end, or not at all
         (taking the write lock at BEGIN on SQLite, as :meth:`write` does)."""
         if self._core is self.engine:
-            with self._translate(), self._write_engine.begin() as conn:
-                yield conn
+            rider = None
+            try:
+                with self._translate(), self._write_engine.begin() as conn:
+                    yield conn
+                    rider = self._board(conn.connection)
+            except BaseException:
+                if rider is not None:
+                    rider.settle(committed=False)
+                raise
+            if rider is not None:
+                rider.settle(committed=True)
         else:
             with self._turns, self._sqlite_transaction("IMMEDIATE", commit=True) as conn:
                 yield conn
@@ -140,14 +167,20 @@ class Database:
         with self._translate(), self._core.connect() as conn:
             driver: Any = conn.connection.driver_connection
             driver.execute(f"BEGIN {mode}")
+            rider = None
             try:
                 yield conn
+                if commit:
+                    rider = self._board(driver)
+                    driver.commit()
             except BaseException:
                 driver.rollback()
+                if rider is not None:
+                    rider.settle(committed=False)
                 raise
-            if commit:
-                driver.commit()
-            else:
+            if rider is not None:
+                rider.settle(committed=True)
+            if not commit:
                 driver.rollback()
 
     @property
@@ -167,6 +200,7 @@ class Database:
         with self._turns if write else nullcontext(), self._translate(), driver_errors(self._core.dialect):
             raw = self._core.raw_connection()
             driver: Any = raw.driver_connection
+            rider = None
             try:
                 if self.dialect == "sqlite":
                     driver.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
@@ -176,10 +210,15 @@ class Database:
                 finally:
                     cursor.close()
                 if write:
+                    rider = self._board(raw)
                     raw.commit()
+                    if rider is not None:
+                        rider.settle(committed=True)
                 else:
                     raw.rollback()
             except BaseException as exc:
+                if rider is not None and not rider.landed:
+                    rider.settle(committed=False)
                 if isinstance(exc, self._core.dialect.loaded_dbapi.Error) and self._core.dialect.is_disconnect(
                         exc, driver, None):
                     raw.invalidate()  # the pool must not hand this connection out again
@@ -189,6 +228,18 @@ class Database:
                 raise
             finally:
                 raw.close()
+
+    def _board(self, connection: Any) -> Rider | None:
+        """Run the current call's rider (if any is waiting for this database) on ``connection``, inside the
+        transaction about to commit; return it, to be settled once the commit succeeded or failed."""
+        rider = boarding(self)
+        if rider is not None:
+            try:
+                rider.ride(connection)
+            except BaseException:
+                rider.settle(committed=False)
+                raise
+        return rider
 
     def to_driver(self, column: ColumnElement[Any]) -> Callable[[Any], Any]:
         """How ``column``'s values go to the driver in plain SQL (as Core would bind them)."""
@@ -227,12 +278,29 @@ class Database:
     def _translate(self) -> Iterator[None]:
         try:
             yield
-        except OperationalError as exc:
-            if _is_connection_error(exc):
+        except DBAPIError as exc:
+            fault = self.fault(exc)
+            if fault is not None:
+                raise fault from exc
+            if isinstance(exc, OperationalError) and _is_connection_error(exc):
                 raise self._unavailable(exc) from exc
             raise
 
-    def _unavailable(self, exc: BaseException) -> Unavailable:
+    def fault(self, exc: BaseException) -> CrispmlError | None:
+        """The storage fault (full, read-only, damaged: :mod:`crispml.core.faults`) behind a database error,
+        or None."""
+        orig = getattr(exc, "orig", None) or exc
+        if self.dialect == "sqlite":
+            database = self.url.database or ""
+            if not database or database == ":memory:":
+                return None
+            return sqlite_fault(orig, Path(database).expanduser(), self.display_url)
+        return postgres_fault(orig, self.display_url)
+
+    def _unavailable(self, exc: BaseException) -> CrispmlError:
+        fault = self.fault(exc)
+        if fault is not None:
+            return fault
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc).__name__
         return Unavailable(
             f"cannot reach the metadata database {self.display_url}: {reason}; "
@@ -240,7 +308,7 @@ class Database:
         )
 
     def check(self) -> None:
-        """Raise Unavailable if the database cannot be reached."""
+        """Raise Unavailable (or the storage fault) if the database cannot be reached."""
         try:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
@@ -261,27 +329,33 @@ class Database:
 
         return ScriptDirectory.from_config(_alembic_config(None)).get_current_head()
 
-    def upgrade(self, revision: str = "head") -> str | None:
-        """Bring the schema to ``revision`` (default: the newest); return the new revision."""
+    def upgrade(self, revision: str = "head", *, on_empty: Callable[[], None] | None = None) -> str | None:
+        """Bring the schema to ``revision`` (default: the newest); return the new revision.
+
+        ``on_empty`` runs first, under the migration lock, if the database holds no schema at all (a new
+        home, or one whose database was lost): it may refuse, by raising, to build a new one."""
         self.check()  # an unreachable database fails here, before Alembic is loaded
         from alembic import command
 
         with self._migration_lock():
-            with self.engine.begin() as conn:
+            if on_empty is not None and self._stored_revision() is None:
+                on_empty()
+            with self._translate(), self.engine.begin() as conn:
                 config = _alembic_config(conn)
                 command.upgrade(config, revision)
             self._upgraded = True
             return self.current_revision()
 
-    def ensure_upgraded(self) -> None:
-        """Upgrade on first use if the schema is behind; cheap once it is current."""
+    def ensure_upgraded(self, *, on_empty: Callable[[], None] | None = None) -> None:
+        """Upgrade on first use if the schema is behind; cheap once it is current (``on_empty``: as for
+        :meth:`upgrade`)."""
         with self._lock:
             if self._upgraded:
                 return
             # one statement when the schema is current; an unreachable database reads as unmigrated, and
             # upgrade() then checks the connection first, failing with Unavailable
             if self._stored_revision() != HEAD:
-                self.upgrade()
+                self.upgrade(on_empty=on_empty)
             self._upgraded = True
 
     def _stored_revision(self) -> str | None:
@@ -290,7 +364,10 @@ class Database:
         try:
             with self.engine.connect() as conn:
                 rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
-        except DBAPIError:
+        except DBAPIError as exc:
+            fault = self.fault(exc)
+            if fault is not None:
+                raise fault from exc
             return None
         return str(rows[0][0]) if len(rows) == 1 else None
 

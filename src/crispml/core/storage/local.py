@@ -9,6 +9,7 @@ last writes, as with SQLite's ``synchronous=NORMAL``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import time
@@ -18,7 +19,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from crispml.core.errors import InvalidArgument, Unavailable
+from crispml.core.errors import InvalidArgument, StorageReadOnly, Unavailable
+from crispml.core.faults import os_fault
 from crispml.core.storage.base import BlobStore
 
 if TYPE_CHECKING:
@@ -41,7 +43,8 @@ class LocalBlobStore(BlobStore):
         try:
             (self.root / _TMP).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise Unavailable(f"cannot create the lake folder {self.root}: {exc.strerror}") from exc
+            raise os_fault(exc, "creating the lake folder", self.root) or Unavailable(
+                f"cannot create the lake folder {self.root}: {exc.strerror}") from exc
         self._sweep_temporaries()
 
     def _sweep_temporaries(self) -> None:
@@ -65,8 +68,14 @@ class LocalBlobStore(BlobStore):
         try:
             with open(tmp, "wb", buffering=0) as out:
                 for chunk in chunks:
-                    out.write(chunk)
+                    _write_all(out, chunk)
             _move_into_place(tmp, final)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            fault = os_fault(exc, f"writing lake blob {key!r}", self.root)
+            if fault is not None:
+                raise fault from exc
+            raise
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -103,6 +112,12 @@ class LocalBlobStore(BlobStore):
         except FileNotFoundError as exc:
             tmp.unlink(missing_ok=True)
             raise KeyError(source_key) from exc
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            fault = os_fault(exc, f"copying lake blob {source_key!r}", self.root)
+            if fault is not None:
+                raise fault from exc
+            raise
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -123,7 +138,19 @@ class LocalBlobStore(BlobStore):
 
     def check(self) -> None:
         if not os.access(self.root, os.W_OK):
-            raise Unavailable(f"the lake folder {self.root} is not writable; check its permissions")
+            raise StorageReadOnly(f"the lake folder {self.root} is not writable; check its permissions and that its "
+                                  "file system is mounted read-write")
+
+
+def _write_all(out: IO[bytes], chunk: bytes) -> None:
+    """Write all of ``chunk``: an unbuffered write may take only part of it (at a file size limit, a full
+    disk), and the next write then raises the reason."""
+    view = memoryview(chunk)
+    while view:
+        written = out.write(view)
+        if not written:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[written:]
 
 
 def _move_into_place(tmp: Path, final: Path) -> None:

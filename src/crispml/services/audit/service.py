@@ -2,8 +2,16 @@
 
 Each call of any operation — allowed or refused, successful or failed —
 leaves one event with time, principal, action, resource, request id, source,
-outcome, error code and duration. Events are appended in their own
-transaction, so a failed operation that rolled back is still recorded.
+outcome, error code and duration. A call that commits a change to the
+metadata DB commits its event with it: the spine hands the call a
+:class:`PendingEvent`, whose insert rides on the call's first write
+transaction (:mod:`crispml.core.metadb.riders`), so a process killed after
+that commit cannot leave the change without its event. A call that commits
+nothing — a read, a refusal, a failure that rolled back — gets its event
+appended in a transaction of its own afterwards. The one change ever made to
+a stored event: a call that failed after its first commit turns its event
+(written as a success) into a failure, with the error and the full duration. The duration of an event
+carried by a commit runs to that commit.
 Events are listed newest first by event time (the platform clock), as
 CloudTrail's LookupEvents does; the id breaks ties. A page token is the
 position (time, id) of the last event handed out, so paging never repeats or
@@ -14,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +32,7 @@ from crispml.core import paging
 from crispml.core.context import CallContext
 from crispml.core.errors import CrispmlError, InvalidArgument
 from crispml.core.ids import new_id
+from crispml.core.metadb.riders import Rider
 from crispml.core.names import crn
 from crispml.services.audit.entities import AuditEvent
 from crispml.services.audit.specs import (
@@ -53,7 +63,10 @@ def summarize(parameters: dict[str, Any] | None) -> str | None:
     """Request parameters as stored: JSON, cut to a bounded size."""
     if not parameters:
         return None
-    text = json.dumps(parameters, default=str, sort_keys=True)
+    try:
+        text = json.dumps(parameters, default=str, sort_keys=True)
+    except RecursionError:
+        return json.dumps({"truncated": "request parameters nested too deeply to record"})
     return text if len(text) <= _MAX_PARAMS else json.dumps({"truncated": text[:_MAX_PARAMS]})
 
 
@@ -62,6 +75,32 @@ def _insert_sql(mark: str) -> str:
     """One event's INSERT for the driver's placeholder ``mark``."""
     marks = ", ".join([mark] * len(_COLUMNS))
     return f"INSERT INTO {AuditEventRow.__tablename__} ({', '.join(_COLUMNS)}) VALUES ({marks})"
+
+
+@functools.cache
+def _fail_sql(mark: str) -> str:
+    """A pending event's UPDATE to a failure, for the driver's placeholder ``mark``."""
+    return (f"UPDATE {AuditEventRow.__tablename__} SET outcome = 'Failure', error_code = {mark}, "
+            f"error_message = {mark}, duration_ms = {mark} WHERE event_id = {mark}")
+
+
+class PendingEvent:
+    """The event of a call in progress: its insert rides on the call's first commit (:attr:`rider`), else
+    :meth:`AuditService.finish` appends it when the call ends."""
+
+    __slots__ = ("_action", "_ctx", "_elapsed", "_parameters", "_resource", "_service", "event_id", "rider")
+
+    def __init__(self, service: AuditService, ctx: CallContext, action: str, resource: str,
+                 parameters: dict[str, Any] | None, elapsed: Callable[[], float]) -> None:
+        self.event_id = new_id("evt")
+        self._service, self._ctx, self._action, self._resource = service, ctx, action, resource
+        self._parameters, self._elapsed = parameters, elapsed
+        self.rider = Rider(service.db, _insert_sql(service.db.mark), self._values)
+
+    def _values(self, error: CrispmlError | None = None) -> tuple[Any, ...]:
+        return self._service._row(self._ctx, self._action, self._resource, error, self._elapsed(),
+                                  self._parameters, self._service.clock.now(), self.event_id)
+
 
 #: What other services and shells may import: the service, its operations' requests, and what they share.
 __all__ = [
@@ -79,10 +118,27 @@ class AuditService(Service):
         """Append one event; return its id."""
         # Every call pays for this insert, so it is plain SQL on the driver's cursor (Database.cursor),
         # in its own write transaction.
-        row = self._row(ctx, action, resource, error, duration_ms, parameters, self.clock.now())
+        row = self._row(ctx, action, resource, error, duration_ms, parameters, self.clock.now(), new_id("evt"))
         with self.db.cursor(write=True) as cursor:
             cursor.execute(_insert_sql(self.db.mark), row)
         return str(row[0])
+
+    def pending(self, ctx: CallContext, action: str, resource: str, parameters: dict[str, Any] | None,
+                elapsed: Callable[[], float]) -> PendingEvent:
+        """The event of a call about to run: make its :attr:`~PendingEvent.rider` current while the call runs
+        (:func:`~crispml.core.metadb.riders.riding`), then :meth:`finish` it."""
+        return PendingEvent(self, ctx, action, resource, parameters, elapsed)
+
+    def finish(self, event: PendingEvent, error: CrispmlError | None) -> None:
+        """End a call's event: append it if no commit of the call carried it; if one did and the call then
+        failed, record the failure on it."""
+        if not event.rider.landed:
+            with self.db.cursor(write=True) as cursor:
+                cursor.execute(_insert_sql(self.db.mark), event._values(error))
+        elif error is not None:
+            with self.db.cursor(write=True) as cursor:
+                cursor.execute(_fail_sql(self.db.mark), (error.code, error.message[:2000],
+                                                         round(event._elapsed(), 3), event.event_id))
 
     def record_many(self, ctx: CallContext, action: str,
                     events: list[tuple[str, CrispmlError | None, dict[str, Any] | None]], *,
@@ -90,17 +146,17 @@ class AuditService(Service):
         """Append one event per (resource, error, parameters), all in one write transaction: the calls
         of one :meth:`~crispml.platform.Platform.run_each` step."""
         now = self.clock.now()
-        rows = [self._row(ctx, action, resource, error, duration_ms, parameters, now)
+        rows = [self._row(ctx, action, resource, error, duration_ms, parameters, now, new_id("evt"))
                 for resource, error, parameters in events]
         if rows:
             with self.db.cursor(write=True) as cursor:
                 cursor.executemany(_insert_sql(self.db.mark), rows)
 
     def _row(self, ctx: CallContext, action: str, resource: str, error: CrispmlError | None, duration_ms: float,
-             parameters: dict[str, Any] | None, now: datetime) -> tuple[Any, ...]:
+             parameters: dict[str, Any] | None, now: datetime, event_id: str) -> tuple[Any, ...]:
         """One event's values, in :data:`_COLUMNS` order, as the driver takes them."""
         return (
-            new_id("evt"), self.db.to_driver(_EVENTS.c.event_time)(now), ctx.principal, action, resource,
+            event_id, self.db.to_driver(_EVENTS.c.event_time)(now), ctx.principal, action, resource,
             ctx.request_id, ctx.source, "Failure" if error else "Success", error.code if error else None,
             error.message[:2000] if error else None, round(duration_ms, 3), summarize(parameters),
         )

@@ -1,4 +1,5 @@
-"""The audit table: one row per operation call. Rows are only ever inserted."""
+"""The audit table: one row per operation call. Rows are inserted, and changed once at most: a call that
+failed after its first commit (which carried its event, as a success) has the failure written on its event."""
 
 from __future__ import annotations
 

@@ -12,21 +12,25 @@ read of the tail), JSON lines and CSV (types inferred from the first 1,000
 records or 1 MB of the file, whichever comes first; built-in delimiters
 ``, | \\t ; ^A``; header detection as Glue's heuristic, else ``col0…colN``).
 Files whose name or folder starts with ``_`` or ``.`` (``_SUCCESS``,
-``.crc``) are skipped as Glue does. A file no classifier recognises, or one
-that fails to parse, is reported in :attr:`CrawlResult.unreadable` with the
-reason, and the crawl goes on.
+``.crc``) are skipped as Glue does. Compressed CSV and JSON (gzip, bzip2,
+zstd, snappy; known by extension or first bytes, ``core/compression.py``) are
+sampled decompressed, and the table records the codec (``compressionType``).
+A file no classifier recognises, or one that fails to parse, is reported in
+:attr:`CrawlResult.unreadable` with the reason, and the crawl goes on.
 
 Grouping follows Glue's rule that a table's root is the highest folder at or
 below a target whose files all share a compatible schema (same classification
-and CSV SerDe; CSV columns equal by name and position, JSON/Parquet column names
-at least 70 % alike; types merging by widening, see ``infer.py``) and sit at
+and CSV SerDe; column names at least 70 % alike — for CSV, read by position,
+one file's columns must also be the first columns of the other's, so a file
+with a column added at the end joins the table; types merging by widening,
+see ``infer.py``) and sit at
 the same depth. Folders below the root are partitions: ``key=value`` levels
 give named keys, others ``partition_0…n``. Incompatible folders become
 separate tables named after their folders; incompatible files in one folder
 become one table each, named after the file.
 
 Deliberately not here: the catalog (no DB reads or writes, no schema-change or
-delete policies), crawler state and metrics, compressed files, and Glue's
+delete policies), crawler state and metrics, and Glue's
 other built-in classifiers (Avro, ORC, XML, logs). Those belong to the
 crawler service that calls this module.
 """
@@ -46,6 +50,7 @@ from urllib.parse import unquote
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from crispml.core.compression import MAGIC_BYTES, Codec, codec_of, decompressing
 from crispml.core.errors import CrispmlError
 from crispml.services.catalog.infer import (
     HiveType,
@@ -124,6 +129,8 @@ class DiscoveredTable:
     files: tuple[str, ...]
     serde_library: str
     serde_parameters: dict[str, str] = field(default_factory=dict)
+    #: Glue's ``compressionType``: none, gzip, bzip2, zstd or snappy.
+    compression: str = "none"
 
 
 @dataclass(frozen=True)
@@ -164,6 +171,7 @@ class _Schema:
     names: tuple[str, ...]
     types: tuple[HiveType, ...]
     serde: tuple[tuple[str, str], ...] = ()
+    compression: str = "none"
 
     def columns(self) -> tuple[Column, ...]:
         return tuple(Column(n, str(t)) for n, t in zip(self.names, self.types, strict=True))
@@ -192,7 +200,28 @@ def _classify(fs: Any, path: str, size: int, classifiers: tuple[CsvClassifier, .
         return _parquet(fs, path, size, tail)
     if head.startswith(_MAGIC):
         raise Unclassifiable(path, "starts like Parquet but has no footer (truncated or corrupt)")
-    text = _decode(path, head, truncated=size > SAMPLE_BYTES)
+    codec = codec_of(path, head[:MAGIC_BYTES])
+    if codec is None:
+        return _classify_text(path, _decode(path, head, truncated=size > SAMPLE_BYTES), classifiers)
+    sample = _decompressed_sample(fs, path, head if size <= SAMPLE_BYTES else None, codec)
+    schema = _classify_text(path, _decode(path, sample[:SAMPLE_BYTES], truncated=len(sample) > SAMPLE_BYTES),
+                            classifiers)
+    return replace(schema, compression=codec)
+
+
+def _decompressed_sample(fs: Any, path: str, whole: bytes | None, codec: Codec) -> bytes:
+    """Up to one byte more than :data:`SAMPLE_BYTES` of a compressed file's content."""
+    try:
+        if whole is not None:
+            with decompressing(io.BytesIO(whole), codec) as stream:
+                return bytes(stream.read(SAMPLE_BYTES + 1))
+        with fs.open(path, "rb") as raw, decompressing(raw, codec) as stream:
+            return bytes(stream.read(SAMPLE_BYTES + 1))
+    except (OSError, EOFError, ValueError, pa.ArrowException, CrispmlError) as exc:
+        raise Unclassifiable(path, f"{codec} content cannot be decompressed: {exc}") from exc
+
+
+def _classify_text(path: str, text: str, classifiers: tuple[CsvClassifier, ...]) -> _Schema:
     rejections = []
     for classifier in classifiers:
         found = _csv(text, classifier)
@@ -335,8 +364,8 @@ def _merge_schemas(a: _Schema | None, b: _Schema | None) -> _Schema | None:
         return a or b
     if a.classification != b.classification or a.serde != b.serde:
         return None
-    if a.classification == "csv" and a.names != b.names:
-        return None
+    if a.classification == "csv" and a.names[:len(b.names)] != b.names[:len(a.names)]:
+        return None  # read by position: one file's columns must lead the other's
     names_a, names_b = set(a.names), set(b.names)
     if len(names_a & names_b) < SIMILARITY * len(names_a | names_b):
         return None
@@ -348,7 +377,8 @@ def _merge_schemas(a: _Schema | None, b: _Schema | None) -> _Schema | None:
     except TypeConflict:
         return None
     classifier = a.classifier if a.classifier == b.classifier else a.classification
-    return _Schema(a.classification, classifier, tuple(types), tuple(types.values()), a.serde)
+    compression = a.compression if a.compression != "none" else b.compression
+    return _Schema(a.classification, classifier, tuple(types), tuple(types.values()), a.serde, compression)
 
 
 _INCOMPATIBLE = _Schema("", "", (), ())  # the merge of schemas that do not merge
@@ -518,7 +548,7 @@ def _table(node: _Node, name: str, schema: _Schema, known: set[str], location: s
         classifier=schema.classifier, columns=schema.columns(),
         partition_keys=tuple(Column(k, "string") for k in keys), partitions=partitions,
         files=tuple(f.path for f in node.all_files()), serde_library=SERDE_LIBRARIES[schema.classification],
-        serde_parameters=dict(schema.serde),
+        serde_parameters=dict(schema.serde), compression=schema.compression,
     )
 
 

@@ -75,6 +75,10 @@ class CrawlCancelled(Exception):
     """StopCrawler was called while this crawl ran."""
 
 
+class CrawlReadNothing(InvalidArgument):
+    """Every file under the crawler's targets was unreadable: the crawl fails, saying so."""
+
+
 @dataclass
 class _Known:
     """A table of the crawler's database as it stands before the crawl."""
@@ -161,6 +165,12 @@ class CrawlRun:
         self.summary.files_sampled, self.summary.files_skipped = result.files_sampled, result.files_skipped
         self.summary.unreadable = [UnreadableFile(path=fs.unstrip_protocol(u.path), reason=u.reason)
                                    for u in result.unreadable]
+        unread = [u for u in self.summary.unreadable if not u.reason.startswith("target not readable")]
+        if unread and not result.files_sampled and not result.files_skipped:
+            first = unread[0]
+            raise CrawlReadNothing(
+                f"the crawl read none of the {len(unread)} file(s) under its targets, so no table was made or "
+                f"changed; the first, {first.path}: {first.reason} (see GetCrawler's LastCrawl for every file)")
         if self.checkpoint():
             raise CrawlCancelled
         found: set[str] = set()
@@ -225,7 +235,7 @@ class CrawlRun:
         parameters = {
             "classification": table.classification, "CrawlerSchemaSerializerVersion": "1.0",
             "CrawlerSchemaDeserializerVersion": "1.0", UPDATED_BY: self.crawler,
-            "compressionType": "none", "typeOfData": "file", "objectCount": str(len(table.files)),
+            "compressionType": table.compression, "typeOfData": "file", "objectCount": str(len(table.files)),
         }
         if table.classification == "csv":
             parameters["delimiter"] = table.serde_parameters.get("separatorChar", ",")
@@ -239,7 +249,7 @@ class CrawlRun:
             "StorageDescriptor": {
                 "Columns": [{"Name": c.name, "Type": c.type} for c in table.columns],
                 "Location": f"lake://{table.location}", "InputFormat": input_format,
-                "OutputFormat": output_format, "Compressed": False, "Parameters": parameters,
+                "OutputFormat": output_format, "Compressed": table.compression != "none", "Parameters": parameters,
                 "SerdeInfo": {"SerializationLibrary": table.serde_library,
                               "Parameters": dict(table.serde_parameters)},
             },

@@ -171,22 +171,30 @@ class CrawlerOps(ClassifierOps):
             return dict(loads(row.document))
 
         definition = self._writing(claim)
-        from crispml.services.catalog.crawl import CrawlCancelled, CrawlRun  # pyarrow and the classifiers: here
+        from crispml.services.catalog.crawl import (  # pyarrow and the classifiers: here
+            CrawlCancelled,
+            CrawlReadNothing,
+            CrawlRun,
+        )
 
         run = CrawlRun(cast("CatalogService", self), ctx, crawl_id, definition, lambda: self._checkpoint(request.name))
         started = time.perf_counter()
         state, error = "COMPLETED", None
+        read_nothing: CrawlReadNothing | None = None
         try:
             run.run()
         except CrawlCancelled:
             state = "STOPPED"
         except CrispmlError as exc:
             state, error = "FAILED", exc.message
+            read_nothing = exc if isinstance(exc, CrawlReadNothing) else None
         except BaseException as exc:
             self._finish(request.name, crawl_id, "FAILED", f"{type(exc).__name__}: {exc}", run.summary,
                          time.perf_counter() - started)
             raise
         self._finish(request.name, crawl_id, state, error, run.summary, time.perf_counter() - started)
+        if read_nothing is not None:  # the caller is told, not only LastCrawl: "done" would hide it
+            raise read_nothing
         return EmptyCrawlerResponse()
 
     @operation("StopCrawler", resource=lambda r: crawler_crn(r.name))

@@ -17,7 +17,8 @@ because the library has no setting for it:
   (``_convert_orm_to_iceberg``, ``create_table``), which could not carry a caller;
 - a commit swaps the table's metadata pointer *and* runs a hook in the same
   transaction, so the Glue table's ``metadata_location`` parameter moves with
-  the pointer and can never lag it (a crash leaves both at the old commit);
+  the pointer and can never lag it (a crash leaves both at the old commit),
+  under the table's commit lock (``iceberg_locks.py``), so swaps are one at a time;
 - tables are created by :meth:`LakeCatalog.create` with the same hook, so the
   Glue table row and the Iceberg row appear together or not at all.
 
@@ -50,6 +51,7 @@ from sqlalchemy.orm import Session
 
 from crispml.core.metadb.engine import Database
 from crispml.services.catalog.errors import InvalidInputException
+from crispml.services.catalog.iceberg_locks import commit_lock
 
 if TYPE_CHECKING:
     from crispml.services.lake.service import LakeFileSystem
@@ -129,20 +131,21 @@ class LakeCatalog(SqlCatalog):
         identifier = table.name()
         namespace = Catalog.namespace_to_string(Catalog.namespace_from(identifier))
         name = Catalog.table_name_from(identifier)
-        current = self.load_table(identifier)  # NoSuchTableError if it was dropped meanwhile
-        staged = self._update_and_stage_table(current, identifier, requirements, updates)
-        if staged.metadata == current.metadata:
-            return CommitTableResponse(metadata=current.metadata, metadata_location=current.metadata_location)
-        self._write_metadata(staged.metadata, self._io, staged.metadata_location)
-        with self._db.write() as session:
-            swapped = session.execute(
-                update(IcebergTables)
-                .where(*self._key(namespace, name), IcebergTables.metadata_location == current.metadata_location)
-                .values(metadata_location=staged.metadata_location,
-                        previous_metadata_location=current.metadata_location))
-            if swapped.rowcount < 1:  # type: ignore[attr-defined]
-                raise CommitFailedException(f"Table has been updated by another process: {namespace}.{name}")
-            self.on_commit(session, (namespace, name), staged.metadata_location, current.metadata_location)
+        with commit_lock(self._db, (namespace, name)):  # one swap at a time (a data commit holds it already)
+            current = self.load_table(identifier)  # NoSuchTableError if it was dropped meanwhile
+            staged = self._update_and_stage_table(current, identifier, requirements, updates)
+            if staged.metadata == current.metadata:
+                return CommitTableResponse(metadata=current.metadata, metadata_location=current.metadata_location)
+            self._write_metadata(staged.metadata, self._io, staged.metadata_location)
+            with self._db.write() as session:
+                swapped = session.execute(
+                    update(IcebergTables)
+                    .where(*self._key(namespace, name), IcebergTables.metadata_location == current.metadata_location)
+                    .values(metadata_location=staged.metadata_location,
+                            previous_metadata_location=current.metadata_location))
+                if swapped.rowcount < 1:  # type: ignore[attr-defined]
+                    raise CommitFailedException(f"Table has been updated by another process: {namespace}.{name}")
+                self.on_commit(session, (namespace, name), staged.metadata_location, current.metadata_location)
         return CommitTableResponse(metadata=staged.metadata, metadata_location=staged.metadata_location)
 
     def create_table(self, identifier: str | Identifier, schema: Any, location: str | None = None,

@@ -21,12 +21,16 @@ both, every commit moves both pointers, DeleteTable removes both.
   behind; such an entry has no Glue table, so nothing reads it, and a new table
   of the same name replaces it.
 
-Two writers: the pointer swap is a compare-and-set, so one wins. pyiceberg
-retries a data commit that lost (Iceberg's ``commit.retry.*`` table
-properties: 4 retries with backoff by default), rebasing its snapshot on the
-winner's and reusing the files it wrote; when it gives up, or the winner's
-change conflicts with it, the operation fails with
-ConcurrentModificationException and changes nothing. Schema changes, which
+Several writers: a data commit holds the table's commit lock
+(``iceberg_locks.py``) from reading the table's state to moving its pointer,
+so writers take turns instead of racing, and an append (whose files are
+written before the lock is taken) never fails for contention. The pointer
+swap stays a compare-and-set: a commit built outside the lock on an older
+state (pyiceberg used directly) loses it, and pyiceberg retries it (Iceberg's
+``commit.retry.*`` table properties), rebasing its snapshot on the winner's
+and reusing the files it wrote; when it gives up, or the winner's change
+conflicts with it (an overwrite of rows a rival deleted), the operation fails
+with ConcurrentModificationException and changes nothing. Schema changes, which
 pyiceberg does not retry, are tried again here on the new state up to
 :data:`COMMIT_ATTEMPTS` times. Each snapshot's summary names the request and
 the principal that committed it (``crispml.request-id``, ``crispml.principal``).
@@ -173,7 +177,12 @@ class ManagedTables(CatalogCore):
                     f"table {database}.{name} is an external table and cannot become an Iceberg table; "
                     "create a new table with OpenTableFormatInput and load it with 'append-table-data'"
                 )
+            given.require_format()
             return None
+        if not given.is_iceberg and given.table_type == "EXTERNAL_TABLE" and "classification" not in given.parameters:
+            # a definition that names no format of its own: the table stays what it is, managed
+            given = TableInput.model_validate({**given.model_dump(), "parameters": {
+                **given.parameters, "table_type": current["parameters"].get("table_type", "ICEBERG")}})
         if not given.is_iceberg:
             raise InvalidInputException(
                 f"table {database}.{name} is an Iceberg table: keep Parameters table_type=ICEBERG in its TableInput"
@@ -249,11 +258,16 @@ class ManagedTables(CatalogCore):
         snapshots it added (tagged with the request id, so a rival's snapshots are not counted)."""
         from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, ValidationException
 
-        table = self._load_iceberg(self._lake_catalog(ctx), database, name)
+        from crispml.services.catalog.iceberg_locks import commit_lock
+
         tags = {REQUEST_TAG: ctx.request_id, PRINCIPAL_TAG: ctx.principal}
         try:
-            with _iceberg_errors(f"{database}.{name}"):
-                change(table, tags)
+            # under the table's commit lock, from reading its state to moving its pointer: no rival commits
+            # in between, so the change is built on the newest state and its swap cannot lose
+            with commit_lock(self.db, _identifier(database, name)):
+                table = self._load_iceberg(self._lake_catalog(ctx), database, name)
+                with _iceberg_errors(f"{database}.{name}"):
+                    change(table, tags)
         except (CommitFailedException, ValidationException) as exc:
             raise ConcurrentModificationException(
                 f"table {database}.{name} was changed by other writers while this change was committing and it "

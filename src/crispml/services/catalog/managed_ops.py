@@ -7,9 +7,11 @@ snapshots these commits left, newest first. Each write is one atomic Iceberg
 commit (pyiceberg's copy-on-write: files with deleted rows are rewritten), so a
 reader sees the table before it or after it, never halfway; a write that fails
 or is killed midway leaves the table at its last commit (files it had already
-written stay in the lake, referenced by nothing). An overwrite or a delete that
-rewrites files may add more than one snapshot in its one commit (pyiceberg
-records the delete and the append separately); the response names the last.
+written stay in the lake, referenced by nothing). An append or an overwrite
+adds exactly one snapshot (``iceberg_write.py``), so time travel never shows an
+overwrite half done; a delete that rewrites files may add two in its one commit
+(pyiceberg records the dropped files and the rewritten ones separately); the
+response names the last.
 Its counts are rows as the user sees them: ``AddedRecords`` the Body's rows,
 ``DeletedRecords`` the rows that are gone (not the rows of rewritten files,
 which Iceberg's snapshot summaries count), ``TotalRecords`` the rows after.
@@ -27,7 +29,7 @@ from crispml.core.context import CallContext
 from crispml.services.catalog.core import decode_token, encode_token, table_crn
 from crispml.services.catalog.entities import TableSnapshot
 from crispml.services.catalog.errors import InvalidInputException
-from crispml.services.catalog.managed import ManagedTables, total_records
+from crispml.services.catalog.managed import ManagedTables, _iceberg_errors, total_records
 from crispml.services.catalog.managed_specs import (
     AppendTableDataRequest,
     DeleteTableDataRequest,
@@ -79,12 +81,21 @@ class ManagedDataOps(ManagedTables):
     @operation("AppendTableData", resource=lambda r: table_crn(r.database_name, r.table_name))
     def append_table_data(self, ctx: CallContext, request: AppendTableDataRequest) -> TableDataResponse:
         """Append rows to a managed (Iceberg) table in one commit (a new snapshot)."""
+        from crispml.services.catalog import iceberg_write
         from crispml.services.catalog.iceberg_data import body_table, conform
 
         rows = body_table(request.body)
+        # the data files are written first, outside the table's commit lock: writers wait only for each
+        # other's (short) commits, not for each other's files
+        before = self._load_iceberg(self._lake_catalog(ctx), request.database_name, request.table_name)
+        with _iceberg_errors(_name(request)):
+            written = iceberg_write.data_files(before, conform(rows, before.schema(), _name(request)))
 
         def append(table: IcebergTable, tags: dict[str, str]) -> None:
-            table.append(conform(rows, table.schema(), _name(request)), snapshot_properties=tags)
+            files = written
+            if not iceberg_write.same_layout(before, table):  # its schema changed meanwhile: write them again
+                files = iceberg_write.data_files(table, conform(rows, table.schema(), _name(request)))
+            iceberg_write.fast_append(table, files, tags)
 
         table, ours = self._commit(ctx, request.database_name, request.table_name, append)
         return _counts(table, ours, rows.num_rows)
@@ -92,17 +103,16 @@ class ManagedDataOps(ManagedTables):
     @operation("OverwriteTableData", resource=lambda r: table_crn(r.database_name, r.table_name))
     def overwrite_table_data(self, ctx: CallContext, request: OverwriteTableDataRequest) -> TableDataResponse:
         """Replace the rows matching RowFilter (all rows without one) with the Body's rows, in one commit."""
+        from crispml.services.catalog import iceberg_write
         from crispml.services.catalog.iceberg_data import body_table, conform, row_filter
 
         rows = body_table(request.body)
 
         def overwrite(table: IcebergTable, tags: dict[str, str]) -> None:
             data = conform(rows, table.schema(), _name(request))
-            if request.row_filter is None:
-                table.overwrite(data, snapshot_properties=tags)
-                return
-            table.overwrite(data, overwrite_filter=row_filter(request.row_filter, table.schema(), _name(request)),
-                            case_sensitive=False, snapshot_properties=tags)
+            matches = None if request.row_filter is None else row_filter(request.row_filter, table.schema(),
+                                                                           _name(request))
+            iceberg_write.overwrite(table, data, matches, tags)
 
         table, ours = self._commit(ctx, request.database_name, request.table_name, overwrite)
         return _counts(table, ours, rows.num_rows)

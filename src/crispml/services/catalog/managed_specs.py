@@ -10,7 +10,8 @@ shaped like Glue's own (``DatabaseName``/``TableName``, ``NextToken``/
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, Field
 
@@ -30,6 +31,12 @@ _STREAM: Any = {"stream": True}
 TableBody = Annotated[Any, AfterValidator(check_body), Field(
     description="The rows: a Parquet file on the CLI; a pyarrow Table or RecordBatchReader, a pandas "
                 "DataFrame or a Parquet file path in Python.",
+    json_schema_extra=_STREAM)]
+
+
+OptionalBody = Annotated[Any, AfterValidator(lambda v: None if v is None else check_body(v)), Field(
+    description="The rows to add (none: only remove files): a Parquet file on the CLI; a pyarrow Table or "
+                "RecordBatchReader, a pandas DataFrame or a Parquet file path in Python.",
     json_schema_extra=_STREAM)]
 
 
@@ -76,3 +83,30 @@ class GetTableSnapshotsResponse(Response):
         "snapshots": ["snapshot_id", "parent_snapshot_id", "committed_at", "operation", "is_current"]}
     snapshots: list[TableSnapshot]
     next_token: str | None = None
+
+
+class RewriteTableDataRequest(Request):
+    database_name: DatabaseName
+    table_name: TableName
+    snapshot_id: int | None = Field(
+        None, description="The snapshot the change was computed from: if the table has moved on since, nothing "
+                          "is committed (default: commit on top of the current snapshot).")
+    delete_files: list[str] = Field(
+        default_factory=list, max_length=100_000,
+        description="Data files of that snapshot to remove (lake://bucket/key), e.g. those holding changed rows.")
+    body: OptionalBody = None
+    operation: Literal["overwrite", "replace"] = Field(
+        "overwrite", description="'overwrite' (rows change) or 'replace' (the same rows in new files: compaction).")
+
+
+class ExpireTableSnapshotsRequest(Request):
+    database_name: DatabaseName
+    table_name: TableName
+    older_than: datetime | None = Field(
+        None, description="Expire snapshots committed before this instant (default: now).")
+    retain_last: int = Field(1, ge=1, le=10_000, description="Always keep this many of the newest snapshots.")
+
+
+class ExpireTableSnapshotsResponse(Response):
+    expired_snapshot_ids: list[int] = Field(default_factory=list)
+    deleted_files: int = Field(0, description="Files no kept snapshot referenced, deleted from the lake.")

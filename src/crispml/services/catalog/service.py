@@ -52,11 +52,14 @@ from crispml.services.catalog.managed import (
     REQUEST_TAG,
 )
 from crispml.services.catalog.managed_ops import ManagedDataOps
+from crispml.services.catalog.managed_rewrite import ManagedRewriteOps
 from crispml.services.catalog.managed_specs import (
     AppendTableDataRequest,
     DeleteTableDataRequest,
+    ExpireTableSnapshotsRequest,
     GetTableSnapshotsRequest,
     OverwriteTableDataRequest,
+    RewriteTableDataRequest,
 )
 from crispml.services.catalog.partitions import PartitionOps
 from crispml.services.catalog.specs import (
@@ -108,6 +111,7 @@ __all__ = [
     "CreateTableRequest",
     "DatabaseRequest",
     "DeleteTableDataRequest",
+    "ExpireTableSnapshotsRequest",
     "GetClassifiersRequest",
     "GetCrawlerMetricsRequest",
     "GetCrawlersRequest",
@@ -123,6 +127,7 @@ __all__ = [
     "Partition",
     "PartitionInput",
     "PartitionRequest",
+    "RewriteTableDataRequest",
     "Table",
     "TableInput",
     "TableRequest",
@@ -132,7 +137,8 @@ __all__ = [
 ]
 
 
-class CatalogService(Service, DatabaseOps, TableOps, VersionOps, PartitionOps, CrawlerOps, ManagedDataOps):
+class CatalogService(Service, DatabaseOps, TableOps, VersionOps, PartitionOps, CrawlerOps, ManagedDataOps,
+                     ManagedRewriteOps):
     name = "catalog"
 
     def plan_scan(self, ctx: CallContext, database: str, table: str, *, snapshot_id: int | None = None,

@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, model_validator
 
 from crispml.services.catalog.entities import (
     VIRTUAL_VIEW,
@@ -120,6 +120,13 @@ class TableInput(Shape):
     view_original_text: str | None = Field(None, max_length=409600,
                                            description="A view's SQL (Athena: '/* Presto View: <base64> */').")
     view_expanded_text: str | None = Field(None, max_length=409600)
+    #: Why no format could be found, for a definition that names none (UpdateTable of a managed table needs
+    #: none: the table is Iceberg; every other use calls :meth:`require_format`).
+    _format_problem: str | None = PrivateAttr(None)
+
+    def require_format(self) -> None:
+        if self._format_problem is not None:
+            raise InvalidInputException(self._format_problem)
 
     @model_validator(mode="after")
     def _check(self) -> TableInput:
@@ -148,7 +155,13 @@ class TableInput(Shape):
                 f"table {self.name!r}: Parameters and StorageDescriptor.Parameters name different "
                 "classifications; give one"
             )
-        found = detect_format(given, serde.serialization_library if serde else None, sd.input_format)
+        try:
+            found = detect_format(given, serde.serialization_library if serde else None, sd.input_format)
+        except InvalidInputException as exc:
+            if given is not None:
+                raise
+            self._format_problem = exc.message
+            return self
         self.parameters = {**self.parameters, "classification": found}
         if found == "csv" and serde is not None:
             check_csv_serde(serde.parameters)
@@ -240,6 +253,7 @@ class CreateTableRequest(Request):
 
     @model_validator(mode="after")
     def _iceberg_needs_its_input(self) -> CreateTableRequest:
+        self.table_input.require_format()
         if self.table_input.is_iceberg and self.open_table_format_input is None:
             raise InvalidInputException(
                 f"table {self.table_input.name!r} says table_type=ICEBERG: to create an Iceberg table pass "

@@ -65,10 +65,15 @@ def column_arrays(rows: dict[str, list[Any]], hints: dict[str, pa.DataType], ori
     value can be written as."""
     arrays: dict[str, pa.Array] = {}
     for name, values in rows.items():
+        hint = hints.get(name.lower())
         try:
             arrays[name] = pa.array(values)
+            kind = arrays[name].type
+            if hint is not None and _is_text(hint) and (
+                    isinstance(kind, pa.BaseExtensionType) or pa.types.is_fixed_size_binary(kind)):
+                # a UUID (Arrow's uuid extension, 16 bytes) into a text column: its text, not its bytes
+                arrays[name] = pa.array([None if v is None else str(v) for v in values], type=hint)
         except _CAST_ERRORS as exc:
-            hint = hints.get(name.lower())
             if hint is not None and _is_text(hint):
                 arrays[name] = pa.array([None if v is None else str(v) for v in values], type=hint)
                 continue

@@ -60,12 +60,29 @@ class JobSource(Shape):
     database_source: DatabaseSource | None = None
 
 
+#: DMS's ``TargetTablePrepMode``: what a full load does to its target table before loading it.
+TargetTablePrepMode = Literal["DROP_AND_CREATE", "TRUNCATE_BEFORE_LOAD", "DO_NOTHING"]
+
+
 class JobTarget(Shape):
-    """The catalog table a job loads, and whether a run adds rows or replaces them."""
+    """The catalog table a job loads, whether a run adds rows or replaces them, and — as DMS's
+    ``TargetTablePrepMode`` — what a full load does to the table first; a table that does not exist is
+    created from the source's schema (``TableFormat``, at ``Location``)."""
 
     database_name: str
     table_name: str
     write_mode: Literal["APPEND", "OVERWRITE"] = "APPEND"
+    target_table_prep_mode: TargetTablePrepMode | None = Field(
+        None, description="DROP_AND_CREATE: each full load drops the table and creates it again from the "
+                          "source's schema; TRUNCATE_BEFORE_LOAD: each full load empties it first; DO_NOTHING: "
+                          "leave it as it is. Unset: create it if missing (as DROP_AND_CREATE does), else leave "
+                          "it as it is.")
+    table_format: Literal["iceberg", "parquet", "csv", "json"] = Field(
+        "iceberg", description="The kind of table the job creates: iceberg (a managed table, the default) or "
+                               "an external table of parquet, csv or json files.")
+    location: str | None = Field(
+        None, description="Where a table the job creates keeps its files (s3://bucket/prefix/); default: "
+                          "the database's LocationUri followed by the table's name.")
 
 
 class Job(BaseModel):

@@ -1,9 +1,12 @@
 """Load job definitions (Glue ``CreateJob``, ``GetJob``, ``ListJobs``, ``UpdateJob``, ``DeleteJob``).
 
 A job names its source, its target table and whether runs are incremental.
-The target must exist when the job is created or updated — looked up in the
-catalog as the caller, so a caller who cannot see the table cannot point a
-job at it — and an external target takes appends only. The definition is
+The target is looked up in the catalog as the caller when the job is created
+or updated, so a caller who cannot see the table cannot point a job at it;
+an external target takes appends only. A target that does not exist is
+created by the first run, from the source's schema (``create.py``): its
+database must exist, and the table needs a place for its files — the
+Target's ``Location``, or the database's ``LocationUri``. The definition is
 kept as one JSON document with the connection URL's password hidden; the
 real URL is kept beside it and never returned. UpdateJob replaces the whole
 definition (as Glue's does); a ConnectionUrl given back with ``***`` for its
@@ -20,12 +23,13 @@ from sqlalchemy.orm import Session
 
 from crispml.core.context import CallContext
 from crispml.core.paging import decode_token, encode_token
-from crispml.services.catalog.service import CatalogService, Table, TableRequest
+from crispml.services.catalog.service import CatalogService, DatabaseRequest, Table, TableRequest
 from crispml.services.ingest.core import IngestCore, job_crn
 from crispml.services.ingest.entities import JobSource, JobTarget
 from crispml.services.ingest.errors import (
     AlreadyExistsException,
     ConcurrentRunsExceededException,
+    EntityNotFoundException,
     InvalidInputException,
 )
 from crispml.services.ingest.specs import (
@@ -64,6 +68,18 @@ def page_position(token: str | None) -> str | None:
         raise InvalidInputException("NextToken is not valid; pass the one the previous page returned") from None
 
 
+def new_table_location(target: JobTarget, database_location: str | None) -> str:
+    """Where a table the job creates keeps its files: its Location, else under the database's LocationUri."""
+    if target.location is not None:
+        return target.location
+    if database_location:
+        return database_location.rstrip("/") + f"/{target.table_name}/"
+    raise InvalidInputException(
+        f"table {target.database_name}.{target.table_name} does not exist, and the job would create it but "
+        f"has nowhere to put its files: give the Target a Location (s3://bucket/prefix/), or create the "
+        f"table first")
+
+
 def check_target(table: Table, mode: str) -> None:
     """An external table takes new files (APPEND) only."""
     if not table.is_iceberg and mode == "OVERWRITE":
@@ -76,8 +92,15 @@ class JobOps(IngestCore):
     """Load job definitions."""
 
     def _check_target(self, ctx: CallContext, target: JobTarget) -> None:
-        table = self.peer(CatalogService).get_table(ctx, TableRequest(database_name=target.database_name,
-                                                                      name=target.table_name)).table
+        """The target table, if it exists, takes the job's writes; if not, the job can create it."""
+        catalog = self.peer(CatalogService)
+        try:
+            table = catalog.get_table(ctx, TableRequest(database_name=target.database_name,
+                                                        name=target.table_name)).table
+        except EntityNotFoundException:
+            database = catalog.get_database(ctx, DatabaseRequest(name=target.database_name)).database
+            new_table_location(target, database.location_uri)
+            return
         check_target(table, target.write_mode)
 
     @operation("CreateJob", resource=lambda r: job_crn(r.name))

@@ -12,6 +12,11 @@ before committing it records what it commits and the bookmark it will leave
 (``Hooks.committing``), so a run that dies while committing can be rolled
 forward or back by whoever finds it dead.
 
+The target is prepared first (``create.py``): created from the source's
+schema if it does not exist, and — on a full load — dropped and created again
+or emptied as the job's ``TargetTablePrepMode`` says; a replacement or an
+emptying takes effect with the commit, not before.
+
 Deliberately not here: the run's state in the metadata DB (``runs.py``).
 """
 
@@ -21,9 +26,12 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import pyarrow as pa
+
 from crispml.core.context import CallContext
 from crispml.core.errors import CrispmlError
-from crispml.services.catalog.service import CatalogService, Table, TableRequest
+from crispml.services.catalog.service import CatalogService, Table
+from crispml.services.ingest import create
 from crispml.services.ingest.conform import TargetSchema, conform, target_schema
 from crispml.services.ingest.entities import Job
 from crispml.services.ingest.errors import InvalidInputException
@@ -73,8 +81,9 @@ class Loader:
 
     def run(self, progress: Progress) -> Outcome:
         target = self.job.target
-        table = self.catalog.get_table(self.ctx, TableRequest(database_name=target.database_name,
-                                                              name=target.table_name)).table
+        # a full load (no bookmark to start from) is when DMS prepares the table: drop and create, truncate
+        prepared = create.prepare(self.catalog, self.ctx, target, self.bookmark is None, self._source_columns)
+        table = prepared.table
         check_target(table, target.write_mode)
         schema = target_schema(table)
         source = self._source(schema)
@@ -85,14 +94,19 @@ class Loader:
                     self._read(source, schema, spool, progress)
                 finally:
                     spool.close()
-                return self._commit(spool, source.bookmark_after())
+                return self._commit(spool, source.bookmark_after(), prepared)
             files = external.FilesWriter(table, schema, folder)
             try:
                 self._read(source, schema, files, progress)
             except BaseException:
                 files.discard()
                 raise
-            return self._publish(table, schema, files, source.bookmark_after())
+            return self._publish(table, schema, files, source.bookmark_after(), prepared)
+
+    def _source_columns(self) -> list[tuple[str, str]]:
+        """The source's columns and their Glue types (for a table the run creates)."""
+        return self._source(TargetSchema(table=f"{self.job.target.database_name}.{self.job.target.table_name}",
+                                         arrow=pa.schema([]), hive_types={})).columns()
 
     def _source(self, schema: TargetSchema) -> Source:
         given = self.job.source
@@ -114,15 +128,19 @@ class Loader:
         if self.hooks.checkpoint(progress):
             raise StopRequested()
 
-    def _commit(self, spool: managed.SpoolWriter, bookmark_after: dict[str, Any] | None) -> Outcome:
+    def _commit(self, spool: managed.SpoolWriter, bookmark_after: dict[str, Any] | None,
+                prepared: create.Prepared) -> Outcome:
         target = self.job.target
         self.hooks.committing({"kind": "managed", "database": target.database_name, "table": target.table_name},
                               bookmark_after)
         catalog = self.catalog
         rows = spool.rows_table()
+        if prepared.replace is not None:
+            create.replace(catalog, self.lake, self.ctx, target, prepared.replace)
+        mode = "OVERWRITE" if prepared.truncate else target.write_mode
         try:
             done = managed.commit(catalog, self.ctx, self.run_id, target.database_name, target.table_name,
-                                  target.write_mode, rows)
+                                  mode, rows)
         except CrispmlError:
             # an error after the commit landed (reading the answer, say) must not make the run look failed:
             # its rows are in the table, and the bookmark has to move with them
@@ -134,8 +152,12 @@ class Loader:
                        snapshot_id=done.snapshot_id, bookmark_after=bookmark_after)
 
     def _publish(self, table: Table, schema: TargetSchema, files: external.FilesWriter,
-                 bookmark_after: dict[str, Any] | None) -> Outcome:
+                 bookmark_after: dict[str, Any] | None, prepared: create.Prepared) -> Outcome:
         written = files.close()
+        if prepared.replace is not None:
+            table = create.replace(self.catalog, self.lake, self.ctx, self.job.target, prepared.replace)
+        elif prepared.truncate:
+            create.delete_files(self.lake, self.ctx, table)
         uploads = external.plan_uploads(self.catalog, self.ctx, table, schema, written, self.run_id)
         self.hooks.committing({"kind": "external", "keys": [[u.bucket, u.key] for u in uploads]}, bookmark_after)
         size = external.publish(self.catalog, self.lake, self.ctx, table, uploads) if uploads else 0

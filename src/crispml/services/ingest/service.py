@@ -12,6 +12,11 @@ The design is Glue's job API, for one kind of job — a load:
   ongoing replication, by watermark: the rows whose ``JobBookmarkKeys``
   column is above the last run's highest value, or the files not loaded
   before), ``job-bookmark-pause`` what is new without moving the bookmark.
+  A target table that does not exist is created by the first run from the
+  source's schema (a managed table unless ``TableFormat`` says otherwise), and
+  ``TargetTablePrepMode`` says, as on DMS, what each full load does to an
+  existing one: ``DROP_AND_CREATE``, ``TRUNCATE_BEFORE_LOAD`` or
+  ``DO_NOTHING`` (``create.py``).
   ``GetJob``, ``ListJobs``, ``UpdateJob`` and ``DeleteJob`` as in Glue.
 - ``StartJobRun`` runs it (``runs.py``): a job run with Glue's states
   ``STARTING → RUNNING → SUCCEEDED | FAILED | STOPPED`` (``STOPPING`` after

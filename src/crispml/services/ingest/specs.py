@@ -24,6 +24,7 @@ from pydantic import AfterValidator, Field, model_validator
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from crispml.core.hive import check_location
 from crispml.core.plugins import redact
 from crispml.services.ingest.entities import (
     BatchStopJobRunError,
@@ -159,6 +160,13 @@ def check_definition(source: JobSource, target: JobTarget, option: BookmarkOptio
         if not _CATALOG_NAME.match(value):
             raise InvalidInputException(f"Target {what} {getattr(target, what)!r} is not a catalog name")
         setattr(target, what, value)
+    if target.location is not None:
+        target.location = check_location(target.location, what="Target Location", error=InvalidInputException)
+    if target.table_format != "iceberg" and target.write_mode == "OVERWRITE":
+        raise InvalidInputException(
+            f"a job that creates an external ({target.table_format}) table adds files to it (WriteMode APPEND); "
+            "to replace its rows each run, let it create a managed table (TableFormat iceberg) or use "
+            "TargetTablePrepMode TRUNCATE_BEFORE_LOAD")
     incremental = option != "job-bookmark-disable"
     if source.database_source is not None and incremental and len(keys) != 1:
         raise InvalidInputException(
@@ -180,7 +188,11 @@ def check_definition(source: JobSource, target: JobTarget, option: BookmarkOptio
 
 _SOURCE = Field(description='{"FileSource": {"Paths": ["s3://bucket/raw/"], "Format": "csv"}} or '
                             '{"DatabaseSource": {"ConnectionUrl": "postgresql://user@host/db", "Table": "orders"}}.')
-_TARGET = Field(description='{"DatabaseName": "sales", "TableName": "orders", "WriteMode": "APPEND"}.')
+_TARGET = Field(description='{"DatabaseName": "sales", "TableName": "orders", "WriteMode": "APPEND"}; a missing '
+                            'table is created from the source (a managed table; "TableFormat": "parquet" for an '
+                            'external one) at "Location" or under the database\'s LocationUri, and '
+                            '"TargetTablePrepMode" (DROP_AND_CREATE | TRUNCATE_BEFORE_LOAD | DO_NOTHING) says '
+                            'what each full load does to an existing one.')
 _OPTION: BookmarkOption = Field("job-bookmark-disable",
                 description="job-bookmark-enable: each run loads only what is new; disable: everything each run; "
                             "pause: what is new, without moving the bookmark.")

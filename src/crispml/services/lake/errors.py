@@ -37,6 +37,13 @@ class NoSuchKey(NotFound):
     code = "NoSuchKey"
 
 
+class ObjectDataMissing(NotFound):
+    """An object the lake lists whose bytes are gone from the store (deleted or lost outside crispml):
+    retrying cannot help, restoring the file or deleting the object does."""
+
+    code = "ObjectDataMissing"
+
+
 class NoSuchVersion(NotFound):
     code = "NoSuchVersion"
 

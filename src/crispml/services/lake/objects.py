@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, unquote
 from sqlalchemy.orm import Session
 
 from crispml.core.context import CallContext
-from crispml.core.errors import CrispmlError, InvalidArgument
+from crispml.core.errors import CrispmlError, InvalidArgument, StorageFull, StorageReadOnly
 from crispml.core.storage.base import BlobInfo
 from crispml.services.lake.core import (
     LakeCore,
@@ -21,7 +21,7 @@ from crispml.services.lake.core import (
     restore_header,
 )
 from crispml.services.lake.entities import ObjectBody, Tag
-from crispml.services.lake.errors import InvalidObjectState, NoSuchKey
+from crispml.services.lake.errors import InvalidObjectState, NoSuchKey, ObjectDataMissing
 from crispml.services.lake.rules import (
     ARCHIVED,
     check_bucket_name,
@@ -72,7 +72,10 @@ class ObjectOps(LakeCore):
         metadata = check_metadata(request.metadata)
         body = request.body if request.body is not None else b""
         blob_key = self._new_blob_key(request.bucket)
-        info = self.blobs.write(blob_key, body)
+        try:
+            info = self.blobs.write(blob_key, body)
+        except (StorageFull, StorageReadOnly) as exc:
+            raise type(exc)(f"uploading lake://{request.bucket}/{request.key}: {exc.message}") from exc
         row = self._commit_object(
             request.bucket, request.key, blob_key, info,
             content_type=request.content_type or guess_content_type(request.key),
@@ -101,6 +104,7 @@ class ObjectOps(LakeCore):
     @operation("GetObject", resource=lambda r: object_crn(r.bucket, r.key), mutating=False, outfile=True)
     def get_object(self, ctx: CallContext, request: GetObjectRequest) -> GetObjectResponse:
         """Download an object, or a byte range of it; archived objects must be restored first."""
+        previous: str | None = None
         for attempt in range(_READ_RETRIES):
             with self._reading() as session:
                 row = self._version(session, request.bucket, request.key, request.version_id)
@@ -113,9 +117,12 @@ class ObjectOps(LakeCore):
             try:
                 handle = self.blobs.open(blob_key)
             except KeyError:
-                # A concurrent write replaced this version between the lookup and the open.
-                if attempt == _READ_RETRIES - 1:
-                    raise NoSuchKey(f"key {request.key!r} changed while being read; try again") from None
+                # A concurrent write replaced this version between the lookup and the open: read it again.
+                # The same version twice without its bytes is no race: they are gone from the store.
+                if blob_key == previous or attempt == _READ_RETRIES - 1:
+                    raise self._missing_bytes(request.bucket, request.key, fields.get("version_id"),
+                                              blob_key) from None
+                previous = blob_key
                 continue
             content_range = f"bytes {start}-{end - 1}/{size}" if request.range else None
             fields["content_length"] = end - start
@@ -123,6 +130,14 @@ class ObjectOps(LakeCore):
             return GetObjectResponse(**fields, body=body,
                                      content_range=content_range)
         raise AssertionError("unreachable")
+
+    def _missing_bytes(self, bucket: str, key: str, version_id: str | None, blob_key: str) -> ObjectDataMissing:
+        version = f" (version {version_id})" if version_id and version_id != "null" else ""
+        return ObjectDataMissing(
+            f"object lake://{bucket}/{key}{version} is listed, but its bytes are missing from the lake store "
+            f"({self.blobs.url.rstrip('/')}/{blob_key}): the file was deleted or lost outside crispml. "
+            f"Retrying will not help: restore that file from a backup, or delete the object "
+            f"(crispml lake rm lake://{bucket}/{key}) and upload it again")
 
     def _readable_paths(self, ctx: CallContext,
                         objects: list[tuple[str, str]]) -> list[str | CrispmlError | None]:

@@ -19,6 +19,8 @@ WorkGroupState = Literal["ENABLED", "DISABLED"]
 #: States a query can still leave.
 ACTIVE_STATES = ("QUEUED", "RUNNING")
 DEFAULT_CATALOG = "AwsDataCatalog"
+#: Athena's DML query timeout: a query that runs longer ends FAILED (a workgroup's QueryTimeoutInMinutes).
+DEFAULT_QUERY_TIMEOUT_MINUTES = 30
 
 
 class ResultConfiguration(Shape):
@@ -30,6 +32,12 @@ class WorkGroupConfiguration(Shape):
     enforce_work_group_configuration: bool = True
     publish_cloud_watch_metrics_enabled: bool = False
     bytes_scanned_cutoff_per_query: int | None = None
+    query_timeout_in_minutes: int | None = Field(
+        None, description=f"Queries running longer end FAILED (None: {DEFAULT_QUERY_TIMEOUT_MINUTES} minutes).")
+
+    def query_timeout(self) -> int:
+        """The minutes a query of this workgroup may run."""
+        return self.query_timeout_in_minutes or DEFAULT_QUERY_TIMEOUT_MINUTES
 
 
 class Tag(Shape):

@@ -4,8 +4,10 @@
 
     InvalidArgument  ── InvalidRequestException     a request Athena would refuse: bad output location,
                                                     disabled workgroup, results of an unfinished query,
-                                                    a reused ClientRequestToken with other parameters
-    NotFound         ── ResourceNotFoundException   no such workgroup or query execution
+                                                    a reused ClientRequestToken with other parameters,
+                                                    no such (or a malformed) query execution id, no such
+                                                    workgroup (Athena's codes for those)
+    NotFound         ── ResourceNotFoundException   results gone from the lake
     AlreadyExists    ── WorkGroupAlreadyExists      CreateWorkGroup of a name that exists
     Conflict         ── QueryCancelledError         ``crispml sql`` waited for a query someone stopped
 

@@ -29,6 +29,7 @@ import json
 import threading
 import time
 import uuid
+from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, select, update
@@ -56,7 +57,6 @@ from crispml.services.query.entities import (
 )
 from crispml.services.query.errors import (
     InvalidRequestException,
-    ResourceNotFoundException,
     error_category,
     error_class,
     error_for,
@@ -101,7 +101,8 @@ def _output_location(config: WorkGroupConfiguration, request: StartQueryExecutio
     if location is None:
         raise InvalidRequestException(
             f"no output location: workgroup {request.work_group!r} has none and the request gave none; pass "
-            "ResultConfiguration={'OutputLocation': 'lake://bucket/prefix/'} or set the workgroup's")
+            "ResultConfiguration={'OutputLocation': 'lake://bucket/prefix/'} or set the workgroup's output location "
+            "with UpdateWorkGroup (ConfigurationUpdates.ResultConfigurationUpdates.OutputLocation)")
     return location
 
 
@@ -173,7 +174,7 @@ class ExecutionOps(StatementOps):
         timings.queued = time.perf_counter()
         run = Run(self, caller, query_execution_id=query_id, workgroup=request.work_group, prepared=prepared,
                   result_path=f"{output}{query_id}.csv", cutoff=config.bytes_scanned_cutoff_per_query,
-                  timings=timings, on_end=self._ended)
+                  timings=timings, on_end=self._ended, timeout=timedelta(minutes=config.query_timeout()))
         with self._lock():
             self._runs[query_id] = run
         run.start()
@@ -196,7 +197,7 @@ class ExecutionOps(StatementOps):
         return BatchGetQueryExecutionResponse(
             query_executions=[execution_entity(rows[i]) for i in ids if i in rows],
             unprocessed_query_execution_ids=[
-                UnprocessedQueryExecutionId(query_execution_id=i, error_code=ResourceNotFoundException.code,
+                UnprocessedQueryExecutionId(query_execution_id=i, error_code=InvalidRequestException.code,
                                             error_message=f"query execution {i!r} does not exist")
                 for i in ids if i not in rows])
 
@@ -268,7 +269,7 @@ class ExecutionOps(StatementOps):
         """A workgroup's state and configuration (the primary one made on first use)."""
         try:
             return self._read_settings(name)
-        except ResourceNotFoundException:
+        except InvalidRequestException:  # no such workgroup
             if name != PRIMARY:
                 raise
         self._ensure_primary()
@@ -317,7 +318,7 @@ class ExecutionOps(StatementOps):
         query = select(QueryExecutionRow).where(QueryExecutionRow.query_execution_id == query_execution_id)
         row = session.scalars(query.with_for_update() if lock else query).first()
         if row is None:
-            raise ResourceNotFoundException(
+            raise InvalidRequestException(  # Athena's code for an unknown id, not ResourceNotFoundException
                 f"query execution {query_execution_id!r} does not exist; list them with "
                 "'crispml query list-query-executions'")
         return row

@@ -249,13 +249,17 @@ def check_statement(sql: str) -> None:
     import sqlglot
     from sqlglot.errors import ParseError, TokenError
 
+    from crispml.services.query.engines.duckdb import seal  # the engine's refusals hold for what is prepared
+
     words = _words(_tokens(sql))
     if words and words[0] in _DIRECTIVES:
         raise InvalidRequestException(f"a prepared statement cannot be a {words[0]} statement; prepare a SELECT, "
                                       "CREATE TABLE AS SELECT or INSERT INTO")
+    seal.check_text(sql, DIALECT)
     try:
         trees = [t for t in sqlglot.parse(sql.strip().rstrip(";"), read=DIALECT) if t is not None]
     except (ParseError, TokenError) as exc:
         raise InvalidRequestException(f"the prepared statement cannot be parsed: {exc}") from None
     if len(trees) != 1:
         raise InvalidRequestException(f"a prepared statement is one statement, but {len(trees)} were given")
+    seal.check_tree(trees[0])

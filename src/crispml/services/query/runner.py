@@ -24,7 +24,10 @@ The watch also beats the heartbeat that lets another host tell a live run from
 a dead one (:func:`owner_alive`), as crawls do; on this host the owner's pid
 decides. A query that ends within its first poll is never looked at, and the
 worker cancels its watch before it ends, so the ticker's daemon thread is never
-inside the engine when the interpreter shuts down.
+inside the engine when the interpreter shuts down. The watch also enforces the
+workgroup's query timeout (``QueryTimeoutInMinutes``, counted on the platform
+clock from the start): past it, the run is stopped like a cancelled one but
+ends ``FAILED`` with ``LimitExceeded`` naming the timeout.
 
 The worker reads and writes the lake as the principal who started the query
 (the :class:`~crispml.services.query.engines.base.Caller` of its start), so its
@@ -127,7 +130,7 @@ class Run:
 
     def __init__(self, core: RuntimeAccess, caller: Caller, *, query_execution_id: str, workgroup: str,
                  prepared: PreparedQuery, result_path: str, cutoff: int | None, timings: Timings,
-                 on_end: Callable[[Run], None]) -> None:
+                 on_end: Callable[[Run], None], timeout: timedelta | None = None) -> None:
         self.core = core
         self.caller = caller
         self.query_execution_id = query_execution_id
@@ -138,6 +141,9 @@ class Run:
         self.timings = timings
         self.on_end = on_end
         self.scanned = 0
+        self.timeout = timeout  # the workgroup's QueryTimeoutInMinutes, counted on the platform clock
+        self._deadline: datetime | None = None
+        self._timed_out = threading.Event()
         self._stop = threading.Event()
         # not a daemon: a process that started a query finishes it before it exits
         self.thread = threading.Thread(target=self._work, name=f"query-{query_execution_id}", daemon=False)
@@ -172,7 +178,9 @@ class Run:
             self._run()
         except BaseException as exc:  # the worker ends with the execution closed, never with a traceback
             with contextlib.suppress(Exception):
-                if isinstance(exc, QueryCancelled) or self.cancelled():
+                if self._timed_out.is_set():
+                    self._end("FAILED", error=self._timeout_error())
+                elif isinstance(exc, QueryCancelled) or self.cancelled():
                     self._end("CANCELLED", reason=_CANCELLED_REASON)
                 else:
                     self._end("FAILED", error=exc)
@@ -188,6 +196,8 @@ class Run:
         timings.started = time.perf_counter()
         timings.queue_ms = int((timings.started - (timings.queued or timings.submitted)) * 1000)
         self._started_at = self.core.clock.now()
+        if self.timeout is not None:
+            self._deadline = self._started_at + self.timeout
         if self.cancelled():
             return  # stopped while queued
         self._beat = time.monotonic()
@@ -274,6 +284,14 @@ class Run:
                      owner=None, heartbeat_at=None)
         return self._state() or "CANCELLED"
 
+    def _timeout_error(self) -> LimitExceeded:
+        assert self.timeout is not None
+        minutes = int(self.timeout.total_seconds() // 60)
+        return LimitExceeded(
+            f"Query timeout: the query ran longer than workgroup {self.workgroup!r}'s QueryTimeoutInMinutes of "
+            f"{minutes} minutes and was stopped; filter on partition keys, aggregate or limit the rows, or raise "
+            "the timeout with UpdateWorkGroup")
+
     # -- the watch ------------------------------------------------------------------------------
 
     def _tick(self) -> bool:
@@ -286,6 +304,9 @@ class Run:
             self._watch.period = POLL_SECONDS
             if not self._update(state="RUNNING", started_at=self._started_at):
                 self._stop.set()  # stopped (or deleted) while it was starting
+        if not self.cancelled() and self._deadline is not None and self.core.clock.now() >= self._deadline:
+            self._timed_out.set()  # before the stop: the worker reads it to tell a timeout from a stop
+            self._stop.set()
         if not self.cancelled():
             if self._state() not in ACTIVE_STATES:  # stopped (or deleted) from anywhere
                 self._stop.set()

@@ -40,6 +40,8 @@ from crispml.spine.models import Request, Response, Shape
 PRIMARY = "primary"
 MIN_CUTOFF = 10_000_000
 MAX_QUERY_BYTES = 262_144
+#: The longest QueryTimeoutInMinutes a workgroup may set (Athena raises its DML timeout quota up to a day).
+MAX_QUERY_TIMEOUT_MINUTES = 1440
 _WORKGROUP = re.compile(r"^[a-zA-Z0-9._-]{1,128}$")
 _QUERY_ID = re.compile(r"^[a-zA-Z0-9-]{1,128}$")
 _STATEMENT_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_@:]{0,255}$")
@@ -63,6 +65,13 @@ def _cutoff(value: int | None) -> int | None:
     if value is not None and value < MIN_CUTOFF:
         raise InvalidRequestException(
             f"BytesScannedCutoffPerQuery must be at least {MIN_CUTOFF} bytes (10 MB), not {value}")
+    return value
+
+
+def _timeout(value: int | None) -> int | None:
+    if value is not None and not 1 <= value <= MAX_QUERY_TIMEOUT_MINUTES:
+        raise InvalidRequestException(
+            f"QueryTimeoutInMinutes must be 1-{MAX_QUERY_TIMEOUT_MINUTES} minutes, not {value}")
     return value
 
 
@@ -117,6 +126,9 @@ OutputLocation = Annotated[str, AfterValidator(check_output_location),
                            Field(description="Where results go: 'lake://bucket/prefix/'.")]
 Cutoff = Annotated[int | None, AfterValidator(_cutoff),
                    Field(description="Fail queries that would scan more bytes than this (at least 10000000).")]
+QueryTimeout = Annotated[int | None, AfterValidator(_timeout),
+                         Field(description="Stop queries that run longer than this many minutes (FAILED); "
+                                           "default 30, as Athena's DML query timeout.")]
 QueryExecutionId = Annotated[str, AfterValidator(_query_id), Field(description="The query execution id.")]
 NextToken = Annotated[str | None, Field(None, description="Token from the previous page.")]
 
@@ -139,6 +151,7 @@ class WorkGroupConfigurationInput(Shape):
         False, description="Kept as Athena does; crispml has no CloudWatch metric store yet, so nothing is "
                            "published (each query's time and bytes are in GetQueryExecution's Statistics).")
     bytes_scanned_cutoff_per_query: Cutoff = None
+    query_timeout_in_minutes: QueryTimeout = None
 
     def stored(self) -> WorkGroupConfiguration:
         return WorkGroupConfiguration.model_validate(self.model_dump())
@@ -186,6 +199,7 @@ class WorkGroupConfigurationUpdates(Shape):
     publish_cloud_watch_metrics_enabled: bool | None = None
     bytes_scanned_cutoff_per_query: Cutoff = None
     remove_bytes_scanned_cutoff_per_query: bool = False
+    query_timeout_in_minutes: QueryTimeout = None
 
     @model_validator(mode="after")
     def _check(self) -> WorkGroupConfigurationUpdates:

@@ -2,7 +2,9 @@
 
 A workgroup holds the settings its queries run with: where results go, whether
 its settings override the client's (``EnforceWorkGroupConfiguration``), the
-bytes-scanned cutoff per query, and whether per-query metrics are published.
+bytes-scanned cutoff per query, the query timeout (``QueryTimeoutInMinutes``,
+Athena's DML query timeout: 30 minutes unless set), and whether per-query
+metrics are published.
 As in Athena, ``primary`` always exists — it is created on first use, with
 results in ``lake://crispml-query-results/`` and no cutoff — and cannot be
 deleted. A ``DISABLED`` workgroup refuses new queries. Deleting a workgroup
@@ -25,7 +27,6 @@ from crispml.core.names import crn
 from crispml.services.query.entities import WorkGroup, WorkGroupConfiguration, WorkGroupSummary
 from crispml.services.query.errors import (
     InvalidRequestException,
-    ResourceNotFoundException,
     WorkGroupAlreadyExists,
 )
 from crispml.services.query.specs import (
@@ -128,6 +129,8 @@ class WorkGroupOps(RuntimeAccess):
                 config.publish_cloud_watch_metrics_enabled = updates.publish_cloud_watch_metrics_enabled
             if updates.bytes_scanned_cutoff_per_query is not None:
                 config.bytes_scanned_cutoff_per_query = updates.bytes_scanned_cutoff_per_query
+            if updates.query_timeout_in_minutes is not None:
+                config.query_timeout_in_minutes = updates.query_timeout_in_minutes
             if updates.remove_bytes_scanned_cutoff_per_query:
                 config.bytes_scanned_cutoff_per_query = None
             results = updates.result_configuration_updates
@@ -191,7 +194,7 @@ class WorkGroupOps(RuntimeAccess):
             names = session.scalars(select(WorkGroupRow.name)).all()
             close = difflib.get_close_matches(name, names, n=3)
             hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
-            raise ResourceNotFoundException(
+            raise InvalidRequestException(  # Athena's code for a missing workgroup, not ResourceNotFoundException
                 f"workgroup {name!r} does not exist{hint}; list them with 'crispml query list-work-groups'")
         return row
 

@@ -43,3 +43,7 @@ class Source(Protocol):
     def bookmark_after(self) -> dict[str, Any] | None:
         """The job bookmark once every piece was read (None: the source keeps none)."""
         ...
+
+    def columns(self) -> list[tuple[str, str]]:
+        """The source's columns with Glue (Hive) types, for a target table the run creates."""
+        ...

@@ -122,6 +122,32 @@ class DatabaseReader:
         finally:
             engine.dispose()
 
+    def columns(self) -> list[tuple[str, str]]:
+        """The source's columns with Glue (Hive) types, for a table the job creates: a table's as the
+        database declares them, a query's as its first batch of rows holds them."""
+        from crispml.services.ingest.create import arrow_hive_type, sql_hive_type
+
+        engine = self._engine()
+        try:
+            with engine.connect() as conn:
+                if self.source.table is not None:
+                    dialect = self.url.get_backend_name()
+                    return [(c.name, sql_hive_type(c.type, dialect)) for c in self._reflect(conn).columns]
+                assert self.source.query is not None
+                query = self.source.query.replace(":", "\\:")
+                result = conn.execute(sa.text(f"SELECT * FROM ({query}) AS {_ALIAS}"))
+                names = list(result.keys())
+                rows = result.fetchmany(self.source.batch_size)
+                result.close()
+        except DBAPIError as exc:
+            raise self._failure(exc) from None
+        except SQLAlchemyError as exc:
+            raise InvalidInputException(f"{self.origin}: {self._scrub(str(exc))}") from None
+        finally:
+            engine.dispose()
+        data = column_arrays({n: [row[i] for row in rows] for i, n in enumerate(names)}, {}, self.origin, 1)
+        return [(n, arrow_hive_type(data.schema.field(n).type, n)) for n in names]
+
     def bookmark_after(self) -> dict[str, Any] | None:
         if self.key is None:
             return None
@@ -157,20 +183,23 @@ class DatabaseReader:
                 {"crispml_watermark": self.low}, key)
 
     def _table_statement(self, conn: Connection) -> tuple[Any, dict[str, Any], str | None]:
-        assert self.source.table is not None
-        schema, _, name = self.source.table.rpartition(".")
-        try:
-            table = sa.Table(name, sa.MetaData(), schema=schema or None, autoload_with=conn)
-        except NoSuchTableError:
-            found = sorted(sa.inspect(conn).get_table_names(schema=schema or None))
-            listed = ", ".join(found[:20]) or "none"
-            raise InvalidInputException(
-                f"source table {self.source.table!r} does not exist in {self.shown} (tables: {listed})") from None
+        table = self._reflect(conn)
         key = self._key_name([c.name for c in table.columns])
         statement = sa.select(table)
         if key is not None and self.low is not None:
             statement = statement.where(table.c[key] > self.low)
         return statement, {}, key
+
+    def _reflect(self, conn: Connection) -> sa.Table:
+        assert self.source.table is not None
+        schema, _, name = self.source.table.rpartition(".")
+        try:
+            return sa.Table(name, sa.MetaData(), schema=schema or None, autoload_with=conn)
+        except NoSuchTableError:
+            found = sorted(sa.inspect(conn).get_table_names(schema=schema or None))
+            listed = ", ".join(found[:20]) or "none"
+            raise InvalidInputException(
+                f"source table {self.source.table!r} does not exist in {self.shown} (tables: {listed})") from None
 
     def _key_name(self, names: list[str]) -> str | None:
         if self.key is None:

@@ -132,6 +132,60 @@ class FileReader:
                 first += data.num_rows
             self.read[file.path] = file.fingerprint
 
+    def columns(self) -> list[tuple[str, str]]:
+        """The columns of the first file with Glue (Hive) types, for a table the job creates: a Parquet
+        file's schema; the types Arrow infers from the first block of a CSV file (named ``col0``,
+        ``col1``, … as Glue names them when the file has no header) or from the first batch of a JSON
+        lines file."""
+        from crispml.services.ingest.create import arrow_hive_type
+
+        files = self.files()
+        if not files:
+            raise InvalidInputException(
+                f"the source paths ({', '.join(self.source.paths)}) hold no file to load, so the job has no schema "
+                "to create its target table from; add files, or create the table first")
+        file, fmt = files[0], self.source.format
+        origin = f"file {file.path}"
+        try:
+            if fmt == "parquet":
+                with tempfile.TemporaryDirectory(prefix="crispml-ingest-") as scratch:
+                    local = file.path
+                    if file.path.startswith("lake://"):
+                        local = os.path.join(scratch, "source.parquet")
+                        self.fs.get_file(file.path[len("lake://"):], local)
+                    schema = pq.read_schema(local)
+            else:
+                with ExitStack() as stack:
+                    handle: IO[bytes] = stack.enter_context(self._open(file.path))
+                    if file.path.endswith(".gz"):
+                        handle = cast(IO[bytes], stack.enter_context(gzip.GzipFile(fileobj=handle, mode="rb")))
+                    schema = self._csv_schema(handle, origin) if fmt == "csv" else self._json_schema(handle, origin)
+        except CrispmlError:
+            raise
+        except (pa.ArrowInvalid, OSError, EOFError, UnicodeDecodeError, StopIteration) as exc:
+            kind = {"csv": "CSV", "json": "JSON lines", "parquet": "Parquet"}[fmt]
+            raise InvalidInputException(f"{origin} cannot be read as {kind}: {_first_line(exc)}") from None
+        return [(f.name, arrow_hive_type(f.type, f.name)) for f in schema]
+
+    def _csv_schema(self, handle: IO[bytes], origin: str) -> pa.Schema:
+        options = self.source.format_options
+        read = pacsv.ReadOptions(block_size=_BLOCK, autogenerate_column_names=not options.with_header)
+        reader = pacsv.open_csv(
+            handle, read_options=read,
+            parse_options=pacsv.ParseOptions(delimiter=options.separator, quote_char=options.quote_char,
+                                             escape_char=options.escaper or False, newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(null_values=CSV_NULLS, strings_can_be_null=True,
+                                                 quoted_strings_can_be_null=False))
+        schema = reader.schema
+        if options.with_header:
+            return pa.schema([f.with_name(f.name.strip()) for f in schema])
+        return pa.schema([f.with_name(f"col{i}") for i, f in enumerate(schema)])
+
+    def _json_schema(self, handle: IO[bytes], origin: str) -> pa.Schema:
+        for data in self._json(handle, origin):
+            return data.schema
+        raise InvalidInputException(f"{origin} holds no JSON object to take the columns from")
+
     def bookmark_after(self) -> dict[str, Any]:
         return {"files": {**self.loaded, **self.read}}
 

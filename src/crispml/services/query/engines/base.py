@@ -13,8 +13,9 @@ because Athena validates a statement when it is submitted and runs it later:
    data files.
 2. ``prepared.plan()`` and ``prepared.execute(plan, cancelled)`` run on the execution's worker thread. It
    plans the files to read (after partition pruning), so that
-   ``data_scanned_bytes`` is known before any byte is read (``plan()``; the
-   service checks the workgroup's bytes-scanned cutoff against it), then
+   ``data_scanned_bytes`` is known before any row is read (``plan()``, which
+   reads Parquet footers only, to count the column chunks read; the service
+   checks the workgroup's bytes-scanned cutoff against it), then
    ``execute(plan, cancelled)`` returns the result rows as a pyarrow
    ``RecordBatchReader``.
 

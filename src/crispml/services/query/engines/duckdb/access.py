@@ -8,7 +8,9 @@ natively (``read_parquet`` on local files); otherwise (an ``s3://`` lake, or an
 object the lake will not hand out) DuckDB reads ``lake://bucket/key`` through
 the lake's filesystem registered on the connection, acting as the caller — no DuckDB extension is downloaded. Every
 real path is remembered with its ``lake://`` URI so that messages never show
-blob paths.
+blob paths. The execution's DuckDB database is sealed to exactly these files
+(:meth:`LakeAccess.allowed`, ``seal.py``), so DuckDB opens nothing it was not
+authorized to read.
 """
 
 from __future__ import annotations
@@ -54,10 +56,15 @@ class LakeAccess:
         for (file, table), local in zip(files, found, strict=True):
             if isinstance(local, CrispmlError):
                 raise _unreadable(file, table, local) from local
-            paths.append(self._where(file, local))
+            paths.append(self._where(file, local, table))
         return paths
 
-    def _where(self, file: DataFile, local: str | None) -> str:
+    def _where(self, file: DataFile, local: str | None, table: str) -> str:
+        if local is not None and not os.path.lexists(local):
+            raise QueryFailed(
+                f"data file {file.uri} of table {table} is missing: the lake lists the object but its stored "
+                "bytes are gone (removed outside crispml); put the object again, or delete it and run the "
+                "table's crawler again", "NotFound")
         if local is not None and os.access(local, os.R_OK):
             self.paths[local] = file.uri
             self._local.add(local)
@@ -65,6 +72,11 @@ class LakeAccess:
         self.needs_filesystem = True
         self.paths[file.uri] = file.uri
         return file.uri
+
+    def allowed(self) -> list[str]:
+        """Every path DuckDB may open for this execution: the authorized files, and nothing else (the
+        database is sealed to them, ``seal.py``)."""
+        return list(self.paths)
 
     def register(self, con: duckdb.DuckDBPyConnection) -> None:
         """Make ``lake://`` readable on ``con`` as the caller (a connection of its own database: DuckDB
@@ -74,6 +86,18 @@ class LakeAccess:
     def is_local(self, path: str) -> bool:
         return path in self._local
 
+    def scratch(self) -> str:
+        """This execution's scratch folder (removed by :meth:`close`): links, decompressed copies, files a CTAS
+        or INSERT writes before they are uploaded, and what DuckDB spills; its database may reach it."""
+        if self._folder is None:
+            self._folder = tempfile.mkdtemp(prefix="crispml-query-")
+        return self._folder
+
+    def adopt(self, path: str, uri: str) -> None:
+        """A local file made for this execution (a decompressed copy) that stands for the lake file ``uri``."""
+        self.paths[path] = uri
+        self._local.add(path)
+
     def link(self, name: str, keys: list[str], parts: list[tuple[list[str], list[tuple[str, str]]]]) -> list[str]:
         """Symlinks to local files laid out as Hive folders (``key=value/``) under a scratch folder.
 
@@ -82,11 +106,9 @@ class LakeAccess:
         the partition values, so one ``read_parquet(..., hive_partitioning=true)`` reads every partition (and
         ``count(*)`` keeps DuckDB's metadata shortcut, which a ``UNION ALL`` per partition loses).
         """
-        if self._folder is None:
-            self._folder = tempfile.mkdtemp(prefix="crispml-query-")
         links: list[str] = []
         for values, files in parts:
-            folder = os.path.join(self._folder, name, *(f"{k}={quote(v, safe='')}" for k, v in zip(keys, values,
+            folder = os.path.join(self.scratch(), name, *(f"{k}={quote(v, safe='')}" for k, v in zip(keys, values,
                                                                                                    strict=True)))
             os.makedirs(folder, exist_ok=True)
             for real, key in files:

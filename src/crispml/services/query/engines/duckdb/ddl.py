@@ -333,7 +333,8 @@ def _explain(query: DdlQuery) -> Rows:
     assert inner.scans is not None
     access = LakeAccess(query.caller)
     paths = access.paths_of(inner.scans)
-    con = query.engine.connection(isolated=access.needs_filesystem)
+    con = query.engine.connection(isolated=access.needs_filesystem, paths=access.allowed(),  # sealed to them
+                                  scratch=access.scratch())
     try:
         if access.needs_filesystem:
             access.register(con)

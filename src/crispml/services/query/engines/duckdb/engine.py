@@ -4,10 +4,14 @@
 resolves its tables (``sql.py``, ``resolve.py``), and finds the WHERE
 conjuncts that prune partitions (``rewrite.py``); :meth:`DuckDBQuery.plan`
 lists the files each table reference reads (``scan.py``, Iceberg scans through
-the catalog); :meth:`DuckDBQuery.execute` authorizes each file read as the
-caller (``access.py``), defines one DuckDB view per table reference over those
-files (``readers.py``), and runs the rewritten statement, streaming the rows
-as Arrow record batches. CTAS, INSERT and DELETE are in ``writes.py``.
+the catalog), authorizes each file read as the caller (``access.py``) and
+counts the bytes scanned (``scanned.py``); :meth:`DuckDBQuery.execute` defines
+one DuckDB view per table reference over those files (``readers.py``;
+compressed text through ``compressed.py``), and runs the rewritten statement, streaming the rows
+as Arrow record batches. CTAS, INSERT and DELETE are in ``writes.py``. Every
+statement is sealed (``seal.py``): refused at parse time if it names a file,
+engine state or a DuckDB-only statement, and run on a database that can reach
+only the files its tables resolved to (and its scratch folder).
 
 Deliberately not here: executions, states, result files and the workgroup's
 bytes-scanned cutoff (the query service's), and SQL that only manages the
@@ -18,8 +22,9 @@ those through the catalog's operations; views are expanded by ``views.py``).
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -36,12 +41,14 @@ from crispml.services.query.engines.base import (
     QueryFailed,
     StatementType,
 )
-from crispml.services.query.engines.duckdb import iceberg, readers, views
+from crispml.services.query.engines.duckdb import compressed, iceberg, readers, views
 from crispml.services.query.engines.duckdb.access import LakeAccess
 from crispml.services.query.engines.duckdb.errors import translate
 from crispml.services.query.engines.duckdb.resolve import Column, TableRef, lookup, names, time_travel
 from crispml.services.query.engines.duckdb.rewrite import alias_of, output_name, pruning_conjuncts, render
-from crispml.services.query.engines.duckdb.scan import PRUNE_ALIAS, Scan, plan_external
+from crispml.services.query.engines.duckdb.scan import PRUNE_ALIAS, DataFile, Scan, plan_external
+from crispml.services.query.engines.duckdb.scanned import scanned_bytes
+from crispml.services.query.engines.duckdb.seal import open_database, seal, sealed_database
 from crispml.services.query.engines.duckdb.sql import Statement, engine_syntax_error, parse, table_references
 from crispml.services.query.engines.duckdb.types import athena_column, athena_relation
 
@@ -53,58 +60,94 @@ if TYPE_CHECKING:
 POLL_SECONDS = 0.05
 #: Rows per streamed record batch.
 BATCH_ROWS = 64 * 1024
+#: Memory one statement's database may use (DuckDB spills what exceeds it to the statement's scratch folder where
+#: it can; a statement that still needs more ends FAILED with LimitExceeded).
+MEMORY_LIMIT = "50%"
+#: Settings of every database the engine opens: Trino's 5 / 2 is 2 (DuckDB's is 2.5 by default).
+SETTINGS: tuple[str, ...] = ("SET GLOBAL integer_division = true",)
 
 
 class DuckDBEngine:
     """Athena SQL on DuckDB (the ``QueryEngine`` of ``engines/base.py``).
 
     ``threads`` and ``memory_limit`` bound each execution's DuckDB
-    connection (default: DuckDB's own, all cores and 80 % of memory).
+    database (default: all cores, and :data:`MEMORY_LIMIT` per statement that
+    reads files; the statements that read none share one database and its limit).
     """
 
     def __init__(self, *, threads: int | None = None, memory_limit: str | None = None,
                  batch_rows: int = BATCH_ROWS) -> None:
-        self.config: dict[str, Any] = {"autoinstall_known_extensions": False}
+        self.config: dict[str, Any] = {"memory_limit": memory_limit or MEMORY_LIMIT}
         if threads is not None:
             self.config["threads"] = threads
-        if memory_limit is not None:
-            self.config["memory_limit"] = memory_limit
         self.batch_rows = batch_rows
         self._database: duckdb.DuckDBPyConnection | None = None
         self._parser: duckdb.DuckDBPyConnection | None = None  # a database of its own, only for parsing
+        self._spare: duckdb.DuckDBPyConnection | None = None  # opened ahead for the next statement reading files
+        self._spare_opening = False
         self._lock = threading.Lock()
 
-    def connection(self, *, isolated: bool = False) -> duckdb.DuckDBPyConnection:
-        """A DuckDB connection for one execution.
+    def connection(self, *, isolated: bool = False, paths: Sequence[str] = (),
+                   scratch: str | None = None) -> duckdb.DuckDBPyConnection:
+        """A sealed DuckDB connection for one execution (``seal.py``).
 
-        Executions share one in-memory database (opening one costs ~15 ms, a
-        connection to it ~0.02 ms, and they share one memory budget); their
-        views and registrations are private to their connection. ``isolated``
-        opens a database of its own, for an execution that registers a
-        filesystem acting as its caller (DuckDB registers those per database).
+        A statement that reads no file runs on a cursor of one shared in-memory database that can reach no
+        file at all (opening a database costs ~15 ms, a cursor ~0.02 ms). One that reads or writes files
+        gets a database of its own (``isolated``, ``paths`` or ``scratch`` given) that can reach exactly
+        ``paths`` and its ``scratch`` folder (where it writes, and spills what exceeds its memory limit) —
+        DuckDB's allowed paths are per database and cannot change once external access is off — with its
+        own ``memory_limit``; a filesystem registered to act as the caller is private to it too (DuckDB
+        registers those per database).
         """
-        if isolated:
-            con = duckdb.connect(config=dict(self.config))
-        else:
+        if isolated or paths or scratch:
+            settings: tuple[str, ...] = SETTINGS
+            if scratch is not None:
+                spill = os.path.join(scratch, "spill").replace("'", "''")
+                settings = (*SETTINGS, f"SET temp_directory = '{spill}'")
+            return seal(self._fresh_database(), paths=paths, directories=[scratch] if scratch else (),
+                        settings=settings)
+        with self._lock:
+            if self._database is None:
+                self._database = sealed_database({**self.config, "temp_directory": ""}, settings=SETTINGS)
+            return self._database.cursor()
+
+    def _fresh_database(self) -> duckdb.DuckDBPyConnection:
+        """A database no statement has used: the spare one opened ahead of time (opening one takes ~15 ms,
+        which a statement that reads files would otherwise wait for), then the next spare is opened on a
+        helper thread."""
+        with self._lock:
+            con, self._spare = self._spare, None
+            opening = self._spare_opening
+            self._spare_opening = True
+        if not opening:
+            # not a daemon: a thread torn down inside DuckDB's C++ when the interpreter exits aborts it
+            threading.Thread(target=self._open_spare, name="query-spare-database").start()
+        return con if con is not None else open_database(self.config)
+
+    def _open_spare(self) -> None:
+        con: duckdb.DuckDBPyConnection | None = None
+        try:
+            con = open_database(self.config)
+        finally:
             with self._lock:
-                if self._database is None:
-                    self._database = duckdb.connect(config=dict(self.config))
-                con = self._database.cursor()
-        con.execute("SET integer_division = true")  # Trino's 5 / 2 is 2; DuckDB's is 2.5 by default
-        return con
+                self._spare_opening = False
+                if self._spare is None:
+                    self._spare, con = con, None
+        if con is not None:
+            con.close()
 
     def parse_check(self, sql: str) -> None:
         """Parse ``sql`` with DuckDB's parser (raises ``duckdb.ParserException``); runs nothing."""
         with self._lock:
             if self._parser is None:
-                self._parser = duckdb.connect(config=dict(self.config))
+                self._parser = sealed_database(dict(self.config))
             self._parser.extract_statements(sql)
 
     def close(self) -> None:
-        """Close the shared database (executions still streaming rows fail; new ones open it again)."""
+        """Close the shared databases (executions still streaming rows fail; new ones open them again)."""
         with self._lock:
-            databases = [d for d in (self._database, self._parser) if d is not None]
-            self._database = self._parser = None
+            databases = [d for d in (self._database, self._parser, self._spare) if d is not None]
+            self._database = self._parser = self._spare = None
         for database in databases:
             database.close()
 
@@ -118,7 +161,8 @@ class DuckDBEngine:
             return prepare_ddl(self, caller, statement, database, output_location=output_location,
                                query_execution_id=query_execution_id)
         target = _target(statement)
-        if target is not None and statement.substatement_type in ("INSERT", "DELETE"):
+        if target is not None and statement.substatement_type in ("INSERT", "DELETE", "UPDATE", "MERGE",
+                                                                  "OPTIMIZE", "VACUUM"):
             views.refuse_write(caller, target, database, statement.substatement_type.replace("_", " "))
         known = views.expand(caller, statement.tree, (database or "").lower() or None, target)
         refs: list[TableRef] = []
@@ -139,7 +183,14 @@ class DuckDBEngine:
 
 
 def _target(statement: Statement) -> exp.Table | None:
-    """The table a CTAS, INSERT or DELETE writes."""
+    """The table a CTAS, INSERT, DELETE, UPDATE, MERGE, OPTIMIZE or VACUUM writes."""
+    from crispml.services.query.engines.duckdb import dml
+
+    if statement.substatement_type in dml.KINDS:
+        found = dml.target_of(statement)
+        if found is None:
+            raise InvalidArgument(f"{statement.substatement_type} needs a table name, e.g. db.table")
+        return found
     if statement.substatement_type not in ("CREATE_TABLE_AS_SELECT", "INSERT", "DELETE"):
         return None
     node = statement.tree.this
@@ -177,6 +228,8 @@ class DuckDBQuery:
         self.query_execution_id = query_execution_id
         self.write: Any = None  # writes.Write for CTAS / INSERT / DELETE
         self.scans: list[Scan] | None = None
+        self._access: LakeAccess | None = None
+        self._paths: list[list[list[str]]] | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
         self._rendered: tuple[tuple[int, tuple[str, ...]], str] | None = None
         self._interrupted = threading.Event()
@@ -202,7 +255,8 @@ class DuckDBQuery:
     # -- plan --------------------------------------------------------------------
 
     def plan(self) -> ExecutionPlan:
-        """List the files every table reference reads, after partition pruning; read none of them."""
+        """List the files every table reference reads, after partition pruning, and authorize reading them
+        as the caller; read only Parquet footers (the bytes scanned are the column chunks read)."""
         # DuckDB evaluates the partition predicates; a statement with none needs no connection
         con = self.engine.connection() if any(ref.prune for ref in self.refs) else None
         try:
@@ -212,8 +266,14 @@ class DuckDBQuery:
             if con is not None:
                 con.close()
         self.scans = scans
+        # every read is authorized here, before the workgroup's cutoff: Parquet footers say what is scanned
+        self._access = LakeAccess(self.caller)
+        self._paths = self._access.paths_of(scans)
+        tree = self.write.source_tree() if self.write is not None else self.statement.tree
+        scanned = [scanned_bytes(self.caller, scan, paths, tree) for scan, paths in zip(scans, self._paths,
+                                                                                        strict=True)]
         tables = list(dict.fromkeys(s.ref.qualified for s in scans))
-        return ExecutionPlan(data_scanned_bytes=sum(s.bytes for s in scans),
+        return ExecutionPlan(data_scanned_bytes=sum(scanned),
                              files=[f.uri for s in scans for f in s.files], tables=tables)
 
     # -- execute -----------------------------------------------------------------
@@ -225,9 +285,11 @@ class DuckDBQuery:
         assert self.scans is not None
         if cancelled() or self._interrupted.is_set():
             raise QueryCancelled("the query was cancelled before it started")
-        access = LakeAccess(self.caller)
-        paths = access.paths_of(self.scans)
-        con = self.engine.connection(isolated=access.needs_filesystem)
+        access, paths = self._access, self._paths
+        assert access is not None and paths is not None, "plan() authorized the reads"
+        reads = access.allowed()
+        con = self.engine.connection(isolated=access.needs_filesystem, paths=reads,
+                                     scratch=access.scratch() if reads or self.write is not None else None)
         if access.needs_filesystem:
             access.register(con)
         self._con = con
@@ -275,20 +337,27 @@ class DuckDBQuery:
         columns, keys = ref.columns, ref.keys
         if not scan.parts:
             return readers.empty(columns + keys)
-        if all(access.is_local(p) for part in paths for p in part):
-            linked = access.link(f"scan{position}", [k.name for k in keys], [
-                (part.values, [(path, f.key) for path, f in zip(part_paths, part.files, strict=True)])
-                for part, part_paths in zip(scan.parts, paths, strict=True)])
-            return self._reader(con, ref, linked, keys)
-        selects = [readers.with_keys(self._reader(con, ref, part_paths, None), keys, part.values)
-                   for part, part_paths in zip(scan.parts, paths, strict=True)]
+        if ref.table.format in ("csv", "json"):  # compressed files DuckDB cannot read are decompressed first
+            named = compressed.text_files(self.caller, access, scan, paths)
+        else:
+            named = [[(path, f.key) for path, f in zip(part_paths, part.files, strict=True)]
+                     for part, part_paths in zip(scan.parts, paths, strict=True)]
+        if all(access.is_local(p) for part in named for p, _ in part):
+            linked = access.link(f"scan{position}", [k.name for k in keys],
+                                 [(part.values, files) for part, files in zip(scan.parts, named, strict=True)])
+            return self._reader(con, ref, linked, keys, scan.files)
+        selects = [readers.with_keys(self._reader(con, ref, [p for p, _ in files], None, part.files), keys,
+                                     part.values) for part, files in zip(scan.parts, named, strict=True)]
         return " UNION ALL ".join(selects)
 
     @staticmethod
-    def _reader(con: duckdb.DuckDBPyConnection, ref: TableRef, paths: list[str], keys: list[Column] | None) -> str:
+    def _reader(con: duckdb.DuckDBPyConnection, ref: TableRef, paths: list[str], keys: list[Column] | None,
+                files: list[DataFile]) -> str:
         fmt = ref.table.format
-        if fmt == "parquet":
-            return readers.read_parquet(paths, ref.columns, keys)
+        if fmt == "parquet":  # columns none of the files hold (added after they were written) are NULL
+            known = [f.columns for f in files if f.columns is not None]
+            present = set().union(*known) if len(known) == len(files) else None
+            return readers.read_parquet(paths, ref.columns, keys, present)
         if fmt == "csv":
             return readers.read_csv(paths, ref.columns, ref.table.csv_options, keys)
         if fmt == "json":

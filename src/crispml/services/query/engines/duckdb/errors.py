@@ -18,6 +18,8 @@ from crispml.core.errors import CrispmlError
 from crispml.services.query.engines.base import QueryCancelled, QueryFailed
 
 _NOT_FOUND = re.compile(r"no files found|no such file|not found: |does not exist|cannot open file", re.IGNORECASE)
+#: A lake file that vanished, as the lake's filesystem reports it from inside DuckDB (with a Python traceback).
+_MISSING = re.compile(r"FileNotFoundError: (lake://[^\s:]+):?([^\n]*)")
 _CORE_NAMES = ("InvalidArgument", "NotFound", "AlreadyExists", "Conflict", "PermissionDenied", "Unauthenticated",
                "LimitExceeded", "Unavailable", "Internal")
 
@@ -28,6 +30,12 @@ def lake_message(text: str, paths: Mapping[str, str]) -> str:
         if real in text:
             text = text.replace(real, paths[real])
     return text
+
+
+def _other_form(path: str) -> str:
+    """``scheme://b/k`` as DuckDB also spells a registered filesystem's path: ``scheme:///b/k``."""
+    scheme, sep, rest = path.partition("://")
+    return f"{scheme}:///{rest}" if sep and not rest.startswith("/") else path
 
 
 def error_type(exc: CrispmlError) -> str:
@@ -47,7 +55,19 @@ def translate(exc: BaseException, paths: Mapping[str, str]) -> QueryFailed | Que
     if isinstance(exc, CrispmlError):
         return QueryFailed(lake_message(exc.message, paths), error_type(exc))
     text = str(exc).split("\n\nLINE ", 1)[0].strip()
+    if isinstance(exc, duckdb.PermissionException):
+        named = [paths[p] for p in sorted(paths, key=len, reverse=True) if p in text or _other_form(p) in text]
+        if named:  # one of the statement's own files, refused after a lookup DuckDB makes when it is gone
+            return QueryFailed(f"data file {named[0]} cannot be read: it was deleted after the query was planned "
+                               "— run it again", "NotFound")
+        # the seal held (seal.py): DuckDB names the file it refused, which the message must not show
+        return QueryFailed("the statement reached for a file, an extension or a setting outside the tables it "
+                           "reads, which the engine does not allow; query catalog tables only", "InvalidArgument")
     text = lake_message(text, paths)
+    missing = _MISSING.search(text)
+    if missing is not None:  # the lake's filesystem raised inside DuckDB: its traceback is no message
+        return QueryFailed(f"data file {missing.group(1)} is missing from the lake ({missing.group(2).strip()}); "
+                           "put the object again, or delete it and run the table's crawler again", "NotFound")
     if isinstance(exc, duckdb.IOException) and _NOT_FOUND.search(text):
         return QueryFailed(f"{text}; the file was deleted after the query was planned — run it again",
                            "NotFound")
@@ -57,5 +77,7 @@ def translate(exc: BaseException, paths: Mapping[str, str]) -> QueryFailed | Que
                   | duckdb.IOException | duckdb.SyntaxException):
         return QueryFailed(text, "InvalidArgument")
     if isinstance(exc, duckdb.OutOfMemoryException):
-        return QueryFailed(f"{text}; the query needs more memory than the engine may use", "LimitExceeded")
+        first = text.splitlines()[0] if text else "Out of Memory Error"
+        return QueryFailed(f"{first}; the query needs more memory than one query may use (the engine's memory_limit)"
+                           " — filter, aggregate or limit the rows, or join smaller tables", "LimitExceeded")
     return QueryFailed(f"the SQL engine failed: {text}", "Internal")

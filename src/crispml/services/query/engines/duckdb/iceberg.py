@@ -23,6 +23,7 @@ from crispml.services.query.engines.duckdb.errors import error_type
 from crispml.services.query.engines.duckdb.readers import path_list, quote_ident
 from crispml.services.query.engines.duckdb.resolve import TableRef
 from crispml.services.query.engines.duckdb.scan import DataFile, Part, Scan, prune, split_location
+from crispml.services.query.engines.duckdb.seal import sealed_database
 
 if TYPE_CHECKING:
     from crispml.services.catalog.service import DataFileRef
@@ -30,9 +31,8 @@ if TYPE_CHECKING:
 
 def _instant(sql: str) -> datetime:
     """The instant a ``FOR TIMESTAMP AS OF`` expression names (UTC when it names no zone)."""
-    con = duckdb.connect()
+    con = sealed_database({}, settings=["SET TimeZone = 'UTC'"])
     try:
-        con.execute("SET TimeZone = 'UTC'")
         row = con.execute(f"SELECT CAST({sql} AS TIMESTAMPTZ)").fetchone()
     except duckdb.Error as exc:
         raise QueryFailed(f"FOR TIMESTAMP AS OF needs a timestamp, e.g. TIMESTAMP '2024-01-31 12:00:00 UTC': "

@@ -1,15 +1,22 @@
 """DuckDB SQL that reads one table's files as the catalog describes them (schema-on-read).
 
-- Parquet: columns by name, cast to the catalog's types (DuckDB drops a cast
-  to the type a column already has, so filters still reach the row groups).
+- Parquet: columns by name across files (``union_by_name``: a file written
+  before a column was added reads it as NULL, as Athena and the Iceberg reader
+  do), cast to the catalog's types (DuckDB drops a cast to the type a column
+  already has, so filters still reach the row groups).
 - CSV: every field read as text with the SerDe's delimiter, quote, escape and
   header lines, then ``TRY_CAST`` to the catalog's type — an unparseable field
-  is NULL, as Hive's text SerDes read it — and the null tokens the crawler
-  treats as missing (``''``, ``NA``, ``NaN``, ``null``, ``\\N`` …) are NULL.
-  Fields are matched by position; missing trailing fields are NULL.
+  is NULL, as Hive's text SerDes read it. Only the empty field and ``\\N``
+  are NULL (the SerDe's null format): ``NA``, ``None`` or ``null`` in a string
+  column are strings, as Athena keeps them. An integer column reads only
+  integer texts: ``3.5`` is NULL, never rounded to ``4``. Quoted fields may
+  hold line breaks (DuckDB's parallel scanner cannot read those with null
+  padding, so each file is scanned by one thread). Fields are matched by position; missing trailing fields
+  are NULL.
 - JSON lines: keys matched to catalog columns case-insensitively (Hive's JSON
   SerDe does; DuckDB's reader is case-sensitive, so the real key spelling is
-  learned from a sample first).
+  learned from a sample first). Integer columns are read as text and checked
+  as for CSV: ``3.5`` is NULL, not ``4``.
 
 Partition key columns are added as constants per partition, and partitions
 are combined with ``UNION ALL``: the lake stores files at opaque blob paths,
@@ -23,12 +30,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import duckdb
-from crispml.core.hive import NULL_TOKENS
 from crispml.services.query.engines.duckdb.resolve import Column
 from crispml.services.query.engines.duckdb.types import duckdb_type
 
-#: Field texts read as NULL in CSV tables (the crawler's null tokens, and the empty field).
-CSV_NULLS = ("", *sorted(NULL_TOKENS))
+#: Field texts read as NULL in CSV tables: the empty field and Hive's ``serialization.null.format``.
+CSV_NULLS = ("", "\\N")
+#: DuckDB's integer types: their casts from text round ``3.5`` to ``4``, so a field is checked first.
+_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "INT", "BIGINT")
+#: An integer as Hive's LazyInteger/LazyLong read it (surrounding blanks aside).
+_INTEGER_TEXT = r"\s*[+-]?[0-9]+\s*"
 _TEXT_TYPES = ("VARCHAR", "TEXT", "STRING")
 #: The partition value Hive (and DuckDB's partitioned writes) use for NULL.
 HIVE_DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"
@@ -71,12 +81,15 @@ def _key_projection(keys: Sequence[Column] | None) -> str:
     return "".join(f", {quote_ident(k.name)}" for k in keys or [])
 
 
-def read_parquet(paths: Sequence[str], columns: Sequence[Column], keys: Sequence[Column] | None = None) -> str:
-    """Parquet files; ``keys`` are read from the paths' ``key=value`` folders."""
-    projection = ", ".join(f"CAST({quote_ident(c.name)} AS {duckdb_type(c.hive_type)}) AS {quote_ident(c.name)}"
-                           for c in columns)
+def read_parquet(paths: Sequence[str], columns: Sequence[Column], keys: Sequence[Column] | None = None,
+                 present: set[str] | None = None) -> str:
+    """Parquet files; ``keys`` are read from the paths' ``key=value`` folders. A catalog column that none of
+    the files holds (``present``: their lower-case column names, if known) is NULL."""
+    projection = ", ".join(
+        f"CAST({quote_ident(c.name) if present is None or c.name.lower() in present else 'NULL'} "
+        f"AS {duckdb_type(c.hive_type)}) AS {quote_ident(c.name)}" for c in columns)
     return (f"SELECT {projection}{_key_projection(keys)} FROM read_parquet({path_list(paths)}, "
-            f"{hive_options(keys)})")
+            f"union_by_name=true, {hive_options(keys)})")
 
 
 def read_csv(paths: Sequence[str], columns: Sequence[Column], options: dict[str, str],
@@ -86,7 +99,8 @@ def read_csv(paths: Sequence[str], columns: Sequence[Column], options: dict[str,
     extra = f", escape={quote_str(options['escape'])}" if options.get("escape") else ""
     source = (f"read_csv({path_list(paths)}, columns={_struct(text)}, header=false, auto_detect=false, "
               f"skip={int(options['skip'])}, delim={quote_str(options['delim'])}, quote={quote_str(options['quote'])}"
-              f"{extra}, nullstr={path_list(CSV_NULLS)}, null_padding=true, strict_mode=false, {hive_options(keys)})")
+              f"{extra}, nullstr={path_list(CSV_NULLS)}, null_padding=true, parallel=false, strict_mode=false, "
+              f"{hive_options(keys)})")
     projection = ", ".join(_from_text(c) for c in columns)
     return f"SELECT {projection}{_key_projection(keys)} FROM {source}"
 
@@ -98,7 +112,15 @@ def _from_text(column: Column) -> str:
         return name
     # NULLIF changes nothing (empty fields are NULL already) but keeps DuckDB's type_pushdown from turning
     # the TRY_CAST into a strict cast inside the CSV reader, which fails on one unparseable field.
+    if target.upper() in _INTEGER_TYPES:
+        return f"{_integer(name, target)} AS {name}"
     return f"TRY_CAST(NULLIF({name}, '') AS {target}) AS {name}"
+
+
+def _integer(text: str, target: str) -> str:
+    """An integer column from its text: '3.5' is not an integer, so NULL (as Hive reads it), never 4."""
+    return (f"CASE WHEN regexp_full_match({text}, {quote_str(_INTEGER_TEXT)}) "
+            f"THEN TRY_CAST(NULLIF({text}, '') AS {target}) END")
 
 
 def json_keys(con: duckdb.DuckDBPyConnection, paths: Sequence[str]) -> list[str]:
@@ -112,9 +134,14 @@ def read_json(paths: Sequence[str], columns: Sequence[Column], spelled: Sequence
               keys: Sequence[Column] | None = None) -> str:
     """JSON lines, keys matched case-insensitively; ``keys`` are read from the paths' ``key=value`` folders."""
     by_lower = {k.lower(): k for k in spelled}
-    wanted = [(by_lower.get(c.name.lower(), c.name), duckdb_type(c.hive_type)) for c in columns]
-    projection = ", ".join(f"{quote_ident(key)} AS {quote_ident(c.name)}"
-                           for (key, _), c in zip(wanted, columns, strict=True))
+    # integer columns are read as text and checked: DuckDB's JSON reader rounds 3.5 into a BIGINT as 4
+    wanted = [(by_lower.get(c.name.lower(), c.name),
+               "VARCHAR" if duckdb_type(c.hive_type).upper() in _INTEGER_TYPES else duckdb_type(c.hive_type))
+              for c in columns]
+    projection = ", ".join(
+        (_integer(quote_ident(key), duckdb_type(c.hive_type)) if kind == "VARCHAR" and duckdb_type(c.hive_type)
+         .upper() in _INTEGER_TYPES else quote_ident(key)) + f" AS {quote_ident(c.name)}"
+        for (key, kind), c in zip(wanted, columns, strict=True))
     return (f"SELECT {projection}{_key_projection(keys)} FROM read_json({path_list(paths)}, "
             f"format='newline_delimited', columns={_struct(wanted)}, {hive_options(keys)})")
 

@@ -9,7 +9,8 @@
 - :func:`render` replaces each table reference with its scan view (keeping the
   name columns are qualified with), drops ``db.`` qualifiers from columns and
   time-travel clauses (the scan already holds that snapshot), names unnamed
-  output columns ``_col0``, ``_col1``… as Athena does, and renders DuckDB SQL.
+  output columns ``_col0``, ``_col1``… as Athena does, rewrites the Trino
+  functions DuckDB reads differently (``functions.py``), and renders DuckDB SQL.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 
 from sqlglot import exp
 
+from crispml.services.query.engines.duckdb.functions import rewrite_functions
 from crispml.services.query.engines.duckdb.resolve import TableRef
 
 _VOLATILE = ("rand", "random", "uuid", "now", "current_timestamp", "shuffle")
@@ -96,7 +98,7 @@ def render(tree: exp.Expr, refs: Sequence[TableRef], views: Sequence[str], *, ou
             if isinstance(node, exp.CTE) or isinstance(node.parent, exp.From | exp.Join):
                 name_outputs(node.this)
         name_outputs(copy)
-    return copy.sql("duckdb")
+    return rewrite_functions(copy, refs).sql("duckdb")
 
 
 #: The alias of an unnamed output column after a ``*``, whose position is known only once the star is expanded.

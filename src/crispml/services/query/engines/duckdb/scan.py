@@ -7,7 +7,9 @@ files). Partitions are pruned before any listing: the WHERE conjuncts that use
 only partition keys are evaluated by DuckDB over a small table of partition
 values, so a query on one day of a year-long table lists and reads one day.
 A partition (or an unpartitioned table) whose location holds no files any
-more fails the query with ``NotFound`` — its files were deleted. Nothing here
+more fails the query with ``NotFound`` — its files were deleted. An
+unpartitioned table located at a file (``lake://raw/evolve/f1.csv/``, as
+the crawler locates a file that fits no other) reads that file. Nothing here
 reads a data file.
 """
 
@@ -39,6 +41,8 @@ class DataFile:
     bucket: str
     key: str
     size: int
+    #: A Parquet file's top-level column names (lower-case), once its footer was read (``scanned.py``).
+    columns: frozenset[str] | None = None
 
     @property
     def uri(self) -> str:
@@ -95,6 +99,16 @@ def list_objects(caller: Caller, location: str) -> list[DataFile]:
         token = page.next_continuation_token
 
 
+def _the_object(caller: Caller, location: str) -> list[DataFile]:
+    """The one object a location names, when it names a file rather than a folder (Glue's crawler gives a
+    file that fits no other file of its folder a table of its own, located at the file)."""
+    bucket, key = split_location(location.rstrip("/"))
+    if not key:
+        return []
+    page = caller.lake.list_objects_v2(caller.ctx, ListObjectsV2Request(bucket=bucket, prefix=key, max_keys=1))
+    return [DataFile(bucket, obj.key, int(obj.size)) for obj in page.contents if obj.key == key]
+
+
 def is_data(file: DataFile) -> bool:
     """Whether an object holds rows: not empty, and not one of Hive's hidden ``_…``/``.…`` files."""
     return file.size > 0 and not file.key.rsplit("/", 1)[-1].startswith(("_", "."))
@@ -144,15 +158,19 @@ def _folder(location: str) -> str:
 
 
 def _assign(files: list[DataFile], parts: list[Part]) -> None:
-    """Give each partition the listed objects under its location (the deepest location holding one wins)."""
-    by_folder = {part.location: part for part in parts}
+    """Give each partition the listed objects under its location (the deepest location holding one wins;
+    partitions sharing a folder each get its files, read under their own values, as Athena does)."""
+    by_folder: dict[str, list[Part]] = {}
+    for part in parts:
+        by_folder.setdefault(part.location, []).append(part)
     for file in files:
         uri = file.uri
         end = uri.rfind("/")
         while end > len("lake://"):
-            part = by_folder.get(uri[:end + 1])
-            if part is not None:
-                part.files.append(file)
+            sharing = by_folder.get(uri[:end + 1])
+            if sharing is not None:
+                for part in sharing:
+                    part.files.append(file)
                 break
             end = uri.rfind("/", 0, end)
 
@@ -162,7 +180,7 @@ def plan_external(caller: Caller, ref: TableRef, con: duckdb.DuckDBPyConnection 
     location = ref.table.storage_descriptor.location or ""
     try:
         if not ref.keys:
-            objects = list_objects(caller, location)
+            objects = list_objects(caller, location) or _the_object(caller, location)
             if not objects:
                 raise QueryFailed(
                     f"table {ref.qualified} has no files under {location} (were they deleted?); "
@@ -176,8 +194,11 @@ def plan_external(caller: Caller, ref: TableRef, con: duckdb.DuckDBPyConnection 
                 and all(part.location.startswith(location) for part in scan.parts):
             _assign(list_objects(caller, location), scan.parts)  # one listing for most of the table
         else:
+            listed: dict[str, list[DataFile]] = {}  # partitions sharing a folder: one listing
             for part in scan.parts:
-                part.files = list_objects(caller, part.location)
+                if part.location not in listed:
+                    listed[part.location] = list_objects(caller, part.location)
+                part.files = list(listed[part.location])
         for part in scan.parts:
             if not part.files:
                 raise QueryFailed(

@@ -23,6 +23,7 @@ from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from crispml.core.errors import InvalidArgument
 from crispml.services.query.engines.base import StatementType
+from crispml.services.query.engines.duckdb import seal
 
 #: The dialect modules read and written are imported above, whole: sqlglot otherwise loads a dialect on first
 #: use and registers its class before the module has run to the end, so two threads reading Athena SQL for the
@@ -54,6 +55,7 @@ def parse(sql: str) -> Statement:
     text = sql.strip().rstrip(";").strip()
     if not text:
         raise InvalidArgument("the query is empty; pass one SQL statement, e.g. 'SELECT 1'")
+    seal.check_text(text, DIALECT)  # before parsing: ATTACH, INSTALL … FROM do not parse, and are refused by name
     try:
         trees = sqlglot.parse(text, read=DIALECT)
     except ParseError as exc:
@@ -63,6 +65,8 @@ def parse(sql: str) -> Statement:
     statements = [t for t in trees if t is not None]
     if len(statements) != 1:
         raise InvalidArgument(f"a query runs one statement, but {len(statements)} were given; send them one by one")
+    seal.check_tree(statements[0])
+    seal.bounded(statements[0])
     # Athena's identifiers are case-insensitive and come out lower-case (``SELECT 1 AS Total`` → ``total``)
     return classify(normalize_identifiers(statements[0], dialect=DIALECT))
 
@@ -104,6 +108,10 @@ def classify(tree: exp.Expr) -> Statement:
         return Statement(tree, "DML", "INSERT")
     if isinstance(tree, exp.Delete):
         return Statement(tree, "DML", "DELETE")
+    if isinstance(tree, exp.Update | exp.Merge):
+        if not isinstance(tree.this, exp.Table):
+            raise InvalidArgument(f"{type(tree).__name__.upper()} changes a catalog table: name it, e.g. db.table")
+        return Statement(tree, "DML", type(tree).__name__.upper())
     from crispml.services.query.engines.duckdb.ddl_sql import read  # DDL's own reader (imports this module)
 
     ddl = read(tree)
@@ -111,13 +119,18 @@ def classify(tree: exp.Expr) -> Statement:
         return Statement(tree, "UTILITY" if ddl.action == "EXPLAIN" else "DDL", ddl.action, ddl=ddl)
     name = type(tree).__name__.upper()
     if isinstance(tree, exp.Command):
+        from crispml.services.query.engines.duckdb.dml import classify_command
+
+        found = classify_command(tree)
+        if found is not None:
+            return found
         name = str(tree.this).upper()
     elif isinstance(tree, exp.Create | exp.Drop | exp.Alter):
         name = f"{name} {str(tree.args.get('kind') or '').upper()}".strip()
     raise InvalidArgument(
         f"{name} statements are not supported; the query service runs SELECT, CREATE TABLE … AS SELECT, "
-        "INSERT INTO, DELETE FROM and Athena's DDL (SHOW, DESCRIBE, CREATE/DROP DATABASE|TABLE|VIEW, "
-        "ALTER TABLE ADD|DROP PARTITION, MSCK REPAIR TABLE, EXPLAIN)"
+        "INSERT INTO, DELETE FROM, UPDATE, MERGE INTO, OPTIMIZE, VACUUM and Athena's DDL (SHOW, DESCRIBE, "
+        "CREATE/DROP DATABASE|TABLE|VIEW, ALTER TABLE ADD|DROP PARTITION, MSCK REPAIR TABLE, EXPLAIN)"
     )
 
 

@@ -53,7 +53,7 @@ from crispml.services.catalog.service import (
 )
 from crispml.services.lake.service import DeleteObjectRequest, ListObjectsV2Request, PutObjectRequest
 from crispml.services.query.engines.base import Caller, ColumnInfo, EngineResult, ExecutionPlan, QueryFailed
-from crispml.services.query.engines.duckdb import readers
+from crispml.services.query.engines.duckdb import claims, dml, readers
 from crispml.services.query.engines.duckdb.access import LakeAccess
 from crispml.services.query.engines.duckdb.errors import error_type
 from crispml.services.query.engines.duckdb.resolve import (
@@ -111,14 +111,16 @@ class Write:
     location: str | None = None
     iceberg: bool = False
     options: dict[str, str] = field(default_factory=dict)
+    scratch: str | None = None
 
     @property
     def qualified(self) -> str:
         return f"{self.database}.{self.name}"
 
     def source_tree(self) -> exp.Expr | None:
-        """The query whose rows are written (None for DELETE, which counts its rows from its own scan)."""
-        if self.kind == "DELETE":
+        """The query whose rows are written (None for DELETE and the statements of ``dml.py``, which read
+        their rows from their own scan)."""
+        if self.kind == "DELETE" or self.kind in dml.KINDS:
             return None
         source: exp.Expr = self.query.statement.tree.expression
         return source
@@ -126,10 +128,14 @@ class Write:
     # -- running --------------------------------------------------------------------
 
     def run(self, con: duckdb.DuckDBPyConnection, access: LakeAccess, sql: str, plan: ExecutionPlan) -> EngineResult:
+        self.scratch = access.scratch()  # the one folder the sealed database may write (seal.py)
         if self.kind == "CTAS":
             rows = self._ctas(con, sql)
         elif self.kind == "INSERT":
             rows = self._insert(con, sql)
+        elif self.kind in dml.KINDS:
+            assert self.target is not None
+            rows = dml.RowChanges(self.query, self.kind, self.target).run(con, access)
         else:
             rows = self._delete(con)
         reader = pa.table({"rows": pa.array([rows], pa.int64())}).to_reader()
@@ -140,7 +146,7 @@ class Write:
 
     def _ctas(self, con: duckdb.DuckDBPyConnection, sql: str) -> int:
         caller = self._caller()
-        if exists(caller, self.database, self.name):
+        if exists(caller, self.database, self.name) and not _undo_unfinished(caller, self.database, self.name):
             raise QueryFailed(f"table {self.qualified} already exists; drop it or choose another name",
                               "AlreadyExists")
         relation, sql = athena_relation(con, sql)
@@ -154,19 +160,42 @@ class Write:
         if not data:
             raise QueryFailed("a CTAS needs at least one column that is not a partition column", "InvalidArgument")
         assert self.location is not None
-        _require_empty(caller, self.location)
+        _require_empty(caller, self.location, self.qualified)
         source = _projection(relation, sql)
+        # claimed until the table is complete: a retry after a kill clears what this one left (claims.py)
+        claim = claims.put(caller, self.location, self.query.query_execution_id, self.qualified)
+        try:
+            rows = self._ctas_write(con, source, data, keys)
+        except BaseException:
+            # the location was empty when claimed: whatever is there now is this statement's (an Iceberg
+            # CTAS that failed leaves metadata and data files), so a retry finds it empty
+            with contextlib.suppress(CrispmlError):
+                claims.clear(caller, self.location, claims.keys_under(caller, self.location))
+            raise
+        claims.release(caller, claim)
+        return rows
+
+    def _ctas_write(self, con: duckdb.DuckDBPyConnection, source: str, data: list[Column],
+                    keys: list[Column]) -> int:
+        caller = self._caller()
+        assert self.location is not None
         if self.iceberg:
             return self._ctas_iceberg(con, source, data, keys)
-        written = _copy(con, source, self.fmt, self.options, [k.name for k in keys])
+        written = _copy(con, source, self.fmt, self.options, [k.name for k in keys], self.scratch)
         try:
             uploaded = self._upload(written, self.location, {}, [k.name for k in keys], self.fmt)
+            registered = False
             try:
                 table_input = _table_input(self.name, self.location, self.fmt, data, keys, self.options)
                 caller.catalog.create_table(caller.ctx, CreateTableRequest(database_name=self.database,
                                                                            table_input=TableInput(**table_input)))
+                registered = True
                 self._add_partitions([values for values, _ in written.parts if values])
             except BaseException:
+                if registered:  # a CTAS that failed leaves no table behind
+                    with contextlib.suppress(CrispmlError):
+                        caller.catalog.delete_table(caller.ctx, TableRequest(database_name=self.database,
+                                                                             name=self.name))
                 _delete_keys(caller, uploaded)
                 raise
         finally:
@@ -245,7 +274,7 @@ class Write:
         options = target.table.csv_options if fmt == "csv" else {}
         keys = [k.name for k in target.keys]
         written = _copy(con, source, fmt, {"field_delimiter": options.get("delim", ","),
-                                           "header": options.get("skip", "0")}, keys)
+                                           "header": options.get("skip", "0")}, keys, self.scratch)
         if written.rows == 0:  # nothing to add: no file, no partition
             shutil.rmtree(written.folder, ignore_errors=True)
             return 0
@@ -353,9 +382,9 @@ def _projection(relation: duckdb.DuckDBPyRelation, sql: str) -> str:
 
 
 def _copy(con: duckdb.DuckDBPyConnection, source: str, fmt: str, options: dict[str, str],
-          keys: list[str]) -> Written:
-    """COPY the rows of ``source`` into a scratch folder: one file per partition (or one file)."""
-    folder = tempfile.mkdtemp(prefix="crispml-ctas-")
+          keys: list[str], scratch: str | None = None) -> Written:
+    """COPY the rows of ``source`` into a scratch folder (under ``scratch``): one file per partition (or one)."""
+    folder = tempfile.mkdtemp(prefix="crispml-ctas-", dir=scratch)
     copy_options = [f"FORMAT {FORMATS[_format_name(fmt)][1]}"]
     if fmt == "csv":
         delimiter = options.get("field_delimiter", ",")
@@ -391,15 +420,35 @@ def _copy(con: duckdb.DuckDBPyConnection, source: str, fmt: str, options: dict[s
     return written
 
 
-def _require_empty(caller: Caller, location: str) -> None:
+def _require_empty(caller: Caller, location: str, table: str) -> None:
+    """The location holds nothing, or only what killed CTAS statements left there (which is deleted)."""
     bucket, prefix = split_location(location)
     try:
         page = caller.lake.list_objects_v2(caller.ctx, ListObjectsV2Request(bucket=bucket, prefix=prefix, max_keys=1))
+        left = claims.abandoned(caller, location, table) if page.key_count else None
+        if left is not None:
+            claims.clear(caller, location, left)
+            return
     except CrispmlError as exc:
         raise QueryFailed(f"the table location {location} cannot be used: {exc.message}", error_type(exc)) from exc
     if page.key_count:
         raise QueryFailed(f"the table location {location} is not empty (HIVE_PATH_ALREADY_EXISTS); choose an empty "
                           "external_location or delete the files there", "AlreadyExists")
+
+
+def _undo_unfinished(caller: Caller, database: str, name: str, *, check_only: bool = False) -> bool:
+    """Whether table ``database.name`` was left by a CTAS killed before it finished; unless ``check_only``,
+    the table and its files are deleted."""
+    try:
+        table = lookup(caller, database, name)
+        location = table.storage_descriptor.location or ""
+        if not location:
+            return False
+        if check_only:
+            return claims.abandoned(caller, location, f"{database}.{name}") is not None
+        return claims.undo_table(caller, database, name, location)
+    except CrispmlError:
+        return False
 
 
 def _delete_keys(caller: Caller, keys: list[tuple[str, str]]) -> None:
@@ -456,11 +505,16 @@ def prepare_write(query: DuckDBQuery, target: exp.Table) -> Write:
     """Check a CTAS/INSERT/DELETE at submission: names, properties, the target table."""
     caller = query.caller
     database, name = names(target, query.database)
-    kind = {"CREATE_TABLE_AS_SELECT": "CTAS", "INSERT": "INSERT", "DELETE": "DELETE"}[query.substatement_type]
+    kind = {"CREATE_TABLE_AS_SELECT": "CTAS"}.get(query.substatement_type, query.substatement_type)
     if kind == "CTAS":
         return _prepare_ctas(query, database, name)
     table = lookup(caller, database, name)
     ref = TableRef(database, name, table, None, name)
+    if kind in dml.KINDS:
+        dml.check_target(kind, ref)
+        if kind != "VACUUM":  # the rows are read from a scan of the target, planned like any table reference
+            query.refs.append(ref)
+        return Write(query, kind, database, name, target=ref)
     if kind == "DELETE":
         if not ref.is_iceberg:
             raise InvalidArgument(f"DELETE FROM {ref.qualified}: only Iceberg tables (table_type=ICEBERG) support "
@@ -509,7 +563,7 @@ def _prepare_ctas(query: DuckDBQuery, database: str, name: str) -> Write:
         raise InvalidArgument("CREATE TABLE AS SELECT needs a location: set external_location='lake://bucket/prefix/' "
                               "or give the workgroup an output location")
     require_database(caller, database)
-    if exists(caller, database, name):
+    if exists(caller, database, name) and not _undo_unfinished(caller, database, name, check_only=True):
         raise AlreadyExists(f"table {database}.{name} already exists; choose another name or delete it with "
                             f"'crispml catalog delete-table --database-name {database} --name {name}'")
     options = {"field_delimiter": "\t" if delimiter == "\\t" else delimiter}

@@ -1,0 +1,166 @@
+"""A call's audit event commits with the call's first write transaction, on SQLite and PostgreSQL.
+
+Each test runs an operation's spec through the spine with a body of its own that
+commits through one of the metadata DB's write paths (an ORM session, a Core
+connection, the driver's cursor) and, right after that commit and before the
+call ends, reads the audit table from another connection: the event must
+already be there. A call that commits nothing gets its event at the end; a call
+that fails after its commit has its event turned into the failure; a
+transaction that rolls back takes the event with it, and the call's end writes
+it. Every case leaves exactly one event per call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+
+from crispml.core.context import CallContext
+from crispml.core.errors import Conflict
+from crispml.core.metadb.engine import Database
+from crispml.sdk.client import Client
+from crispml.services.audit.store import AuditEventRow
+from crispml.spine.operations import REGISTRY
+
+ACTION = "lake:CreateBucket"
+#: A change that touches no row: the commit is what matters here, not what it writes.
+NOTHING = "UPDATE lake_buckets SET name = name WHERE 1 = 0"
+
+
+def _events(db: Database) -> list[tuple[str, str | None, float]]:
+    with db.read() as session:
+        rows = session.execute(select(AuditEventRow.outcome, AuditEventRow.error_code, AuditEventRow.duration_ms)
+                               .where(AuditEventRow.action == ACTION)).all()
+    return [(outcome, code, duration) for outcome, code, duration in rows]
+
+
+def _commit_with_session(db: Database) -> None:
+    with db.write() as session:
+        session.execute(text(NOTHING))
+
+
+def _commit_with_core(db: Database) -> None:
+    with db.begin() as conn:
+        conn.exec_driver_sql(NOTHING)
+
+
+def _commit_with_cursor(db: Database) -> None:
+    with db.cursor(write=True) as cursor:
+        cursor.execute(NOTHING)
+
+
+PATHS = {"session": _commit_with_session, "core": _commit_with_core, "cursor": _commit_with_cursor}
+
+
+def _call(client: Client, body: Callable[[], None]) -> Any:
+    client.platform.service("lake")  # its operations register when it is first built
+    spec = REGISTRY.get(ACTION)
+
+    def run(ctx: CallContext, request: Any) -> Any:
+        body()
+        return spec.response_model(location="/x")
+
+    return client.platform.run(spec, CallContext(principal="root"), {"bucket": "riders"}, run)
+
+
+@pytest.mark.parametrize("path", sorted(PATHS))
+def test_the_event_is_committed_with_the_calls_first_write(db_client: Client, db_url: str, path: str) -> None:
+    db = db_client.platform.db
+    other = Database(db_url)  # another connection pool: sees only what was committed
+    seen: list[list[tuple[str, str | None, float]]] = []
+
+    def body() -> None:
+        assert _events(other) == []
+        PATHS[path](db)
+        seen.append(_events(other))  # right after the commit, before the call ends
+        PATHS[path](db)  # a second commit carries nothing more
+
+    try:
+        _call(db_client, body)
+        assert [(o, c) for o, c, _ in seen[0]] == [("Success", None)]
+        assert [(o, c) for o, c, _ in _events(other)] == [("Success", None)]
+    finally:
+        other.dispose()
+
+
+def test_a_call_that_fails_after_its_commit_has_one_failure_event(db_client: Client) -> None:
+    db = db_client.platform.db
+
+    def body() -> None:
+        _commit_with_cursor(db)
+        raise Conflict("failed after the commit")
+
+    with pytest.raises(Conflict):
+        _call(db_client, body)
+    [(outcome, code, duration)] = _events(db)
+    assert (outcome, code) == ("Failure", "Conflict")
+    assert duration >= 0
+
+
+def test_a_rolled_back_write_takes_the_event_with_it_and_the_end_writes_it(local_client: Client) -> None:
+    db = local_client.platform.db
+    during: list[list[tuple[str, str | None, float]]] = []
+
+    def body() -> None:
+        with pytest.raises(ZeroDivisionError), db.write() as session:
+            session.execute(text(NOTHING))
+            raise ZeroDivisionError("rolled back")
+        during.append(_events(db))
+        _commit_with_core(db)  # the next write carries it
+        during.append(_events(db))
+
+    _call(local_client, body)
+    assert during[0] == []
+    assert [(o, c) for o, c, _ in during[1]] == [("Success", None)]
+    assert [(o, c) for o, c, _ in _events(db)] == [("Success", None)]
+
+
+def test_a_call_that_commits_nothing_gets_its_event_at_the_end(local_client: Client) -> None:
+    db = local_client.platform.db
+    during: list[list[tuple[str, str | None, float]]] = []
+
+    def body() -> None:
+        with db.read() as session:
+            session.execute(text("SELECT 1"))
+        during.append(_events(db))
+
+    _call(local_client, body)
+    assert during == [[]]
+    assert [(o, c) for o, c, _ in _events(db)] == [("Success", None)]
+
+
+def test_a_real_mutating_call_leaves_one_event_per_call(db_client: Client) -> None:
+    db_client.lake.create_bucket(bucket="one")
+    db_client.lake.put_object(bucket="one", key="k", body=b"abc")
+    db_client.streams.create_stream(stream_name="s", shard_count=1)
+    db_client.streams.put_records(stream_name="s", records=[{"Data": "x", "PartitionKey": "p"}])
+    with db_client.platform.db.read() as session:
+        rows = session.execute(select(AuditEventRow.action, AuditEventRow.outcome).where(
+            AuditEventRow.action.in_(["lake:CreateBucket", "lake:PutObject", "streams:CreateStream",
+                                      "streams:PutRecords"]))).all()
+    assert sorted(rows) == [("lake:CreateBucket", "Success"), ("lake:PutObject", "Success"),
+                            ("streams:CreateStream", "Success"), ("streams:PutRecords", "Success")]
+
+
+def test_a_call_inside_a_call_never_carries_the_outer_calls_event(local_client: Client) -> None:
+    """The inner call's own writes (its audit event) are not the outer call's change: the outer event waits
+    for the outer call's commit."""
+    db = local_client.platform.db
+    local_client.lake.create_bucket(bucket="inner")
+    during: list[list[tuple[str, str | None, float]]] = []
+
+    def body() -> None:
+        local_client.lake.head_bucket(bucket="inner")  # a read whose event is written when it ends
+        local_client.lake.put_object(bucket="inner", key="k", body=b"x")  # a write with its own event
+        during.append(_events(db))
+        _commit_with_core(db)
+        during.append(_events(db))
+
+    before = len(_events(db))
+    _call(local_client, body)
+    assert len(during[0]) == before  # neither inner call carried the outer call's CreateBucket event
+    assert len(during[1]) == before + 1
+    assert len(_events(db)) == before + 1
