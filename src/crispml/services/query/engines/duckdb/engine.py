@@ -113,16 +113,20 @@ class DuckDBEngine:
 
     def _fresh_database(self) -> duckdb.DuckDBPyConnection:
         """A database no statement has used: the spare one opened ahead of time (opening one takes ~15 ms,
-        which a statement that reads files would otherwise wait for), then the next spare is opened on a
-        helper thread."""
+        which a statement that reads files would otherwise wait for), else a new one."""
         with self._lock:
             con, self._spare = self._spare, None
-            opening = self._spare_opening
-            self._spare_opening = True
-        if not opening:
-            # not a daemon: a thread torn down inside DuckDB's C++ when the interpreter exits aborts it
-            threading.Thread(target=self._open_spare, name="query-spare-database").start()
         return con if con is not None else open_database(self.config)
+
+    def replenish(self) -> None:
+        """Open the next spare database on a helper thread, if none is there or opening: called when a
+        statement has finished with its database, so the opening does not take a core from a running one."""
+        with self._lock:
+            if self._spare is not None or self._spare_opening:
+                return
+            self._spare_opening = True
+        # not a daemon: a thread torn down inside DuckDB's C++ when the interpreter exits aborts it
+        threading.Thread(target=self._open_spare, name="query-spare-database").start()
 
     def _open_spare(self) -> None:
         con: duckdb.DuckDBPyConnection | None = None
@@ -233,6 +237,7 @@ class DuckDBQuery:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._rendered: tuple[tuple[int, tuple[str, ...]], str] | None = None
         self._interrupted = threading.Event()
+        self._own_database = False  # execute() opened a database for this statement alone
 
     def check_syntax(self, sql: str) -> None:
         """Parse the rewritten statement with DuckDB's parser (sqlglot accepts a few things DuckDB does not)."""
@@ -288,8 +293,9 @@ class DuckDBQuery:
         access, paths = self._access, self._paths
         assert access is not None and paths is not None, "plan() authorized the reads"
         reads = access.allowed()
-        con = self.engine.connection(isolated=access.needs_filesystem, paths=reads,
-                                     scratch=access.scratch() if reads or self.write is not None else None)
+        scratch = access.scratch() if reads or self.write is not None else None
+        con = self.engine.connection(isolated=access.needs_filesystem, paths=reads, scratch=scratch)
+        self._own_database = access.needs_filesystem or bool(reads) or scratch is not None
         if access.needs_filesystem:
             access.register(con)
         self._con = con
@@ -300,14 +306,14 @@ class DuckDBQuery:
             sql = self._define_views(con, access, paths)
             if self.write is not None:
                 result: EngineResult = self.write.run(con, access, sql, plan)
-                _close(con, stop, access)
+                self._release(con, stop, access)
                 return result
             relation, _ = athena_relation(con, sql)
             columns = [athena_column(output_name(n, i), t)
                        for i, (n, t) in enumerate(zip(relation.columns, relation.types, strict=True))]
             reader = relation.to_arrow_reader(self.engine.batch_rows)
         except BaseException as exc:
-            _close(con, stop, access)
+            self._release(con, stop, access)
             raise self._failure(exc, access) from exc
         batches = pa.RecordBatchReader.from_batches(reader.schema, self._stream(reader, con, stop, access))
         return EngineResult(columns=columns, batches=batches, plan=plan)
@@ -377,7 +383,13 @@ class DuckDBQuery:
         except BaseException as exc:
             raise self._failure(exc, access) from exc
         finally:
-            _close(con, stop, access)
+            self._release(con, stop, access)
+
+    def _release(self, con: duckdb.DuckDBPyConnection, stop: _CancelWatch, access: LakeAccess) -> None:
+        """Close the statement's connection; if it had a database of its own, have the next one opened."""
+        _close(con, stop, access)
+        if self._own_database:
+            self.engine.replenish()
 
     def _failure(self, exc: BaseException, access: LakeAccess) -> BaseException:
         if self._interrupted.is_set() and not isinstance(exc, QueryFailed):
