@@ -98,6 +98,17 @@ def _check_summary(result: Result, home: Path) -> dict[str, Any]:
     return summary
 
 
+def _all_events(client: Any, action: str) -> list[Any]:
+    events: list[Any] = []
+    token: str | None = None
+    while True:
+        page = client.audit.list_events(action=action, max_results=1000, **({"next_token": token} if token else {}))
+        events += page.events
+        token = page.next_token
+        if not token:
+            return events
+
+
 def _check_home(home: Path, runs: int, **settings: Any) -> None:
     with crispml.connect(home=str(home), **settings) as client:
         got = client.lake.get_object(bucket="demo-raw", key=RAW_KEY)
@@ -105,7 +116,7 @@ def _check_home(home: Path, runs: int, **settings: Any) -> None:
             assert body.read() == _shipped_csv()
         head = client.lake.head_object(bucket="demo-raw", key=RAW_KEY)
         assert head.metadata["source"] == "palmerpenguins"
-        events = client.audit.list_events(action="lake:PutObject", max_results=100).events
+        events = _all_events(client, "lake:PutObject")  # trials and transforms put hundreds of objects
         table = client.catalog.get_table(database_name="demo", name="penguins").table
         crawls = client.catalog.list_crawls(crawler_name="demo-raw-crawler").crawls
         clean = client.catalog.get_table(database_name="demo", name="penguins_clean").table

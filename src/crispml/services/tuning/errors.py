@@ -10,27 +10,17 @@
     LimitExceeded    ── ResourceLimitExceeded    more training jobs than a tuning job may run
 
 A trial that fails while it runs is not raised: it is a training job that
-ends ``Failed`` and is counted as such.
+ends ``Failed`` and is counted as such. The classes are training's (one class
+per error code: a code names one class wherever it is raised).
 """
 
 from __future__ import annotations
 
-from crispml.core.errors import Conflict, InvalidArgument, LimitExceeded, NotFound
+from crispml.services.training.service import (
+    ResourceInUse,
+    ResourceLimitExceeded,
+    ResourceNotFound,
+    ValidationException,
+)
 
 __all__ = ["ResourceInUse", "ResourceLimitExceeded", "ResourceNotFound", "ValidationException"]
-
-
-class ValidationException(InvalidArgument):
-    code = "ValidationException"
-
-
-class ResourceNotFound(NotFound):
-    code = "ResourceNotFound"
-
-
-class ResourceInUse(Conflict):
-    code = "ResourceInUse"
-
-
-class ResourceLimitExceeded(LimitExceeded):
-    code = "ResourceLimitExceeded"
