@@ -40,6 +40,7 @@ from crispml.core import paging
 from crispml.core.config import settings_environment
 from crispml.core.context import CallContext
 from crispml.core.errors import AlreadyExists, Conflict, NotFound
+from crispml.core.metadb.listing import job_filters
 from crispml.core.names import crn
 from crispml.core.owners import owner_alive, process_owner
 from crispml.services.catalog.service import CatalogService, TableRequest
@@ -250,17 +251,7 @@ class TransformOps(RuntimeAccess):
     @operation("ListTransformJobs", resource=lambda r: transform_crn(None), mutating=False)
     def list_transform_jobs(self, ctx: CallContext, request: ListTransformJobsRequest) -> ListTransformJobsResponse:
         """List transform jobs, newest first, filtered by name, status and times."""
-        query = select(TransformJobRow)
-        if request.name_contains:
-            query = query.where(TransformJobRow.name.contains(request.name_contains, autoescape=True))
-        for column, after, before in ((TransformJobRow.created_at, request.creation_time_after,
-                                       request.creation_time_before),
-                                      (TransformJobRow.modified_at, request.last_modified_time_after,
-                                       request.last_modified_time_before)):
-            if after:
-                query = query.where(column > after)
-            if before:
-                query = query.where(column < before)
+        query = job_filters(select(TransformJobRow), TransformJobRow, request)
         with self._reading() as session:
             rows = list(session.scalars(query))
         rows = self._settle_transforms(rows)

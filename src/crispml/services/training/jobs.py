@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from crispml.core import paging
 from crispml.core.context import CallContext
 from crispml.core.errors import AlreadyExists, Conflict
+from crispml.core.metadb.listing import job_filters
 from crispml.core.owners import process_owner
 from crispml.services.lake.service import LakeService
 from crispml.services.training import channels, warm
@@ -182,19 +183,9 @@ class JobOps(TrainingCore):
     @operation("ListTrainingJobs", resource=lambda r: job_crn(None), mutating=False)
     def list_training_jobs(self, ctx: CallContext, request: ListTrainingJobsRequest) -> ListTrainingJobsResponse:
         """List training jobs, newest first, filtered by name, status, times or warm pool status."""
-        query = select(TrainingJobRow)
-        if request.name_contains:
-            query = query.where(TrainingJobRow.name.contains(request.name_contains, autoescape=True))
+        query = job_filters(select(TrainingJobRow), TrainingJobRow, request)
         if request.status_equals:
             query = query.where(TrainingJobRow.status == request.status_equals)
-        for column, after, before in ((TrainingJobRow.created_at, request.creation_time_after,
-                                       request.creation_time_before),
-                                      (TrainingJobRow.modified_at, request.last_modified_time_after,
-                                       request.last_modified_time_before)):
-            if after:
-                query = query.where(column > after)
-            if before:
-                query = query.where(column < before)
         with self._reading() as session:
             rows = list(session.scalars(query))
         rows = self._settle(rows)

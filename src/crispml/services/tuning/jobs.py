@@ -31,6 +31,7 @@ from crispml.core import paging
 from crispml.core.config import settings_environment
 from crispml.core.context import CallContext
 from crispml.core.errors import AlreadyExists, Conflict
+from crispml.core.metadb.listing import job_filters
 from crispml.core.names import crn
 from crispml.core.owners import owner_alive, process_owner
 from crispml.services.training.service import builtin_algorithm, builtin_algorithm_names
@@ -320,19 +321,9 @@ class TuningOps(RuntimeAccess):
     def list_hyper_parameter_tuning_jobs(self, ctx: CallContext, request: ListHyperParameterTuningJobsRequest
                                          ) -> ListHyperParameterTuningJobsResponse:
         """List tuning jobs, filtered by name, status or times, sorted by name, status or creation time."""
-        query = select(TuningJobRow)
-        if request.name_contains:
-            query = query.where(TuningJobRow.name.contains(request.name_contains, autoescape=True))
+        query = job_filters(select(TuningJobRow), TuningJobRow, request)
         if request.status_equals:
             query = query.where(TuningJobRow.status == request.status_equals)
-        for column, after, before in ((TuningJobRow.created_at, request.creation_time_after,
-                                       request.creation_time_before),
-                                      (TuningJobRow.modified_at, request.last_modified_time_after,
-                                       request.last_modified_time_before)):
-            if after:
-                query = query.where(column > after)
-            if before:
-                query = query.where(column < before)
         with self._reading() as session:
             rows = list(session.scalars(query))
         self._settle(rows)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -32,8 +32,6 @@ from crispml.services.catalog.service import (
     CreateDatabaseRequest,
     CreateTableRequest,
     DatabaseRequest,
-    GetDatabasesRequest,
-    GetTablesRequest,
     Table,
     TableRequest,
 )
@@ -57,7 +55,7 @@ from crispml.services.query.engines.duckdb.ddl_partitions import (
 )
 from crispml.services.query.engines.duckdb.ddl_sql import Ddl
 from crispml.services.query.engines.duckdb.errors import error_type, lake_message, translate
-from crispml.services.query.engines.duckdb.resolve import lookup, require_database
+from crispml.services.query.engines.duckdb.resolve import database_names, lookup, require_database, tables_of
 from crispml.services.query.engines.duckdb.sql import DATA_CATALOG, Statement
 
 if TYPE_CHECKING:
@@ -175,26 +173,6 @@ def matcher(pattern: str | None) -> Callable[[str], bool]:
     choices = [re.escape(part.strip()).replace(r"\*", ".*") for part in pattern.split("|")]
     regex = re.compile("|".join(f"(?:{c})" for c in choices), re.IGNORECASE)
     return lambda name: regex.fullmatch(name) is not None
-
-
-def database_names(caller: Caller) -> Iterator[str]:
-    token = None
-    while True:
-        page = caller.catalog.get_databases(caller.ctx, GetDatabasesRequest(next_token=token))
-        yield from (d.name for d in page.database_list)
-        token = page.next_token
-        if not token:
-            return
-
-
-def tables_of(caller: Caller, database: str) -> Iterator[Table]:
-    token = None
-    while True:
-        page = caller.catalog.get_tables(caller.ctx, GetTablesRequest(database_name=database, next_token=token))
-        yield from page.table_list
-        token = page.next_token
-        if not token:
-            return
 
 
 def _show_databases(query: DdlQuery) -> Rows:

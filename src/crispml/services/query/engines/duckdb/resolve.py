@@ -88,14 +88,14 @@ def lookup(caller: Caller, database: str, name: str) -> Table:
     """The catalog table ``database.name``; NotFound naming close matches."""
     with contextlib.suppress(NotFound):  # not found: say what is there instead
         return caller.catalog.get_table(caller.ctx, TableRequest(database_name=database, name=name)).table
-    databases = list(_database_names(caller))
+    databases = list(database_names(caller))
     if database not in databases:
         close = difflib.get_close_matches(database, databases, n=3)
         hint = (f"; did you mean {_listed(close)}?" if close
                 else f" (databases: {_listed(sorted(databases)[:10])})" if databases
                 else " (there are no databases yet: create one, or run a crawler)")
         raise NotFound(f"database {database!r} does not exist{hint}") from None
-    tables = list(_table_names(caller, database))
+    tables = [t.name for t in tables_of(caller, database)]
     close = difflib.get_close_matches(name, tables, n=3)
     hint = f"; did you mean {_listed(close)}?" if close else (
         f" (tables: {_listed(sorted(tables)[:10])})" if tables else " (the database has no tables)")
@@ -114,7 +114,7 @@ def require_database(caller: Caller, database: str) -> None:
     try:
         caller.catalog.get_database(caller.ctx, DatabaseRequest(name=database))
     except NotFound:
-        databases = list(_database_names(caller))
+        databases = list(database_names(caller))
         close = difflib.get_close_matches(database, databases, n=3)
         hint = f"; did you mean {_listed(close)}?" if close else ""
         raise NotFound(f"database {database!r} does not exist{hint}") from None
@@ -124,7 +124,8 @@ def _listed(items: list[str]) -> str:
     return ", ".join(repr(i) for i in items)
 
 
-def _database_names(caller: Caller) -> Iterator[str]:
+def database_names(caller: Caller) -> Iterator[str]:
+    """Every database's name the caller may list, page by page."""
     token = None
     while True:
         page = caller.catalog.get_databases(caller.ctx, GetDatabasesRequest(next_token=token))
@@ -134,11 +135,12 @@ def _database_names(caller: Caller) -> Iterator[str]:
             return
 
 
-def _table_names(caller: Caller, database: str) -> Iterator[str]:
+def tables_of(caller: Caller, database: str) -> Iterator[Table]:
+    """Every table (and view) of ``database``, page by page."""
     token = None
     while True:
         page = caller.catalog.get_tables(caller.ctx, GetTablesRequest(database_name=database, next_token=token))
-        yield from (t.name for t in page.table_list)
+        yield from page.table_list
         token = page.next_token
         if not token:
             return
