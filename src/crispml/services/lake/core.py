@@ -25,6 +25,7 @@ from crispml.core.ids import ulid
 from crispml.core.names import crn
 from crispml.core.storage.base import BlobInfo
 from crispml.services.lake.errors import MethodNotAllowed, NoSuchBucket, NoSuchKey, NoSuchVersion
+from crispml.services.lake.hot import HotStatements
 from crispml.services.lake.store import BucketRow, CurrentRow, VersionRow
 from crispml.spine.operations import RuntimeAccess
 
@@ -68,6 +69,8 @@ _KEYS_PER_STATEMENT = 500
 
 class LakeCore(RuntimeAccess):
     """Helpers shared by the lake's operation groups (buckets, objects, uploads, lifecycle)."""
+
+    _hot_statements: HotStatements | None = None
 
     # -- lookups -------------------------------------------------------------
 
@@ -165,20 +168,38 @@ class LakeCore(RuntimeAccess):
 
     def _commit_object(self, bucket: str, key: str, blob_key: str, info: BlobInfo,
                        etag: str | None = None, **fields: Any) -> VersionRow:
-        """Commit a complete blob as the newest version of ``key``; drop the blob if that fails."""
-        def work(session: Session) -> tuple[VersionRow, list[str]]:
-            bucket_row = self._bucket(session, bucket)
-            return self._commit_version(
-                session, bucket_row, key, blob_key=blob_key, size=info.size,
-                etag=etag or quoted(info.md5), is_delete_marker=False, **fields,
-            )
+        """Commit a complete blob as the newest version of ``key``; drop the blob if that fails.
 
+        Plain SQL (``hot.py``): every put runs it."""
+        values = {"blob_key": blob_key, "size": info.size, "etag": etag or quoted(info.md5),
+                  "is_delete_marker": False, "version_id": ulid, "user_metadata": "{}", "tags": "{}",
+                  "content_type": "binary/octet-stream", "storage_class": "STANDARD", "restore_expiry": None,
+                  "parts_count": None, "last_modified": self.clock.now(), **fields}
         try:
-            row, unreachable = self._writing(work)
+            row, unreachable = self._hot().commit(bucket, key, values, lambda: _no_such_bucket(bucket))
         except BaseException:
             self._drop_blobs([blob_key])
             raise
         self._drop_blobs(unreachable)
+        return row
+
+    def _hot(self) -> HotStatements:
+        """The lake's plain-SQL statements for this platform's metadata DB (made once)."""
+        hot: HotStatements | None = getattr(self, "_hot_statements", None)
+        if hot is None or hot.db is not self.db:
+            hot = self._hot_statements = HotStatements(self.db)
+        return hot
+
+    def _current_version(self, bucket: str, key: str, version_id: str | None) -> VersionRow:
+        """The version a read names, as :meth:`_version` finds it; the current one in one plain statement."""
+        if version_id is not None:
+            with self._reading() as session:
+                return self._version(session, bucket, key, version_id)
+        exists, row = self._hot().current(bucket, key)
+        if not exists:
+            raise _no_such_bucket(bucket)
+        if row is None:
+            raise NoSuchKey(f"key {key!r} does not exist in bucket {bucket!r}")
         return row
 
     @staticmethod

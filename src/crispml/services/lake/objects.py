@@ -88,9 +88,8 @@ class ObjectOps(LakeCore):
     @operation("HeadObject", resource=lambda r: object_crn(r.bucket, r.key), mutating=False)
     def head_object(self, ctx: CallContext, request: ObjectVersionRequest) -> HeadObjectResponse:
         """Show an object's size, type, ETag, metadata, storage class and restore state."""
-        with self._reading() as session:
-            row = self._version(session, request.bucket, request.key, request.version_id)
-            return HeadObjectResponse(**self._head_fields(row))
+        return HeadObjectResponse(**self._head_fields(
+            self._current_version(request.bucket, request.key, request.version_id)))
 
     def _head_fields(self, row: VersionRow) -> dict[str, Any]:
         return {
@@ -106,12 +105,11 @@ class ObjectOps(LakeCore):
         """Download an object, or a byte range of it; archived objects must be restored first."""
         previous: str | None = None
         for attempt in range(_READ_RETRIES):
-            with self._reading() as session:
-                row = self._version(session, request.bucket, request.key, request.version_id)
-                fields = self._head_fields(row)
-                blob_key, size = row.blob_key, row.size
-                if row.storage_class in ARCHIVED and not is_restored(row, self.clock.now()):
-                    raise _archived(request.bucket, request.key, row.storage_class)
+            row = self._current_version(request.bucket, request.key, request.version_id)
+            fields = self._head_fields(row)
+            blob_key, size = row.blob_key, row.size
+            if row.storage_class in ARCHIVED and not is_restored(row, self.clock.now()):
+                raise _archived(request.bucket, request.key, row.storage_class)
             start, end = parse_range(request.range, size) if request.range else (0, size)
             assert blob_key is not None
             try:

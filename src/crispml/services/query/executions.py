@@ -33,6 +33,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crispml.core import paging
@@ -61,6 +62,7 @@ from crispml.services.query.errors import (
     error_class,
     error_for,
 )
+from crispml.services.query.hot import HotStatements
 from crispml.services.query.runner import Run, Timings, owner_alive
 from crispml.services.query.specs import (
     PRIMARY,
@@ -76,10 +78,12 @@ from crispml.services.query.specs import (
 )
 from crispml.services.query.statements import StatementOps
 from crispml.services.query.store import QueryExecutionRow
-from crispml.services.query.workgroups import DEFAULT_OUTPUT, configuration_of, workgroup_crn
+from crispml.services.query.workgroups import DEFAULT_OUTPUT, workgroup_crn
 from crispml.spine.operations import operation
 
 _TABLE = cast(Table, QueryExecutionRow.__table__)
+#: How often a start with a ClientRequestToken records again after a concurrent start with that token won.
+_RECORD_RETRIES = 8
 #: How long a start trusts that an output bucket it found still exists.
 BUCKET_SEEN_SECONDS = 60.0
 
@@ -113,6 +117,7 @@ class ExecutionOps(StatementOps):
     _runs: dict[str, Run]
     _runs_lock: threading.Lock
     _buckets_seen: dict[tuple[str, str], float]  # (principal, output bucket) → when HeadBucket found it
+    _hot_statements: HotStatements | None = None
 
     @operation("StartQueryExecution", resource=lambda r: workgroup_crn(r.work_group))
     def start_query_execution(self, ctx: CallContext,
@@ -151,30 +156,25 @@ class ExecutionOps(StatementOps):
             raise error_for(exc.error_type, exc.message) from exc
         timings = Timings(submitted=submitted, preprocessing_ms=int((time.perf_counter() - began) * 1000))
 
-        def record(session: Session) -> str | None:
-            if token is not None:
-                earlier = self._by_token(session, token, digest)
-                if earlier is not None:
-                    return earlier
-            now = self.clock.now()
-            session.add(QueryExecutionRow(
-                query_execution_id=query_id, workgroup=request.work_group, query=request.query_string,
-                statement_type=prepared.statement_type, substatement_type=prepared.substatement_type,
-                database=prepared.database or database, catalog=catalog, output_location=f"{output}{query_id}.csv",
-                principal=ctx.principal, state="QUEUED", submitted_at=now, data_scanned_bytes=0,
-                statistics=json.dumps({"service_pre_processing_time_in_millis": timings.preprocessing_ms}),
-                client_request_token=token, request_digest=digest, owner=process_owner(), heartbeat_at=now,
-                execution_parameters=json.dumps(request.execution_parameters) if request.execution_parameters
-                else None))
-            return None
-
-        earlier = self._writing(record)
+        now = self.clock.now()
+        values = {
+            "query_execution_id": query_id, "workgroup": request.work_group, "query": request.query_string,
+            "statement_type": prepared.statement_type, "substatement_type": prepared.substatement_type,
+            "database": prepared.database or database, "catalog": catalog,
+            "output_location": f"{output}{query_id}.csv", "principal": ctx.principal, "state": "QUEUED",
+            "submitted_at": now, "data_scanned_bytes": 0,
+            "statistics": json.dumps({"service_pre_processing_time_in_millis": timings.preprocessing_ms}),
+            "client_request_token": token, "request_digest": digest, "owner": process_owner(), "heartbeat_at": now,
+            "execution_parameters": json.dumps(request.execution_parameters) if request.execution_parameters
+            else None}
+        earlier = self._record(values, token, digest)
         if earlier is not None:  # a concurrent start with the same token won
             return StartQueryExecutionResponse(query_execution_id=earlier)
         timings.queued = time.perf_counter()
-        run = Run(self, caller, query_execution_id=query_id, workgroup=request.work_group, prepared=prepared,
-                  result_path=f"{output}{query_id}.csv", cutoff=config.bytes_scanned_cutoff_per_query,
-                  timings=timings, on_end=self._ended, timeout=timedelta(minutes=config.query_timeout()))
+        run = Run(self, self._hot(), caller, query_execution_id=query_id, workgroup=request.work_group,
+                  prepared=prepared, result_path=f"{output}{query_id}.csv",
+                  cutoff=config.bytes_scanned_cutoff_per_query, timings=timings, on_end=self._ended,
+                  timeout=timedelta(minutes=config.query_timeout()))
         with self._lock():
             self._runs[query_id] = run
         run.start()
@@ -276,9 +276,49 @@ class ExecutionOps(StatementOps):
         return self._read_settings(name)
 
     def _read_settings(self, name: str) -> tuple[str, WorkGroupConfiguration]:
-        with self._reading() as session:
-            group = self._workgroup(session, name)
-            return group.state, configuration_of(group)
+        found = self._hot().workgroup(name)
+        if found is None:
+            with self._reading() as session:
+                self._workgroup(session, name)  # raises, naming workgroups with a close name
+        assert found is not None
+        return found
+
+    def _hot(self) -> HotStatements:
+        """The plain-SQL statements every query runs, for this platform's metadata DB (made once)."""
+        hot: HotStatements | None = getattr(self, "_hot_statements", None)
+        if hot is None or hot.db is not self.db:
+            hot = self._hot_statements = HotStatements(self.db)
+        return hot
+
+    def _record(self, values: dict[str, Any], token: str | None, digest: str) -> str | None:
+        """Record a new execution (its start's audit event riding along); None, or the id of the execution
+        an earlier start with the same ClientRequestToken recorded (a concurrent one may have won)."""
+        hot = self._hot()
+        for attempt in range(_RECORD_RETRIES):
+            try:
+                with self.db.cursor(write=True) as cursor:
+                    if token is not None:
+                        earlier = self._token_owner(cursor, token, digest)
+                        if earlier is not None:
+                            return earlier
+                    hot.record(values, cursor)
+                    return None
+            except IntegrityError:  # the token's unique key: a concurrent start is recording it (or did)
+                if token is None or attempt == _RECORD_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _token_owner(self, cursor: Any, token: str, digest: str) -> str | None:
+        cursor.execute(f"SELECT query_execution_id, request_digest FROM query_executions "
+                       f"WHERE client_request_token = {self.db.mark}", (token,))
+        found = cursor.fetchone()
+        if found is None:
+            return None
+        if found[1] != digest:
+            raise InvalidRequestException(
+                "ClientRequestToken was used before with other parameters (query, context, workgroup or "
+                f"result configuration); it names query execution {found[0]}. Use a new token")
+        return str(found[0])
 
     def _check_output_bucket(self, caller: Caller, output: str) -> None:
         """Refuse a start whose results could not be written: the output bucket must exist (the primary
@@ -318,19 +358,21 @@ class ExecutionOps(StatementOps):
         query = select(QueryExecutionRow).where(QueryExecutionRow.query_execution_id == query_execution_id)
         row = session.scalars(query.with_for_update() if lock else query).first()
         if row is None:
-            raise InvalidRequestException(  # Athena's code for an unknown id, not ResourceNotFoundException
-                f"query execution {query_execution_id!r} does not exist; list them with "
-                "'crispml query list-query-executions'")
+            raise _unknown_execution(query_execution_id)
         return row
 
     def _current(self, query_execution_id: str) -> QueryExecutionRow:
         """An execution's row as it is now (closed first if its process died while it ran)."""
-        with self._reading() as session:
-            row = self._execution(session, query_execution_id)
+        row = self._read_execution(query_execution_id)
         if row.state in ACTIVE_STATES and not owner_alive(row.owner, row.heartbeat_at, self.clock.now()):
             self._settle(ids=[query_execution_id])
-            with self._reading() as session:
-                row = self._execution(session, query_execution_id)
+            row = self._read_execution(query_execution_id)
+        return row
+
+    def _read_execution(self, query_execution_id: str) -> QueryExecutionRow:
+        row = self._hot().execution(query_execution_id)
+        if row is None:
+            raise _unknown_execution(query_execution_id)
         return row
 
     def _settle(self, *, ids: list[str] | None = None, workgroup: str | None = None) -> None:
@@ -354,6 +396,12 @@ class ExecutionOps(StatementOps):
                     _TABLE.c.owner == owner,
                 ).values(state="FAILED", completed_at=now, state_change_reason=message, error_type="Internal",
                          error_message=message, owner=None, heartbeat_at=None))
+
+
+def _unknown_execution(query_execution_id: str) -> InvalidRequestException:
+    return InvalidRequestException(  # Athena's code for an unknown id, not ResourceNotFoundException
+        f"query execution {query_execution_id!r} does not exist; list them with "
+        "'crispml query list-query-executions'")
 
 
 def _position(token: str | None) -> int | None:

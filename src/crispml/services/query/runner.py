@@ -45,13 +45,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, select
 
 from crispml.core.errors import CrispmlError, LimitExceeded
 from crispml.core.owners import owner_alive as process_alive
 from crispml.core.ticker import TICKER, Watch
 from crispml.services.query.engines.base import Caller, EngineResult, PreparedQuery, QueryCancelled, QueryFailed
 from crispml.services.query.entities import ACTIVE_STATES, ColumnInfo
+from crispml.services.query.hot import HotStatements
 from crispml.services.query.store import QueryExecutionRow
 from crispml.spine.operations import RuntimeAccess
 
@@ -128,10 +129,11 @@ class Timings:
 class Run:
     """One execution on its worker thread, with the watcher that notices a stop."""
 
-    def __init__(self, core: RuntimeAccess, caller: Caller, *, query_execution_id: str, workgroup: str,
-                 prepared: PreparedQuery, result_path: str, cutoff: int | None, timings: Timings,
+    def __init__(self, core: RuntimeAccess, hot: HotStatements, caller: Caller, *, query_execution_id: str,
+                 workgroup: str, prepared: PreparedQuery, result_path: str, cutoff: int | None, timings: Timings,
                  on_end: Callable[[Run], None], timeout: timedelta | None = None) -> None:
         self.core = core
+        self.hot = hot
         self.caller = caller
         self.query_execution_id = query_execution_id
         self.workgroup = workgroup
@@ -329,11 +331,7 @@ class Run:
 
     def _update(self, *, active_only: bool = True, **values: Any) -> bool:
         """Change the execution's row; with ``active_only`` only while QUEUED or RUNNING. True if changed."""
-        statement = update(_TABLE).where(_TABLE.c.query_execution_id == self.query_execution_id)
-        if active_only:
-            statement = statement.where(_TABLE.c.state.in_(ACTIVE_STATES))
-        with self.core.db.begin() as conn:
-            return bool(conn.execute(statement.values(**values)).rowcount)
+        return self.hot.update(self.query_execution_id, values, active_only=active_only)
 
 
 def _batches(reader: Any) -> Iterable[Any]:

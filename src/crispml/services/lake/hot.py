@@ -1,0 +1,111 @@
+"""The lake's two hot statements in plain SQL: reading a key's current version, committing a new one.
+
+Every ``PutObject`` commits a version and every ``GetObject`` or
+``HeadObject`` reads one; a query runs both (its results are put, then read
+back). Through ORM sessions each cost several times the SQL itself — a
+session, a unit-of-work flush, an identity map, statements built and compiled
+per call — so these run as text on the driver's cursor
+(:meth:`~crispml.core.metadb.engine.Database.cursor`), as the spine's audit
+insert does. They do what ``LakeCore._version`` and ``LakeCore._commit_version``
+do for these cases, and the rest of the lake (delete markers, lifecycle,
+listing) keeps the ORM. The values pass through the columns' own converters
+(``to_driver``/``from_driver``), so what is stored is what Core would store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+from sqlalchemy import Table
+from sqlalchemy.exc import IntegrityError
+
+from crispml.core.metadb.engine import Database
+from crispml.services.lake.store import VersionRow
+
+_VERSIONS = cast(Table, VersionRow.__table__)
+#: Every column of a version, in the order the statements below read and write them.
+COLUMNS = tuple(c.name for c in _VERSIONS.columns)
+_WRITTEN = tuple(c for c in COLUMNS if c != "seq")
+#: How often a commit runs again after losing a race on the current-version pointer (PostgreSQL).
+_RETRIES = 8
+
+
+class HotStatements:
+    """The statements of one :class:`Database` (its placeholders, its converters)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        m = db.mark
+        columns = ", ".join(f"v.{c}" for c in COLUMNS)
+        self.read_current = (
+            f"SELECT b.versioning, {columns} FROM lake_buckets b "
+            f"LEFT JOIN lake_current c ON c.bucket = b.name AND c.key = {m} "
+            f"LEFT JOIN lake_versions v ON v.seq = c.seq WHERE b.name = {m}")
+        self.bucket = f"SELECT versioning FROM lake_buckets WHERE name = {m}"
+        self.old_null = (f"SELECT seq, blob_key FROM lake_versions WHERE bucket = {m} AND key = {m} "
+                         f"AND version_id = {m}")
+        self.drop_current = f"DELETE FROM lake_current WHERE seq = {m}"
+        self.drop_version = f"DELETE FROM lake_versions WHERE seq = {m}"
+        self.insert = (f"INSERT INTO lake_versions ({', '.join(_WRITTEN)}) "
+                       f"VALUES ({', '.join([m] * len(_WRITTEN))}) RETURNING seq")
+        self.point = f"UPDATE lake_current SET seq = {m} WHERE bucket = {m} AND key = {m}"
+        self.add_pointer = f"INSERT INTO lake_current (bucket, key, seq) VALUES ({m}, {m}, {m})"
+        self._to = {c: db.to_driver(_VERSIONS.c[c]) for c in COLUMNS}
+        self._from: list[Callable[[Any], Any]] = [db.from_driver(_VERSIONS.c[c]) for c in COLUMNS]
+
+    def current(self, bucket: str, key: str) -> tuple[bool, VersionRow | None]:
+        """Whether ``bucket`` exists, and ``key``'s current version in it (None if it has none)."""
+        with self.db.cursor() as cursor:
+            cursor.execute(self.read_current, (key, bucket))
+            found = cursor.fetchone()
+        if found is None:
+            return False, None
+        if found[1] is None:
+            return True, None
+        return True, self.row(found[1:])
+
+    def row(self, values: Any) -> VersionRow:
+        """A (detached) version from its column values as the driver returned them."""
+        return VersionRow(**{c: convert(v) for c, convert, v in zip(COLUMNS, self._from, values, strict=True)})
+
+    def commit(self, bucket: str, key: str, values: dict[str, Any],
+               missing_bucket: Callable[[], Exception]) -> tuple[VersionRow, list[str]]:
+        """Commit ``values`` (every column but ``seq``, ``bucket``, ``key``, ``version_id``) as the newest
+        version of ``key``; the row and the blobs it made unreachable. Unversioned buckets keep one ``null``
+        version per key (the old one is replaced); the version id of a versioned bucket is made by
+        ``values['version_id']`` when the bucket turns out to be versioned (a callable)."""
+        for attempt in range(_RETRIES):
+            try:
+                return self._commit(bucket, key, values, missing_bucket)
+            except IntegrityError:  # a concurrent first put of the key made its pointer first: again
+                if attempt == _RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _commit(self, bucket: str, key: str, values: dict[str, Any],
+                missing_bucket: Callable[[], Exception]) -> tuple[VersionRow, list[str]]:
+        unreachable: list[str] = []
+        with self.db.cursor(write=True) as cursor:
+            cursor.execute(self.bucket, (bucket,))
+            found = cursor.fetchone()
+            if found is None:
+                raise missing_bucket()
+            fields = {**values, "bucket": bucket, "key": key}
+            if found[0] == "Enabled":
+                fields["version_id"] = values["version_id"]()
+            else:
+                fields["version_id"] = "null"
+                cursor.execute(self.old_null, (bucket, key, "null"))
+                old = cursor.fetchone()
+                if old is not None:
+                    if old[1]:
+                        unreachable.append(old[1])
+                    cursor.execute(self.drop_current, (old[0],))
+                    cursor.execute(self.drop_version, (old[0],))
+            cursor.execute(self.insert, tuple(self._to[c](fields[c]) for c in _WRITTEN))
+            seq = cursor.fetchone()[0]
+            cursor.execute(self.point, (seq, bucket, key))
+            if not cursor.rowcount:
+                cursor.execute(self.add_pointer, (bucket, key, seq))
+        return VersionRow(seq=seq, **fields), unreachable
