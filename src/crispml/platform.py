@@ -151,8 +151,9 @@ class Platform:
             validated = validate_request(spec, request)
             resource = spec.resource(validated)
             self._iam.authorize(ctx, spec.action, resource)
-            pending = audit.pending(ctx, spec.action, resource, _parameters(validated), elapsed)
-            with riding(pending.rider):
+            pending = audit.pending(ctx, spec.action, resource, _parameters(validated), elapsed,
+                                    read_only=not spec.mutating)
+            with riding(pending.rider), audit.opened(pending):
                 response = body(ctx, validated)
         except Exception as exc:
             error = self._failure(spec, exc)

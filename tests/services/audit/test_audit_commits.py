@@ -164,3 +164,50 @@ def test_a_call_inside_a_call_never_carries_the_outer_calls_event(local_client: 
     assert len(during[0]) == before  # neither inner call carried the outer call's CreateBucket event
     assert len(during[1]) == before + 1
     assert len(_events(db)) == before + 1
+
+
+def _reads(db: Database, action: str) -> list[tuple[str, str | None]]:
+    with db.read() as session:
+        return [(o, c) for o, c in session.execute(select(AuditEventRow.outcome, AuditEventRow.error_code)
+                                                   .where(AuditEventRow.action == action))]
+
+
+def test_reads_inside_a_call_are_recorded_with_its_event_even_when_it_fails(db_client: Client) -> None:
+    """A read-only call made inside another call hands its event to that call: none is written while the
+    outer call runs, every one (successes and failures) is there once it ends, failed or not."""
+    db = db_client.platform.db
+    db_client.lake.create_bucket(bucket="reads")
+    during: list[int] = []
+
+    def body() -> None:
+        db_client.lake.head_bucket(bucket="reads")
+        db_client.lake.head_bucket(bucket="reads")
+        with pytest.raises(Exception, match="does not exist"):
+            db_client.lake.get_object(bucket="reads", key="missing")
+        during.append(len(_reads(db, "lake:HeadBucket")) + len(_reads(db, "lake:GetObject")))
+        raise Conflict("the outer call fails after its reads")
+
+    with pytest.raises(Conflict):
+        _call(db_client, body)
+    assert during == [0]
+    assert _reads(db, "lake:HeadBucket") == [("Success", None), ("Success", None)]
+    assert _reads(db, "lake:GetObject") == [("Failure", "NoSuchKey")]
+    assert sorted((o, c) for o, c, _ in _events(db)) == [("Failure", "Conflict"), ("Success", None)]
+
+
+def test_a_long_call_appends_the_events_of_its_reads_a_hundred_at_a_time(local_client: Client) -> None:
+    from crispml.services.audit.service import HANDED_ON
+
+    db = local_client.platform.db
+    local_client.lake.create_bucket(bucket="many")
+    during: list[int] = []
+
+    def body() -> None:
+        for _ in range(HANDED_ON * 2 + 5):
+            local_client.lake.head_bucket(bucket="many")
+        during.append(len(_reads(db, "lake:HeadBucket")))
+
+    _call(local_client, body)
+    assert during == [HANDED_ON * 2]  # two full hands written while the call ran, not held to its end
+    assert len(_reads(db, "lake:HeadBucket")) == HANDED_ON * 2 + 5
+    assert [(o, c) for o, c, _ in _events(db)] == [("Success", None)] * 2  # the bucket's, and the call's

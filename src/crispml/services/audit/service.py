@@ -8,7 +8,10 @@ metadata DB commits its event with it: the spine hands the call a
 transaction (:mod:`crispml.core.metadb.riders`), so a process killed after
 that commit cannot leave the change without its event. A call that commits
 nothing — a read, a refusal, a failure that rolled back — gets its event
-appended in a transaction of its own afterwards. The one change ever made to
+appended in a transaction of its own afterwards, except a read-only call made
+inside another call (``GetQueryResults`` reading its results' object): its
+event goes with the outer call's, in one transaction, at most
+:data:`HANDED_ON` at a time. The one change ever made to
 a stored event: a call that failed after its first commit turns its event
 (written as a success) into a failure, with the error and the full duration. The duration of an event
 carried by a commit runs to that commit.
@@ -22,7 +25,9 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +48,8 @@ from crispml.services.audit.store import AuditEventRow
 from crispml.spine.operations import Service, operation
 
 _MAX_PARAMS = 4096
+#: At most this many events of read-only calls wait for the call they run inside; then they are appended.
+HANDED_ON = 100
 _EVENTS = AuditEventRow.__table__
 #: The columns :meth:`AuditService.record` writes, in its plain INSERT's order.
 _COLUMNS = ("event_id", "event_time", "principal", "action", "resource", "request_id", "source", "outcome",
@@ -86,20 +93,32 @@ def _fail_sql(mark: str) -> str:
 
 class PendingEvent:
     """The event of a call in progress: its insert rides on the call's first commit (:attr:`rider`), else
-    :meth:`AuditService.finish` appends it when the call ends."""
+    :meth:`AuditService.finish` appends it when the call ends. A read-only call made inside another call
+    (:attr:`parent`, on the same thread) hands its event to that call, whose events are then appended in
+    one transaction (:attr:`children`)."""
 
-    __slots__ = ("_action", "_ctx", "_elapsed", "_parameters", "_resource", "_service", "event_id", "rider")
+    __slots__ = ("_action", "_ctx", "_elapsed", "_parameters", "_resource", "_service", "children", "closed",
+                 "event_id", "parent", "rider")
 
     def __init__(self, service: AuditService, ctx: CallContext, action: str, resource: str,
-                 parameters: dict[str, Any] | None, elapsed: Callable[[], float]) -> None:
+                 parameters: dict[str, Any] | None, elapsed: Callable[[], float],
+                 parent: PendingEvent | None = None) -> None:
         self.event_id = new_id("evt")
         self._service, self._ctx, self._action, self._resource = service, ctx, action, resource
         self._parameters, self._elapsed = parameters, elapsed
         self.rider = Rider(service.db, _insert_sql(service.db.mark), self._values)
+        self.parent = parent
+        #: The values of the events of read-only calls made inside this one, to append with its own.
+        self.children: list[tuple[Any, ...]] = []
+        self.closed = False
 
     def _values(self, error: CrispmlError | None = None) -> tuple[Any, ...]:
         return self._service._row(self._ctx, self._action, self._resource, error, self._elapsed(),
                                   self._parameters, self._service.clock.now(), self.event_id)
+
+
+#: The event of the call running on this thread (the parent of a read-only call made inside it).
+_OPEN: ContextVar[PendingEvent | None] = ContextVar("crispml_open_event", default=None)
 
 
 #: What other services and shells may import: the service, its operations' requests, and what they share.
@@ -124,21 +143,50 @@ class AuditService(Service):
         return str(row[0])
 
     def pending(self, ctx: CallContext, action: str, resource: str, parameters: dict[str, Any] | None,
-                elapsed: Callable[[], float]) -> PendingEvent:
+                elapsed: Callable[[], float], *, read_only: bool = False) -> PendingEvent:
         """The event of a call about to run: make its :attr:`~PendingEvent.rider` current while the call runs
-        (:func:`~crispml.core.metadb.riders.riding`), then :meth:`finish` it."""
-        return PendingEvent(self, ctx, action, resource, parameters, elapsed)
+        (:func:`~crispml.core.metadb.riders.riding`) and the event open (:meth:`opened`), then
+        :meth:`finish` it. A ``read_only`` call's event goes with the event of the call it runs inside,
+        if any: a read that commits nothing has nothing to commit its event with, and one transaction for
+        both costs half of two."""
+        return PendingEvent(self, ctx, action, resource, parameters, elapsed,
+                            parent=_OPEN.get() if read_only else None)
+
+    @contextmanager
+    def opened(self, event: PendingEvent) -> Iterator[None]:
+        """``event`` is the running call's until the block ends: read-only calls inside hand it theirs."""
+        token = _OPEN.set(event)
+        try:
+            yield
+        finally:
+            _OPEN.reset(token)
 
     def finish(self, event: PendingEvent, error: CrispmlError | None) -> None:
-        """End a call's event: append it if no commit of the call carried it; if one did and the call then
-        failed, record the failure on it."""
-        if not event.rider.landed:
-            with self.db.cursor(write=True) as cursor:
-                cursor.execute(_insert_sql(self.db.mark), event._values(error))
-        elif error is not None:
-            with self.db.cursor(write=True) as cursor:
-                cursor.execute(_fail_sql(self.db.mark), (error.code, error.message[:2000],
-                                                         round(event._elapsed(), 3), event.event_id))
+        """End a call's event: append it if no commit of the call carried it (with the events handed to it),
+        or hand it to its parent call; if a commit carried it and the call then failed, record the failure
+        on it."""
+        event.closed = True
+        if event.rider.landed:
+            if error is not None:
+                with self.db.cursor(write=True) as cursor:
+                    cursor.execute(_fail_sql(self.db.mark), (error.code, error.message[:2000],
+                                                             round(event._elapsed(), 3), event.event_id))
+            rows = event.children
+        else:
+            rows = [event._values(error), *event.children]
+        if not rows:
+            return
+        parent = event.parent
+        if parent is not None and not parent.closed:
+            parent.children.extend(rows)
+            if len(parent.children) < HANDED_ON:
+                return
+            rows, parent.children = parent.children, []  # a long call's reads are not all held to its end
+        with self.db.cursor(write=True) as cursor:
+            if len(rows) == 1:
+                cursor.execute(_insert_sql(self.db.mark), rows[0])
+            else:
+                cursor.executemany(_insert_sql(self.db.mark), rows)
 
     def record_many(self, ctx: CallContext, action: str,
                     events: list[tuple[str, CrispmlError | None, dict[str, Any] | None]], *,

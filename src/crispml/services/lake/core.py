@@ -16,7 +16,7 @@ import mimetypes
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from crispml.core import paging
@@ -85,10 +85,11 @@ class LakeCore(RuntimeAccess):
         """Refuse early, before any bytes move, if bucket ``name`` does not exist.
 
         Only a pre-check: a write looks the bucket up again in its own
-        transaction. One Core statement, as it runs on every put.
+        transaction. One plain statement (``hot.py``), as it runs on every put.
         """
-        with self.db.connect() as conn:
-            found = conn.execute(_SELECT_BUCKET, {"name": name}).first()
+        with self.db.cursor() as cursor:
+            cursor.execute(self._hot().bucket, (name,))
+            found = cursor.fetchone()
         if found is None:
             raise _no_such_bucket(name)
 
@@ -229,9 +230,6 @@ class LakeCore(RuntimeAccess):
         for key in keys:
             with contextlib.suppress(Exception):  # an orphaned blob is invisible and collectable
                 self.blobs.delete(key)
-
-
-_SELECT_BUCKET = select(BucketRow.name).where(BucketRow.name == bindparam("name"))
 
 
 def _no_such_bucket(name: str) -> NoSuchBucket:

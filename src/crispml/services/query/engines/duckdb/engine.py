@@ -67,6 +67,10 @@ MEMORY_LIMIT = "50%"
 SETTINGS: tuple[str, ...] = ("SET GLOBAL integer_division = true",)
 
 
+#: How many texts DuckDB's parser accepted are remembered (then forgotten all at once).
+PARSED_KEPT = 1024
+
+
 class DuckDBEngine:
     """Athena SQL on DuckDB (the ``QueryEngine`` of ``engines/base.py``).
 
@@ -85,6 +89,7 @@ class DuckDBEngine:
         self._parser: duckdb.DuckDBPyConnection | None = None  # a database of its own, only for parsing
         self._spare: duckdb.DuckDBPyConnection | None = None  # opened ahead for the next statement reading files
         self._spare_opening = False
+        self._parsed: set[str] = set()  # texts DuckDB's parser accepted (parse_check)
         self._lock = threading.Lock()
 
     def connection(self, *, isolated: bool = False, paths: Sequence[str] = (),
@@ -147,11 +152,17 @@ class DuckDBEngine:
             con.close()
 
     def parse_check(self, sql: str) -> None:
-        """Parse ``sql`` with DuckDB's parser (raises ``duckdb.ParserException``); runs nothing."""
+        """Parse ``sql`` with DuckDB's parser (raises ``duckdb.ParserException``); runs nothing. A text that
+        parsed once is not parsed again (parsing is a function of the text alone)."""
+        if sql in self._parsed:
+            return
         with self._lock:
             if self._parser is None:
                 self._parser = sealed_database(dict(self.config))
             self._parser.extract_statements(sql)
+            if len(self._parsed) >= PARSED_KEPT:
+                self._parsed.clear()
+            self._parsed.add(sql)
 
     def close(self) -> None:
         """Close the shared databases (executions still streaming rows fail; new ones open them again)."""
