@@ -129,7 +129,8 @@ class Driver:
         self.study, running, self.offset = search.rebuild(self.name, self.config, rows, parents)
         self.created = len(rows)
         limit = self.config.resource_limits.max_number_of_training_jobs
-        self.limit = search.grid_size(self.config) if self.config.strategy == "Grid" else (limit or 0)
+        self.limit = search.grid_left(self.study, self.config, self.offset) if self.config.strategy == "Grid" \
+            else (limit or 0)
         if self.config.strategy == "Grid" and limit is not None:
             self.limit = min(self.limit, limit)
         self.live: dict[str, Live] = {}
