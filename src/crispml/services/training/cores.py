@@ -43,12 +43,17 @@ class Cores:
         self._held = []
 
 
+def home_tag(home: Path) -> str:
+    """A short name of home ``home`` for the abstract socket names of its jobs (here and ``ends.py``)."""
+    return hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:16]
+
+
 def take(home: Path, cpus: int) -> Cores:
     """``cpus`` of this process's allowed cores for a job of home ``home``: the least-taken ones, lowest
     numbers first among equals, held until :meth:`Cores.release` or this process's end."""
     allowed = sorted(os.sched_getaffinity(0))
     wanted = min(max(cpus, 1), len(allowed))
-    tag = hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:16]
+    tag = home_tag(home)
     chosen: list[int] = []
     held: list[socket.socket] = []
     for level in range(MAX_LEVEL):

@@ -52,7 +52,7 @@ from crispml.core.errors import CrispmlError
 from crispml.core.owners import process_owner
 from crispml.services.lake.service import LakeService
 from crispml.services.training import channels as channel_data
-from crispml.services.training import cores
+from crispml.services.training import cores, ends
 from crispml.services.training.core import definition_of, move
 from crispml.services.training.entities import Lineage
 from crispml.services.training.frameworks import decode
@@ -331,6 +331,7 @@ class Driver:
                 outcome.secondary, outcome.reason or "Training job failed")
             move(row, outcome.secondary, message, now, status=outcome.status)
         self.service._update(self.name, change)
+        ends.announce(self.settings_home, self.name)
         return outcome
 
     def _upload(self, ctx: CallContext, request: CreateTrainingJobRequest, layout: Layout, *,
