@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 from pathlib import Path
 
@@ -145,6 +146,35 @@ def test_stop_training_job_stops_the_process(local_home: Client, tmp_path: Path)
     assert job.training_job_status == "Stopped"
     with pytest.raises(InvalidArgument, match="only a job InProgress"):
         local_home.training.stop_training_job(training_job_name="to-stop")
+
+
+MEET = """
+import os, time
+folder = os.environ["MEETING"]
+with open(os.path.join(folder, os.environ["ME"] + ".tmp"), "w") as f:
+    f.write(",".join(str(c) for c in sorted(os.sched_getaffinity(0))))
+os.rename(os.path.join(folder, os.environ["ME"] + ".tmp"), os.path.join(folder, os.environ["ME"]))
+deadline = time.monotonic() + 60
+while len([n for n in os.listdir(folder) if not n.endswith(".tmp")]) < 2 and time.monotonic() < deadline:
+    time.sleep(0.02)
+"""
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
+def test_jobs_running_together_get_cores_of_their_own(local_home: Client, tmp_path: Path) -> None:
+    # Two 1-CPU jobs that each wait for the other (two tuning trials in parallel): held to the same first core,
+    # one core would do both jobs' work while the other stayed idle.
+    source = script(tmp_path / "meet", MEET)
+    meeting = tmp_path / "meeting"
+    meeting.mkdir()
+    for name in ("left", "right"):
+        script_job(local_home, name, source, resource_config={"Cpus": 1},
+                   environment={"MEETING": str(meeting), "ME": name})
+    for name in ("left", "right"):
+        assert wait(local_home, name).training_job_status == "Completed"
+    cores = {name: (meeting / name).read_text() for name in ("left", "right")}
+    assert all(len(c.split(",")) == 1 for c in cores.values()), cores  # each still held to its one CPU
+    assert cores["left"] != cores["right"], cores
 
 
 def test_jobs_run_and_list_on_either_metadata_db(db_client: Client, tmp_path: Path) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import time
 from pathlib import Path
 
 from crispml.sdk.client import Client
+from crispml.services.training.service import EndWatch
 from tests.services.training.support import script, script_job, wait
 
 MARK = """
@@ -58,3 +60,25 @@ def test_a_job_of_another_kind_does_not_take_a_kept_worker(local_home: Client, t
     assert _seen(local_home, "other")["worker"] != kept["worker"]
     assert local_home.training.describe_training_job(training_job_name="kept").warm_pool_status.status == \
         "Available"
+
+
+def test_a_follower_is_told_when_a_job_has_ended_and_when_its_worker_is_kept(local_home: Client,
+                                                                            tmp_path: Path) -> None:
+    # What a tuning job's driver waits on between its polls, so that it refills a trial's slot at once.
+    home = local_home.settings.home
+    watch, elsewhere = EndWatch(home), EndWatch(home)
+    watch.follow("told")
+    elsewhere.follow("someone-else")
+    script_job(local_home, "told", script(tmp_path / "src", MARK),
+               resource_config={"KeepAlivePeriodInSeconds": 5, "Cpus": 1})
+    seen: list[tuple[str, str | None]] = []
+    deadline = time.monotonic() + 60
+    while not seen or seen[-1][1] != "Available":
+        assert time.monotonic() < deadline, f"told {seen} in 60 s"
+        if watch.wait(1.0):
+            job = local_home.training.describe_training_job(training_job_name="told")
+            seen.append((job.training_job_status, job.warm_pool_status.status if job.warm_pool_status else None))
+    assert all(status == "Completed" for status, _ in seen), seen  # told once it had ended, not before
+    assert not elsewhere.wait(0)  # only the job's own followers are told
+    watch.close()
+    elsewhere.close()

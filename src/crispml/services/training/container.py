@@ -90,25 +90,26 @@ def _value(text: str) -> Any:
         return text
 
 
-def limit_cpus(cpus: int) -> None:
-    """Run on at most ``cpus`` cores, and size the native thread pools (OpenMP, BLAS) to them."""
-    allowed = sorted(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, allowed[:cpus])
+def limit_cpus(cores: list[int]) -> None:
+    """Run on ``cores`` only (the worker chose them, ``cores.py``), and size the native thread pools (OpenMP,
+    BLAS) to them."""
+    os.sched_setaffinity(0, cores)
     with contextlib.suppress(ImportError):  # scikit-learn brings threadpoolctl; without it, the env vars hold
         from threadpoolctl import threadpool_limits
 
-        threadpool_limits(cpus)
+        threadpool_limits(len(cores))
 
 
-def run(layout: Layout, *, algorithm: str | None, hyperparameters: dict[str, str], cpus: int,
+def run(layout: Layout, *, algorithm: str | None, hyperparameters: dict[str, str], cores: list[int],
         env: dict[str, str]) -> int:
-    """Run the job in this (forked) process; the exit status to leave with."""
+    """Run the job in this (forked) process, on ``cores``; the exit status to leave with."""
+    cpus = len(cores)
     os.chdir(layout.root)
     entry_point = decode(hyperparameters["sagemaker_program"]) if algorithm is None else None
     os.environ.update(environment(layout, cpus=cpus, hyperparameters=hyperparameters, entry_point=entry_point,
                                   extra=env))
     try:
-        limit_cpus(cpus)
+        limit_cpus(cores)
         if algorithm is not None:
             from crispml.services.training import algorithms
 

@@ -7,6 +7,7 @@ channel's pinned data (``channels.py``), the script's source directory and
 any checkpoints (secondary status ``Downloading``), then forks the job's own
 process (``container.py``, ``Training``) and watches it until it ends:
 
+- the job runs on cores of its own where there are enough (``cores.py``);
 - every line the job prints goes to CloudWatch Logs and through the metric
   definitions (``logsink.py``);
 - ``MaxRuntimeInSeconds`` is enforced from the start of training: the job is
@@ -51,6 +52,7 @@ from crispml.core.errors import CrispmlError
 from crispml.core.owners import process_owner
 from crispml.services.lake.service import LakeService
 from crispml.services.training import channels as channel_data
+from crispml.services.training import cores, ends
 from crispml.services.training.core import definition_of, move
 from crispml.services.training.entities import Lineage
 from crispml.services.training.frameworks import decode
@@ -201,9 +203,16 @@ class Driver:
 
     def _train(self, ctx: CallContext, request: CreateTrainingJobRequest, layout: Layout,
                sink: LogSink) -> Outcome:
-        cpus = cpus_of(request)
+        taken = cores.take(self.settings_home, cpus_of(request))  # given back when the job's process has ended
+        try:
+            return self._watch(ctx, request, layout, sink, taken.cores)
+        finally:
+            taken.release()
+
+    def _watch(self, ctx: CallContext, request: CreateTrainingJobRequest, layout: Layout, sink: LogSink,
+               on: list[int]) -> Outcome:
         limit_mb = request.resource_config.memory_limit_in_mb
-        pid, read_end = start(layout, request, cpus)
+        pid, read_end = start(layout, request, on)
         watch = Watch(pid, time.monotonic(), request.stopping_condition.max_runtime_in_seconds, limit_mb)
         pending = b""
         last_flush = last_beat = last_sync = time.monotonic()
@@ -322,6 +331,7 @@ class Driver:
                 outcome.secondary, outcome.reason or "Training job failed")
             move(row, outcome.secondary, message, now, status=outcome.status)
         self.service._update(self.name, change)
+        ends.announce(self.settings_home, self.name)
         return outcome
 
     def _upload(self, ctx: CallContext, request: CreateTrainingJobRequest, layout: Layout, *,

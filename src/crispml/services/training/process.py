@@ -36,20 +36,20 @@ class Outcome:
     peak_mb: float = 0.0
 
 
-def start(layout: Layout, request: CreateTrainingJobRequest, cpus: int) -> tuple[int, int]:
-    """Fork the job's process; its pid and the read end of its output pipe."""
+def start(layout: Layout, request: CreateTrainingJobRequest, cores: list[int]) -> tuple[int, int]:
+    """Fork the job's process, to run on ``cores``; its pid and the read end of its output pipe."""
     read_end, write_end = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
-        _child(layout, request, cpus, write_end)
+        _child(layout, request, cores, write_end)
     os.close(write_end)
     return pid, read_end
 
 
-def _child(layout: Layout, request: CreateTrainingJobRequest, cpus: int, write_end: int) -> None:
+def _child(layout: Layout, request: CreateTrainingJobRequest, cores: list[int], write_end: int) -> None:
     """The forked job process: never returns."""
     code = 1
     try:
@@ -67,7 +67,7 @@ def _child(layout: Layout, request: CreateTrainingJobRequest, cpus: int, write_e
         from crispml.services.training import container
 
         code = container.run(layout, algorithm=request.algorithm_specification.algorithm_name,
-                             hyperparameters=request.hyper_parameters, cpus=cpus, env=request.environment)
+                             hyperparameters=request.hyper_parameters, cores=cores, env=request.environment)
     finally:
         try:
             sys.stdout.flush()

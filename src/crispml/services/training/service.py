@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from crispml.core.context import CallContext
+from crispml.services.training.ends import EndWatch
 from crispml.services.training.entities import (
     AlgorithmSpecification,
     CatalogDataSource,
@@ -72,6 +73,7 @@ __all__ = [
     "CreateTrainingJobRequest",
     "CrossValidation",
     "DataSource",
+    "EndWatch",
     "EvaluationConfig",
     "GetTrainingJobLogsRequest",
     "JobName",

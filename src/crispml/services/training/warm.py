@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from crispml.core.config import settings_environment
 from crispml.core.ids import new_id
 from crispml.core.owners import owner_alive, process_owner
+from crispml.services.training import ends
 from crispml.services.training.store import TrainingJobRow, WarmWorkerRow
 
 if TYPE_CHECKING:
@@ -130,6 +131,7 @@ def wait_for_job(service: TrainingService, last_job: str, key: str, keep_alive: 
         worker_id=worker_id, pool_key=key, status="Available", owner=process_owner(), address=_stored(address),
         last_job=last_job, available_since=now, expires_at=now + timedelta(seconds=keep_alive))))
     _mark_previous(service, last_job, {"status": "Available"}, now)
+    ends.announce(service.runtime.settings.home, last_job)  # a tuning job's driver refills the slot now
     try:
         server.settimeout(keep_alive)
         with contextlib.suppress(TimeoutError):  # no job came: the period is over

@@ -17,7 +17,9 @@ the job's trial rows (``search.py``) and loops until the job ends:
   a slot is refilled once the finished trial's worker is back in the pool
   (or :data:`WARM_WAIT_SECONDS` passed), and trials without a CPU count get
   ``cores / MaxParallelTrainingJobs`` each;
-- it follows each running trial: its status (``DescribeTrainingJob``) and,
+- it follows each running trial: its status (``DescribeTrainingJob``, polled,
+  and looked at at once when the trial's worker announces that it ended or is
+  back in its pool: training's ``EndWatch``) and,
   when early stopping or Hyperband is on, every new objective value in its
   logs (``GetTrainingJobLogs``, with the objective's metric regex), which it
   reports to the study at that step; a trial the pruner condemns is stopped
@@ -53,6 +55,7 @@ from crispml.core.errors import CrispmlError, InvalidArgument, NotFound
 from crispml.core.owners import process_owner
 from crispml.services.training.service import (
     CreateTrainingJobRequest,
+    EndWatch,
     GetTrainingJobLogsRequest,
     ResourceInUse,
     Tag,
@@ -129,17 +132,23 @@ class Driver:
         self.study, running, self.offset = search.rebuild(self.name, self.config, rows, parents)
         self.created = len(rows)
         limit = self.config.resource_limits.max_number_of_training_jobs
-        self.limit = search.grid_size(self.config) if self.config.strategy == "Grid" else (limit or 0)
+        self.limit = search.grid_left(self.study, self.config, self.offset) if self.config.strategy == "Grid" \
+            else (limit or 0)
         if self.config.strategy == "Grid" and limit is not None:
             self.limit = min(self.limit, limit)
         self.live: dict[str, Live] = {}
-        for trial_row in rows:
-            if trial_row.name in running:
-                live = Live(trial_row.name, running[trial_row.name], steps=json.loads(trial_row.steps))
-                self.live[trial_row.name] = live
-                if trial_row.status == "Pending":
-                    self._create(trial_row.name, json.loads(trial_row.params))
-        return self._loop()
+        self.ends = EndWatch(self.service.runtime.settings.home)
+        try:
+            for trial_row in rows:
+                if trial_row.name in running:
+                    live = Live(trial_row.name, running[trial_row.name], steps=json.loads(trial_row.steps))
+                    self.live[trial_row.name] = live
+                    self.ends.follow(trial_row.name)
+                    if trial_row.status == "Pending":
+                        self._create(trial_row.name, json.loads(trial_row.params))
+            return self._loop()
+        finally:
+            self.ends.close()
 
     # -- the loop -------------------------------------------------------------------------------------
 
@@ -166,7 +175,8 @@ class Driver:
                 last_beat = time.monotonic()
                 self._beat()
             delay = POLL_MIN if changed else min(delay * 1.5, POLL_MAX)
-            time.sleep(delay)
+            if self.ends.wait(delay):  # a trial's worker says it ended, or is back in its pool: look now
+                delay = POLL_MIN
 
     def _all_started(self) -> bool:
         if self.created >= self.limit:
@@ -190,6 +200,7 @@ class Driver:
             self.service._writing(insert)
             self.created += 1
             self.live[name] = Live(name, trial)
+            self.ends.follow(name)  # before the job exists, so that its end cannot be missed
             self._create(name, params)
             started = True
         return started
@@ -217,6 +228,7 @@ class Driver:
             reason = f"training job {name} could not be created: {type(exc).__name__}: {exc}"
             self._record(name, lambda row, now: _ended(row, now, "Failed", None, reason, False))
             self.study.tell(self.live.pop(name).trial, state=_state("FAIL"))
+            self.ends.forget(name)
             self._fail(reason)
             return
         self._record(name, lambda row, now: _started(row, now))
@@ -225,13 +237,13 @@ class Driver:
         """Look at a running trial once; whether anything changed."""
         if live.ended is not None:  # ended: its slot is freed once its worker is back in the pool
             if self._all_started():  # no trial will want the worker
-                del self.live[live.name]
+                self._drop(live)
                 return True
             job = self._describe(live.name)
             keep = self.request.training_job_definition.resource_config.keep_alive_period_in_seconds
             if job is None or keep == 0 or job.warm_pool_status is not None \
                     or time.monotonic() - live.ended_at > WARM_WAIT_SECONDS:
-                del self.live[live.name]
+                self._drop(live)
                 return True
             return False
         job = self._describe(live.name)
@@ -246,6 +258,11 @@ class Driver:
             self._stop(live)
             return True
         return changed
+
+    def _drop(self, live: Live) -> None:
+        """Free the slot of a trial that has ended."""
+        del self.live[live.name]
+        self.ends.forget(live.name)
 
     def _take_steps(self, live: Live, new: list[float]) -> bool:
         """Report each new objective value to the study at its step, deciding after each whether the trial stops

@@ -112,6 +112,14 @@ def grid_size(config: HyperParameterTuningJobConfig) -> int:
     return math.prod(len(c.values) for c in config.parameter_ranges.categorical_parameter_ranges)
 
 
+def grid_left(study: optuna.Study, config: HyperParameterTuningJobConfig, parents: int) -> int:
+    """How many points a Grid job has to try: its grid less the points its warm start's parents tried (the
+    study's first ``parents`` trials). Asking for more once the sampler has handed out every point would run
+    a point twice: a running trial's point does not count as tried until it has ended."""
+    tried = {t.system_attrs.get("grid_id") for t in study.get_trials(deepcopy=False)[:parents]} - {None}
+    return grid_size(config) - len(tried)
+
+
 def direction(config: HyperParameterTuningJobConfig) -> Literal["minimize", "maximize"]:
     assert config.hyper_parameter_tuning_job_objective is not None
     return "minimize" if config.hyper_parameter_tuning_job_objective.type == "Minimize" else "maximize"
@@ -171,10 +179,21 @@ def _sampler(config: HyperParameterTuningJobConfig, seed: int | None) -> Any:
 
 def _grid_sampler() -> type:
     """Optuna's grid sampler, less its ``study.stop()`` once the grid is done — which works only inside
-    ``study.optimize`` (the driver asks and tells, and knows the grid's size)."""
+    ``study.optimize`` (the driver asks and tells, and knows the grid's size) — and giving each new trial the
+    first point not tried nor being tried. Optuna's gives trial *n* point *n* while *n* is within the grid,
+    which is the same in a study of its own trials but not in a warm-started one, whose first trials are the
+    parents': the child's trial after them would be given a point a parent had tried."""
     import optuna
 
     class GridSampler(optuna.samplers.GridSampler):
+        def before_trial(self, study: Any, trial: Any) -> None:
+            if "grid_id" in trial.system_attrs or "fixed_params" in trial.system_attrs:
+                return  # a trial rebuilt with its point
+            left = self._get_unvisited_grid_ids(study)
+            chosen = min(left) if left else int(self._rng.rng.choice(len(self._all_grids)))
+            study._storage.set_trial_system_attr(trial._trial_id, "search_space", self._search_space)
+            study._storage.set_trial_system_attr(trial._trial_id, "grid_id", chosen)
+
         def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
             return None
     return GridSampler
