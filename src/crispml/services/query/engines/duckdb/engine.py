@@ -11,7 +11,11 @@ compressed text through ``compressed.py``), and runs the rewritten statement, st
 as Arrow record batches. CTAS, INSERT and DELETE are in ``writes.py``. Every
 statement is sealed (``seal.py``): refused at parse time if it names a file,
 engine state or a DuckDB-only statement, and run on a database that can reach
-only the files its tables resolved to (and its scratch folder).
+only the files its tables resolved to (and its scratch folder). What does not
+change from one statement to the next is kept by the engine: the Hive-style
+link trees over local files (``links.py``), a read-only statement's database
+for the next one reading exactly the same files (``pool.py``) and Parquet
+footers (``scanned.py``).
 
 Deliberately not here: executions, states, result files and the workgroup's
 bytes-scanned cutoff (the query service's), and SQL that only manages the
@@ -105,7 +109,8 @@ class DuckDBEngine:
         ``paths`` and its ``scratch`` folder (where it writes, and spills what exceeds its memory limit) —
         DuckDB's allowed paths are per database and cannot change once external access is off — with its
         own ``memory_limit``; a filesystem registered to act as the caller is private to it too (DuckDB
-        registers those per database).
+        registers those per database). A read-only statement over local files takes its database from
+        :attr:`pool` instead (``DuckDBQuery._connect``).
         """
         if isolated or paths or scratch:
             settings: tuple[str, ...] = SETTINGS

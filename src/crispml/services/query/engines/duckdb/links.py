@@ -27,6 +27,7 @@ import os
 import shutil
 import tempfile
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -51,6 +52,7 @@ class LinkTrees:
     def __init__(self, keep: int = KEEP) -> None:
         self.keep = keep
         self._root: str | None = None
+        self._removal: weakref.finalize[..., LinkTrees] | None = None  # removes the root at exit, if close() did not
         self._trees: OrderedDict[str, _Tree] = OrderedDict()  # least recently used first
         self._lock = threading.Lock()
 
@@ -81,6 +83,8 @@ class LinkTrees:
     def _make(self, name: str, keys: list[str], parts: Layout) -> tuple[str, list[str]]:
         if self._root is None or not os.path.isdir(self._root):
             self._root = tempfile.mkdtemp(prefix="crispml-query-links-")
+            # the query service keeps its engine for the life of the process: the trees go when it ends
+            self._removal = weakref.finalize(self, shutil.rmtree, self._root, True)
         folder = os.path.join(self._root, name)
         shutil.rmtree(folder, ignore_errors=True)  # a tree half made by a statement that failed
         links: list[str] = []
@@ -98,7 +102,7 @@ class LinkTrees:
     def close(self) -> None:
         """Remove every tree (statements still reading one fail)."""
         with self._lock:
-            root, self._root = self._root, None
+            removal, self._root, self._removal = self._removal, None, None
             self._trees.clear()
-        if root is not None:
-            shutil.rmtree(root, ignore_errors=True)
+        if removal is not None:
+            removal()

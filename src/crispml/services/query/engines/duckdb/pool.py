@@ -28,6 +28,7 @@ import os
 import shutil
 import tempfile
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -47,10 +48,15 @@ class Sealed:
     paths: frozenset[str]
     folder: str
 
+    def __post_init__(self) -> None:
+        # an idle database lives as long as the process (the query service keeps its engine): its folder goes
+        # when the process ends, if it was not closed before
+        self._removal = weakref.finalize(self, shutil.rmtree, self.folder, True)
+
     def close(self) -> None:
         with contextlib.suppress(duckdb.Error):  # closed already
             self.con.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        self._removal()
 
 
 class DatabasePool:
