@@ -76,9 +76,9 @@ class LinkTrees:
             if tree is not None:
                 tree.users -= 1
             unused = [n for n, t in self._trees.items() if t.users <= 0]
-            stale = [self._trees.pop(n).folder for n in unused[:max(0, len(unused) - self.keep)]]
-        for folder in stale:
-            shutil.rmtree(folder, ignore_errors=True)
+            for stale in unused[:max(0, len(unused) - self.keep)]:
+                # under the lock: a statement acquiring the same files next makes the tree again at this path
+                shutil.rmtree(self._trees.pop(stale).folder, ignore_errors=True)
 
     def _make(self, name: str, keys: list[str], parts: Layout) -> tuple[str, list[str]]:
         if self._root is None or not os.path.isdir(self._root):
