@@ -171,8 +171,9 @@ class PartitionOps(CatalogCore):
         more = False
         with self._reading() as session:
             table = self._table(session, request.database_name, request.table_name)
-            keys, _ = self._keys(session, table)
-            matches = compile_expression(request.expression, keys) if request.expression else None
+            # the keys (a read of the table's definition) only for an expression: a query's planning lists all
+            matches = compile_expression(request.expression, self._keys(session, table)[0]) \
+                if request.expression else None
             position = int(after) if after is not None else 0
             while not more:
                 batch = list(session.scalars(select(PartitionRow).where(

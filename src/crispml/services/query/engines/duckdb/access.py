@@ -19,20 +19,24 @@ import os
 import shutil
 import tempfile
 import threading
-from urllib.parse import quote
 
 import duckdb
 from crispml.core.errors import CrispmlError, NotFound
 from crispml.services.query.engines.base import Caller, QueryFailed
 from crispml.services.query.engines.duckdb.errors import error_type
+from crispml.services.query.engines.duckdb.links import Layout, LinkTrees
 from crispml.services.query.engines.duckdb.scan import DataFile, Scan
 
 
 class LakeAccess:
     """The readable path of each lake file for one execution."""
 
-    def __init__(self, caller: Caller) -> None:
+    def __init__(self, caller: Caller, trees: LinkTrees | None = None) -> None:
         self._caller = caller
+        #: The engine's link trees (``links.py``); an execution without an engine has its own.
+        self._trees = trees if trees is not None else LinkTrees(keep=0)
+        self._own_trees = trees is None
+        self._held: list[str] = []
         #: Whether some file is read through ``lake://`` (the connection needs the filesystem registered).
         self.needs_filesystem = False
         #: real path (or lake URI) DuckDB opened → the lake URI to show
@@ -87,8 +91,8 @@ class LakeAccess:
         return path in self._local
 
     def scratch(self) -> str:
-        """This execution's scratch folder (removed by :meth:`close`): links, decompressed copies, files a CTAS
-        or INSERT writes before they are uploaded, and what DuckDB spills; its database may reach it."""
+        """This execution's scratch folder (removed by :meth:`close`): decompressed copies, files a CTAS or
+        INSERT writes before they are uploaded, and what DuckDB spills; its database may reach it."""
         if self._folder is None:
             self._folder = tempfile.mkdtemp(prefix="crispml-query-")
         return self._folder
@@ -98,33 +102,39 @@ class LakeAccess:
         self.paths[path] = uri
         self._local.add(path)
 
-    def link(self, name: str, keys: list[str], parts: list[tuple[list[str], list[tuple[str, str]]]]) -> list[str]:
-        """Symlinks to local files laid out as Hive folders (``key=value/``) under a scratch folder.
+    def link(self, keys: list[str], parts: Layout) -> list[str]:
+        """Symlinks to local files laid out as Hive folders (``key=value/``), one per file in ``parts`` order.
 
         ``parts`` holds each partition's values and its (real path, lake key) pairs. The links keep the lake
         key's file name, so DuckDB still sees ``.gz``/``.zst`` and reads compressed files; the folders carry
         the partition values, so one ``read_parquet(..., hive_partitioning=true)`` reads every partition (and
-        ``count(*)`` keeps DuckDB's metadata shortcut, which a ``UNION ALL`` per partition loses).
+        ``count(*)`` keeps DuckDB's metadata shortcut, which a ``UNION ALL`` per partition loses). The tree
+        is the engine's, shared with the statements that read the same files (``links.py``); the links join
+        :meth:`allowed`, each mapped to its file's lake URI.
         """
-        links: list[str] = []
-        for values, files in parts:
-            folder = os.path.join(self.scratch(), name, *(f"{k}={quote(v, safe='')}" for k, v in zip(keys, values,
-                                                                                                   strict=True)))
-            os.makedirs(folder, exist_ok=True)
-            for real, key in files:
-                base = key.rsplit("/", 1)[-1]
-                link = os.path.join(folder, f"{len(links):06d}-{base}")
-                os.symlink(real, link)
-                self.paths[link] = self.paths.get(real, real)
-                links.append(link)
+        tree, links = self._trees.acquire(keys, parts)
+        self._held.append(tree)
+        real = [path for _, files in parts for path, _ in files]
+        for link, path in zip(links, real, strict=True):
+            self.paths[link] = self.paths.get(path, path)
         return links
 
+    @property
+    def has_scratch(self) -> bool:
+        """Whether this execution made its scratch folder (decompressed copies, written files)."""
+        return self._folder is not None
+
     def close(self) -> None:
-        """Remove the scratch folder of links (on a helper thread: removing folders is slow on some
-        filesystems, and nothing waits for it)."""
+        """Let go of the link trees and remove the scratch folder (on a helper thread: removing folders is
+        slow on some filesystems, and nothing waits for it)."""
+        for tree in self._held:
+            self._trees.release(tree)
+        self._held.clear()
+        if self._own_trees:
+            self._trees.close()
         if self._folder is not None:
             threading.Thread(target=shutil.rmtree, args=(self._folder, True), daemon=True,
-                             name="query-links-cleanup").start()
+                             name="query-scratch-cleanup").start()
             self._folder = None
 
 

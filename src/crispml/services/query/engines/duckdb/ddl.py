@@ -309,15 +309,20 @@ def _explain(query: DdlQuery) -> Rows:
     if inner.scans is None:
         inner.plan()
     assert inner.scans is not None
-    access = LakeAccess(query.caller)
+    access = LakeAccess(query.caller, query.engine.links)
     paths = access.paths_of(inner.scans)
-    con = query.engine.connection(isolated=access.needs_filesystem, paths=access.allowed(),  # sealed to them
-                                  scratch=access.scratch())
+    try:
+        laid = inner.lay_out(access, paths)  # before the database is sealed to the paths it lays out
+        con = query.engine.connection(isolated=access.needs_filesystem, paths=access.allowed(),
+                                      scratch=access.scratch())
+    except BaseException:
+        access.close()
+        raise
     try:
         if access.needs_filesystem:
             access.register(con)
         inner._con = con  # so that interrupt() reaches an EXPLAIN ANALYZE
-        sql = inner._define_views(con, access, paths)  # the engine's own views of the tables
+        sql = inner.define_views(con, paths, laid)  # the engine's own views of the tables
         analyze = "ANALYZE " if query.ddl.options.get("ANALYZE") else ""
         rows = con.execute(f"EXPLAIN {analyze}{sql}").fetchall()
     except CrispmlError:

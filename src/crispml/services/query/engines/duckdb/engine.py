@@ -11,7 +11,11 @@ compressed text through ``compressed.py``), and runs the rewritten statement, st
 as Arrow record batches. CTAS, INSERT and DELETE are in ``writes.py``. Every
 statement is sealed (``seal.py``): refused at parse time if it names a file,
 engine state or a DuckDB-only statement, and run on a database that can reach
-only the files its tables resolved to (and its scratch folder).
+only the files its tables resolved to (and its scratch folder). What does not
+change from one statement to the next is kept by the engine: the Hive-style
+link trees over local files (``links.py``), a read-only statement's database
+for the next one reading exactly the same files (``pool.py``) and Parquet
+footers (``scanned.py``).
 
 Deliberately not here: executions, states, result files and the workgroup's
 bytes-scanned cutoff (the query service's), and SQL that only manages the
@@ -44,10 +48,12 @@ from crispml.services.query.engines.base import (
 from crispml.services.query.engines.duckdb import compressed, iceberg, readers, views
 from crispml.services.query.engines.duckdb.access import LakeAccess
 from crispml.services.query.engines.duckdb.errors import translate
+from crispml.services.query.engines.duckdb.links import LinkTrees
+from crispml.services.query.engines.duckdb.pool import DatabasePool, Sealed
 from crispml.services.query.engines.duckdb.resolve import Column, TableRef, lookup, names, time_travel
 from crispml.services.query.engines.duckdb.rewrite import alias_of, output_name, pruning_conjuncts, render
 from crispml.services.query.engines.duckdb.scan import PRUNE_ALIAS, DataFile, Scan, plan_external
-from crispml.services.query.engines.duckdb.scanned import scanned_bytes
+from crispml.services.query.engines.duckdb.scanned import Footers, scanned_bytes
 from crispml.services.query.engines.duckdb.seal import open_database, seal, sealed_database
 from crispml.services.query.engines.duckdb.sql import Statement, engine_syntax_error, parse, table_references
 from crispml.services.query.engines.duckdb.types import athena_column, athena_relation
@@ -91,6 +97,12 @@ class DuckDBEngine:
         self._spare_opening = False
         self._parsed: set[str] = set()  # texts DuckDB's parser accepted (parse_check)
         self._lock = threading.Lock()
+        #: Hive-style link trees over local files, shared by statements reading the same files (``links.py``).
+        self.links = LinkTrees()
+        #: Idle databases sealed to exactly one statement's files, for the next one reading them (``pool.py``).
+        self.pool = DatabasePool(self._fresh_database, SETTINGS)
+        #: Parquet footers of local files, read once (``scanned.py``).
+        self.footers = Footers()
 
     def connection(self, *, isolated: bool = False, paths: Sequence[str] = (),
                    scratch: str | None = None) -> duckdb.DuckDBPyConnection:
@@ -102,7 +114,8 @@ class DuckDBEngine:
         ``paths`` and its ``scratch`` folder (where it writes, and spills what exceeds its memory limit) —
         DuckDB's allowed paths are per database and cannot change once external access is off — with its
         own ``memory_limit``; a filesystem registered to act as the caller is private to it too (DuckDB
-        registers those per database).
+        registers those per database). A read-only statement over local files takes its database from
+        :attr:`pool` instead (``DuckDBQuery._connect``).
         """
         if isolated or paths or scratch:
             settings: tuple[str, ...] = SETTINGS
@@ -165,12 +178,15 @@ class DuckDBEngine:
             self._parsed.add(sql)
 
     def close(self) -> None:
-        """Close the shared databases (executions still streaming rows fail; new ones open them again)."""
+        """Close the shared databases and remove the link trees (executions still streaming rows fail; new
+        ones open them again)."""
         with self._lock:
             databases = [d for d in (self._database, self._parser, self._spare) if d is not None]
             self._database = self._parser = self._spare = None
         for database in databases:
             database.close()
+        self.pool.close()
+        self.links.close()
 
     def prepare(self, caller: Caller, sql: str, database: str | None, *, output_location: str | None,
                 query_execution_id: str) -> DuckDBQuery | DdlQuery:
@@ -255,6 +271,7 @@ class DuckDBQuery:
         self._rendered: tuple[tuple[int, tuple[str, ...]], str] | None = None
         self._interrupted = threading.Event()
         self._own_database = False  # execute() opened a database for this statement alone
+        self._sealed: Sealed | None = None  # the pool's database execute() runs on, given back at the end
 
     def check_syntax(self, sql: str) -> None:
         """Parse the rewritten statement with DuckDB's parser (sqlglot accepts a few things DuckDB does not)."""
@@ -289,11 +306,11 @@ class DuckDBQuery:
                 con.close()
         self.scans = scans
         # every read is authorized here, before the workgroup's cutoff: Parquet footers say what is scanned
-        self._access = LakeAccess(self.caller)
+        self._access = LakeAccess(self.caller, self.engine.links)
         self._paths = self._access.paths_of(scans)
         tree = self.write.source_tree() if self.write is not None else self.statement.tree
-        scanned = [scanned_bytes(self.caller, scan, paths, tree) for scan, paths in zip(scans, self._paths,
-                                                                                        strict=True)]
+        scanned = [scanned_bytes(self.caller, scan, paths, tree, self.engine.footers)
+                   for scan, paths in zip(scans, self._paths, strict=True)]
         tables = list(dict.fromkeys(s.ref.qualified for s in scans))
         return ExecutionPlan(data_scanned_bytes=sum(scanned),
                              files=[f.uri for s in scans for f in s.files], tables=tables)
@@ -309,18 +326,18 @@ class DuckDBQuery:
             raise QueryCancelled("the query was cancelled before it started")
         access, paths = self._access, self._paths
         assert access is not None and paths is not None, "plan() authorized the reads"
-        reads = access.allowed()
-        scratch = access.scratch() if reads or self.write is not None else None
-        con = self.engine.connection(isolated=access.needs_filesystem, paths=reads, scratch=scratch)
-        self._own_database = access.needs_filesystem or bool(reads) or scratch is not None
-        if access.needs_filesystem:
-            access.register(con)
+        try:
+            layouts = self.lay_out(access, paths)
+        except BaseException as exc:
+            access.close()
+            raise self._failure(exc, access) from exc
+        con = self._connect(access)
         self._con = con
         stop = _CancelWatch(cancelled, self.interrupt)
         try:
             if self._interrupted.is_set():
                 raise QueryCancelled("the query was cancelled")
-            sql = self._define_views(con, access, paths)
+            sql = self.define_views(con, paths, layouts)
             if self.write is not None:
                 result: EngineResult = self.write.run(con, access, sql, plan)
                 self._release(con, stop, access)
@@ -335,39 +352,72 @@ class DuckDBQuery:
         batches = pa.RecordBatchReader.from_batches(reader.schema, self._stream(reader, con, stop, access))
         return EngineResult(columns=columns, batches=batches, plan=plan)
 
-    def _define_views(self, con: duckdb.DuckDBPyConnection, access: LakeAccess, paths: list[list[list[str]]]) -> str:
-        """One view per table reference over its files; the statement rewritten onto them."""
+    def _connect(self, access: LakeAccess) -> duckdb.DuckDBPyConnection:
+        """The statement's sealed connection: a cursor of a pooled database sealed to exactly its files when it
+        only reads local files (``pool.py``), else a database of its own (or the shared one, reading none)."""
+        reads = access.allowed()
+        try:
+            if self.write is None and reads and not access.needs_filesystem and not access.has_scratch:
+                self._sealed, self._own_database = self.engine.pool.take(reads)
+                return self._sealed.con.cursor()
+            scratch = access.scratch() if reads or self.write is not None else None
+            con = self.engine.connection(isolated=access.needs_filesystem, paths=reads, scratch=scratch)
+            self._own_database = access.needs_filesystem or bool(reads) or scratch is not None
+            if access.needs_filesystem:
+                access.register(con)
+            return con
+        except BaseException:
+            access.close()
+            raise
+
+    def lay_out(self, access: LakeAccess, paths: list[list[list[str]]]) -> list[Laid]:
+        """Per table reference, where DuckDB reads its files: each partition's (path, lake key) pairs, and
+        links to them laid out as Hive folders when they are all local (shared with other statements,
+        ``links.py``; None for an Iceberg scan or files read through ``lake://``). Compressed text DuckDB
+        cannot read is decompressed here. Runs before the statement's database is opened: it is sealed to
+        these paths."""
+        assert self.scans is not None
+        laid: list[Laid] = []
+        for scan, scan_paths in zip(self.scans, paths, strict=True):
+            named: list[list[tuple[str, str]]] = []
+            if scan.iceberg is None and scan.parts:
+                if scan.ref.table.format in ("csv", "json"):  # compressed files DuckDB cannot read: decompressed
+                    named = compressed.text_files(self.caller, access, scan, scan_paths)
+                else:
+                    named = [[(path, f.key) for path, f in zip(part_paths, part.files, strict=True)]
+                             for part, part_paths in zip(scan.parts, scan_paths, strict=True)]
+            local = bool(named) and all(access.is_local(p) for part in named for p, _ in part)
+            laid.append((named, access.link([k.name for k in scan.ref.keys], [
+                (part.values, files) for part, files in zip(scan.parts, named, strict=True)]) if local else None))
+        return laid
+
+    def define_views(self, con: duckdb.DuckDBPyConnection, paths: list[list[list[str]]], laid: list[Laid]) -> str:
+        """One view per table reference over its files (``paths``, laid out by :meth:`lay_out`); the statement
+        rewritten onto them."""
         assert self.scans is not None
         views: list[str] = []
-        for position, (scan, scan_paths) in enumerate(zip(self.scans, paths, strict=True)):
+        for position, (scan, scan_paths, (named, linked)) in enumerate(zip(self.scans, paths, laid, strict=True)):
             view = _view(position)
             if scan.iceberg is not None:
                 iceberg.define_view(con, scan, [p for part in scan_paths for p in part], view)
             else:
                 con.execute(f"CREATE TEMP VIEW {readers.quote_ident(view)} AS "
-                            f"{self._scan_sql(con, access, position, scan, scan_paths)}")
+                            f"{self._scan_sql(con, scan, named, linked)}")
             views.append(view)
         tree = self.write.source_tree() if self.write is not None else self.statement.tree
         if tree is None:
             return ""
         return self._render(tree, views)
 
-    def _scan_sql(self, con: duckdb.DuckDBPyConnection, access: LakeAccess, position: int, scan: Scan,
-                  paths: list[list[str]]) -> str:
-        """The SELECT over one table reference's files: one reader over Hive-style links when every file is
+    def _scan_sql(self, con: duckdb.DuckDBPyConnection, scan: Scan, named: list[list[tuple[str, str]]],
+                  linked: list[str] | None) -> str:
+        """The SELECT over one table reference's files: one reader over its Hive-style links when every file is
         local, else a UNION ALL of one reader per partition with its key values as constants."""
         ref = scan.ref
         columns, keys = ref.columns, ref.keys
         if not scan.parts:
             return readers.empty(columns + keys)
-        if ref.table.format in ("csv", "json"):  # compressed files DuckDB cannot read are decompressed first
-            named = compressed.text_files(self.caller, access, scan, paths)
-        else:
-            named = [[(path, f.key) for path, f in zip(part_paths, part.files, strict=True)]
-                     for part, part_paths in zip(scan.parts, paths, strict=True)]
-        if all(access.is_local(p) for part in named for p, _ in part):
-            linked = access.link(f"scan{position}", [k.name for k in keys],
-                                 [(part.values, files) for part, files in zip(scan.parts, named, strict=True)])
+        if linked is not None:
             return self._reader(con, ref, linked, keys, scan.files)
         selects = [readers.with_keys(self._reader(con, ref, [p for p, _ in files], None, part.files), keys,
                                      part.values) for part, files in zip(scan.parts, named, strict=True)]
@@ -403,8 +453,12 @@ class DuckDBQuery:
             self._release(con, stop, access)
 
     def _release(self, con: duckdb.DuckDBPyConnection, stop: _CancelWatch, access: LakeAccess) -> None:
-        """Close the statement's connection; if it had a database of its own, have the next one opened."""
+        """Close the statement's connection (a pooled database goes back to the pool); if it opened a
+        database, have the next one opened."""
         _close(con, stop, access)
+        sealed, self._sealed = self._sealed, None
+        if sealed is not None:
+            self.engine.pool.give_back(sealed)
         if self._own_database:
             self.engine.replenish()
 
@@ -422,6 +476,11 @@ class DuckDBQuery:
                 con.interrupt()
             except duckdb.Error:
                 return  # the connection is closed: nothing is running
+
+
+#: Where DuckDB reads one table reference's files: each partition's (path, lake key) pairs, and the Hive-style
+#: links to them when one reader reads them all (``DuckDBQuery.lay_out``).
+Laid = tuple[list[list[tuple[str, str]]], list[str] | None]
 
 
 def _view(position: int) -> str:

@@ -13,15 +13,22 @@ high, never low.) A file whose footer cannot be read counts
 whole — the read itself will fail naming it. Each footer read also records
 the file's columns, so a reader of files that all predate an added column
 reads it as NULL. CSV and JSON files are read
-whole and count whole, as in Athena. Deliberately not here: which files are
-read (``scan.py``) and how they are reached (``access.py``).
+whole and count whole, as in Athena. A local file's footer is read once per
+engine (:class:`Footers`): blobs never change once written (a put makes a new
+blob), so statements over the same files read no footer again. Deliberately
+not here: which files are read (``scan.py``) and how they are reached
+(``access.py``).
 """
 
 from __future__ import annotations
 
 import datetime
 import functools
+import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -175,6 +182,66 @@ def parquet_bytes(metadata: pq.FileMetaData, columns: set[str] | None, filters: 
     return total
 
 
+#: Footers of local files a :class:`Footers` keeps (a footer is a few KB for a few columns).
+FOOTERS = 4096
+#: Counts kept per footer (one per set of columns and row-group filters a statement used).
+_COUNTS = 32
+
+
+@dataclass
+class _Footer:
+    stamp: tuple[int, int, int]  # size, modification time, inode
+    metadata: pq.FileMetaData
+    names: frozenset[str]  # top-level column names, lower-case
+    counted: dict[tuple[Any, ...], int] = field(default_factory=dict)
+
+
+class Footers:
+    """Parquet footers of local lake files, read once: a blob's path names bytes that never change (a put
+    writes a new blob), and the file's size, modification time and inode are checked at each use too, so
+    a file replaced in place outside crispml is read again. Only the files a statement was authorized to
+    read are looked up, so a footer kept here tells a statement nothing about a file it may not read."""
+
+    def __init__(self, keep: int = FOOTERS) -> None:
+        self.keep = keep
+        self._found: OrderedDict[str, _Footer] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def file_bytes(self, path: str, file: DataFile, columns: set[str] | None, filters: list[Filter]) -> int:
+        """:func:`file_bytes` of the local file ``path``, from its kept footer (and count) when it has one."""
+        try:
+            footer = self._footer(path)
+        except (OSError, ValueError, pa.ArrowException):
+            return file.size
+        file.columns = footer.names
+        key = (file.size, None if columns is None else frozenset(columns), tuple(filters))
+        counted = footer.counted.get(key)
+        if counted is None:
+            counted = min(file.size, parquet_bytes(footer.metadata, columns, filters))
+            if len(footer.counted) >= _COUNTS:
+                footer.counted.clear()
+            footer.counted[key] = counted
+        return counted
+
+    def _footer(self, path: str) -> _Footer:
+        with open(path, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            stamp = (info.st_size, info.st_mtime_ns, info.st_ino)
+            with self._lock:
+                found = self._found.get(path)
+                if found is not None and found.stamp == stamp:
+                    self._found.move_to_end(path)
+                    return found
+            metadata = pq.read_metadata(handle)
+        found = _Footer(stamp, metadata, frozenset(name.lower() for name in metadata.schema.to_arrow_schema().names))
+        with self._lock:
+            self._found[path] = found
+            self._found.move_to_end(path)
+            while len(self._found) > self.keep:
+                self._found.popitem(last=False)
+        return found
+
+
 def file_bytes(open_file: Callable[[], Any], file: DataFile, columns: set[str] | None,
                filters: list[Filter] | None = None) -> int:
     """What reading ``columns`` of one Parquet file scans; its whole size if its footer cannot be read.
@@ -188,11 +255,12 @@ def file_bytes(open_file: Callable[[], Any], file: DataFile, columns: set[str] |
     return min(file.size, parquet_bytes(metadata, columns, filters))
 
 
-def scanned_bytes(caller: Caller, scan: Scan, paths: list[list[str]], tree: exp.Expr | None) -> int:
+def scanned_bytes(caller: Caller, scan: Scan, paths: list[list[str]], tree: exp.Expr | None,
+                  footers: Footers | None = None) -> int:
     """What a scan reads: Parquet column chunks of the columns the statement uses, other files whole.
 
-    ``paths`` are where each file is read (``access.py``): a local path is opened directly, a
-    ``lake://`` URI through the lake's filesystem as the caller."""
+    ``paths`` are where each file is read (``access.py``): a local path is opened directly (its footer
+    kept in ``footers``), a ``lake://`` URI through the lake's filesystem as the caller."""
     parquet = scan.iceberg is not None or scan.ref.table.format == "parquet"
     if not parquet:
         return scan.bytes
@@ -205,8 +273,9 @@ def scanned_bytes(caller: Caller, scan: Scan, paths: list[list[str]], tree: exp.
             if path.startswith("lake://"):
                 if fs is None:
                     fs = caller.lake.filesystem(caller.ctx)
-                opener = functools.partial(fs.open, path, "rb")
+                total += file_bytes(functools.partial(fs.open, path, "rb"), file, columns, filters)
+            elif footers is not None:
+                total += footers.file_bytes(path, file, columns, filters)
             else:
-                opener = functools.partial(open, path, "rb")
-            total += file_bytes(opener, file, columns, filters)
+                total += file_bytes(functools.partial(open, path, "rb"), file, columns, filters)
     return total
