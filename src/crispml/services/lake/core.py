@@ -63,10 +63,6 @@ def decode_token(token: str) -> str:
     return value
 
 
-#: Keys looked up in one statement (SQLite allows 32,766 parameters; PostgreSQL 65,535).
-_KEYS_PER_STATEMENT = 500
-
-
 class LakeCore(RuntimeAccess):
     """Helpers shared by the lake's operation groups (buckets, objects, uploads, lifecycle)."""
 
@@ -100,17 +96,6 @@ class LakeCore(RuntimeAccess):
             select(VersionRow).join(CurrentRow, CurrentRow.seq == VersionRow.seq)
             .where(CurrentRow.bucket == bucket, CurrentRow.key == key)
         ).first()
-
-    @staticmethod
-    def _currents(session: Session, bucket: str, keys: list[str]) -> dict[str, VersionRow]:
-        """The current version of each of ``keys`` that has one, a few hundred keys per statement."""
-        found: dict[str, VersionRow] = {}
-        for start in range(0, len(keys), _KEYS_PER_STATEMENT):
-            chunk = keys[start:start + _KEYS_PER_STATEMENT]
-            found.update((row.key, row) for row in session.scalars(
-                select(VersionRow).join(CurrentRow, CurrentRow.seq == VersionRow.seq)
-                .where(CurrentRow.bucket == bucket, CurrentRow.key.in_(chunk))))
-        return found
 
     def _version(self, session: Session, bucket: str, key: str, version_id: str | None) -> VersionRow:
         """The version a read names: the current one, or ``version_id``."""

@@ -27,6 +27,8 @@ _VERSIONS = cast(Table, VersionRow.__table__)
 #: Every column of a version, in the order the statements below read and write them.
 COLUMNS = tuple(c.name for c in _VERSIONS.columns)
 _WRITTEN = tuple(c for c in COLUMNS if c != "seq")
+#: Keys looked up in one statement (SQLite allows 32,766 parameters; PostgreSQL 65,535).
+KEYS_PER_STATEMENT = 500
 #: How often a commit runs again after losing a race on the current-version pointer (PostgreSQL).
 _RETRIES = 8
 
@@ -64,6 +66,26 @@ class HotStatements:
         if found[1] is None:
             return True, None
         return True, self.row(found[1:])
+
+    def currents(self, bucket: str, keys: list[str]) -> dict[str, VersionRow] | None:
+        """The current version of each of ``keys`` in ``bucket`` that has one; None if there is no such
+        bucket. A few hundred keys per statement, in one read transaction."""
+        found: dict[str, VersionRow] = {}
+        m = self.db.mark
+        columns = ", ".join(f"v.{c}" for c in COLUMNS)
+        with self.db.cursor() as cursor:
+            cursor.execute(self.bucket, (bucket,))
+            if cursor.fetchone() is None:
+                return None
+            for start in range(0, len(keys), KEYS_PER_STATEMENT):
+                chunk = keys[start:start + KEYS_PER_STATEMENT]
+                cursor.execute(f"SELECT {columns} FROM lake_current c JOIN lake_versions v ON v.seq = c.seq "
+                               f"WHERE c.bucket = {m} AND c.key IN ({', '.join([m] * len(chunk))})",
+                               (bucket, *chunk))
+                for values in cursor.fetchall():
+                    row = self.row(values)
+                    found[row.key] = row
+        return found
 
     def row(self, values: Any) -> VersionRow:
         """A (detached) version from its column values as the driver returned them."""

@@ -13,6 +13,7 @@ from crispml.core.errors import CrispmlError, InvalidArgument, StorageFull, Stor
 from crispml.core.storage.base import BlobInfo
 from crispml.services.lake.core import (
     LakeCore,
+    _no_such_bucket,
     dumps,
     guess_content_type,
     is_restored,
@@ -146,15 +147,13 @@ class ObjectOps(LakeCore):
 
         def body(validated: list[Any]) -> list[Any]:
             rows: dict[tuple[str, str], VersionRow | CrispmlError] = {}
-            with self._reading() as session:
-                for bucket in dict.fromkeys(r.bucket for r in validated):
-                    keys = [r.key for r in validated if r.bucket == bucket]
-                    try:
-                        self._bucket(session, bucket)
-                    except CrispmlError as exc:
-                        rows.update(((bucket, key), exc) for key in keys)
-                        continue
-                    rows.update(((bucket, key), row) for key, row in self._currents(session, bucket, keys).items())
+            for bucket in dict.fromkeys(r.bucket for r in validated):
+                keys = [r.key for r in validated if r.bucket == bucket]
+                currents = self._hot().currents(bucket, keys)  # plain SQL: every query's plan runs it
+                if currents is None:
+                    rows.update(((bucket, key), _no_such_bucket(bucket)) for key in keys)
+                    continue
+                rows.update(((bucket, key), row) for key, row in currents.items())
             found: list[Any] = []
             for request in validated:
                 row = rows.get((request.bucket, request.key))
