@@ -2,7 +2,20 @@
 leaves the table at its last commit (or, killed after the commit, at the new one) and the next statement
 works; a CTAS (Parquet or Iceberg) killed at each moment leaves nothing that stops its retry, which then
 makes the whole table. The statement runs in a child process, held at the moment by a wrapped function
-until the test SIGKILLs it; on SQLite and PostgreSQL metadata, file and s3 lakes."""
+until the test SIGKILLs it; on SQLite and PostgreSQL metadata, file and s3 lakes.
+
+Each case starts a Python process (~5 s of a core), so the matrix is every moment on one backend and a chosen
+few on the others (:func:`cases`):
+
+- SQLite + file://: every moment of every statement.
+- PostgreSQL + s3://, where both parts differ from the first: the moments that matter most, the last before a
+  commit (``metadata``: files and metadata written, the swap not made; ``registered``: the table in the catalog,
+  its data not).
+- SQLite + s3:// and PostgreSQL + file://, each differing in one part only, which the previous backend already
+  combines: one such moment per kind of statement (DML at ``metadata``, a Parquet CTAS at ``registered``, an
+  Iceberg CTAS at ``metadata``).
+- Off SQLite + file://, the DML cases run the MERGE only: an UPDATE commits through the same functions (the
+  same moments), and the SQLite + file:// cases run both."""
 
 from __future__ import annotations
 
@@ -35,13 +48,21 @@ BACKENDS = {"sqlite-file": [], "postgresql-s3": [pytest.mark.postgresql, pytest.
             "sqlite-s3": [pytest.mark.s3], "postgresql-file": [pytest.mark.postgresql]}
 
 
-def cases(moments: list[tuple[Any, ...]], names: list[str]) -> list[Any]:
-    """Every moment on SQLite + file://; the other backends at the moments that matter most (the last two
-    before a commit): each kill test starts a Python process, so the matrix is kept small."""
+#: The moments run on each backend but SQLite + file:// (which runs every moment); see the module docstring.
+OTHER_MOMENTS = {"postgresql-s3": ("metadata", "registered"),
+                 "sqlite-s3": ("merge-metadata", "parquet-registered", "iceberg-metadata"),
+                 "postgresql-file": ("merge-metadata", "parquet-registered", "iceberg-metadata")}
+
+
+def cases(moments: list[tuple[Any, ...]], names: list[str], statement: str = "") -> list[Any]:
+    """Every moment on SQLite + file://; on the other backends, the moments of :data:`OTHER_MOMENTS` (``names``
+    prefixed with ``statement``, as ``merge-metadata``; a DML statement other than the MERGE runs on SQLite +
+    file:// only)."""
     found = []
     for backend, marks in BACKENDS.items():
         for moment, name in zip(moments, names, strict=True):
-            if backend == "sqlite-file" or name.endswith(("metadata", "registered")):
+            full = f"{statement}-{name}" if statement else name
+            if backend == "sqlite-file" or (statement in ("", "merge") and full.endswith(OTHER_MOMENTS[backend])):
                 found.append(pytest.param(tuple(backend.split("-")), *moment, marks=marks, id=f"{backend}-{name}"))
     return found
 
@@ -171,10 +192,11 @@ DML_MOMENTS = [
 ]
 
 
-@pytest.mark.parametrize("sql", [UPDATE, MERGE], ids=["update", "merge"])
-@pytest.mark.parametrize(("settings", "target", "when", "committed"),
-                         cases(DML_MOMENTS, ["computed", "data-files", "metadata", "swap", "committed"]),
-                         indirect=["settings"])
+@pytest.mark.parametrize(("settings", "target", "when", "committed", "sql"), [
+    pytest.param(*case.values[:4], sql, marks=case.marks, id=f"{case.id}-{name}")
+    for sql, name in ((UPDATE, "update"), (MERGE, "merge"))
+    for case in cases(DML_MOMENTS, ["computed", "data-files", "metadata", "swap", "committed"], name)],
+    indirect=["settings"])
 def test_dml_killed_mid_commit_leaves_the_last_commit(opened: Client, settings: dict[str, Any], tmp_path: Path,
                                                        sql: str, target: str, when: str, committed: bool) -> None:
     iceberg_table(opened)
