@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
@@ -45,6 +45,7 @@ MIGRATIONS = "crispml:migrations"
 #: it against Alembic's own head, so a migration that forgets it fails the suite).
 HEAD = "0015"
 T = TypeVar("T")
+S = TypeVar("S")
 #: How often a write transaction is retried after losing a race on a unique key.
 _WRITE_RETRIES = 8
 _ADVISORY_KEY = 0x637269_73706D6C  # "crispml"
@@ -104,6 +105,7 @@ class Database:
         #: DB anyway, not here. PostgreSQL has row locks and needs no turns.
         self._turns: Any = threading.RLock() if self.dialect == "sqlite" else nullcontext()
         self._processors: dict[tuple[ColumnElement[Any], bool], Callable[[Any], Any]] = {}
+        self._statements: dict[Callable[[Database], Any], Any] = {}
 
     # -- sessions ----------------------------------------------------------
 
@@ -240,6 +242,14 @@ class Database:
                 rider.settle(committed=False)
                 raise
         return rider
+
+    def statements(self, kind: Callable[[Database], S]) -> S:
+        """One ``kind(self)`` per database, made on first use: a service's plain-SQL statements for
+        :meth:`cursor`, built once for this database's placeholders and converters."""
+        found = self._statements.get(kind)
+        if found is None:
+            found = self._statements.setdefault(kind, kind(self))
+        return cast(S, found)
 
     def to_driver(self, column: ColumnElement[Any]) -> Callable[[Any], Any]:
         """How ``column``'s values go to the driver in plain SQL (as Core would bind them)."""

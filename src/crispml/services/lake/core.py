@@ -66,7 +66,6 @@ def decode_token(token: str) -> str:
 class LakeCore(RuntimeAccess):
     """Helpers shared by the lake's operation groups (buckets, objects, uploads, lifecycle)."""
 
-    _hot_statements: HotStatements | None = None
 
     # -- lookups -------------------------------------------------------------
 
@@ -170,11 +169,8 @@ class LakeCore(RuntimeAccess):
         return row
 
     def _hot(self) -> HotStatements:
-        """The lake's plain-SQL statements for this platform's metadata DB (made once)."""
-        hot: HotStatements | None = getattr(self, "_hot_statements", None)
-        if hot is None or hot.db is not self.db:
-            hot = self._hot_statements = HotStatements(self.db)
-        return hot
+        """The lake's plain-SQL statements for this platform's metadata DB."""
+        return self.db.statements(HotStatements)
 
     def _current_version(self, bucket: str, key: str, version_id: str | None) -> VersionRow:
         """The version a read names, as :meth:`_version` finds it; the current one in one plain statement."""

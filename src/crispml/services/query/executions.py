@@ -117,7 +117,6 @@ class ExecutionOps(StatementOps):
     _runs: dict[str, Run]
     _runs_lock: threading.Lock
     _buckets_seen: dict[tuple[str, str], float]  # (principal, output bucket) → when HeadBucket found it
-    _hot_statements: HotStatements | None = None
 
     @operation("StartQueryExecution", resource=lambda r: workgroup_crn(r.work_group))
     def start_query_execution(self, ctx: CallContext,
@@ -284,11 +283,8 @@ class ExecutionOps(StatementOps):
         return found
 
     def _hot(self) -> HotStatements:
-        """The plain-SQL statements every query runs, for this platform's metadata DB (made once)."""
-        hot: HotStatements | None = getattr(self, "_hot_statements", None)
-        if hot is None or hot.db is not self.db:
-            hot = self._hot_statements = HotStatements(self.db)
-        return hot
+        """The plain-SQL statements every query runs, for this platform's metadata DB."""
+        return self.db.statements(HotStatements)
 
     def _record(self, values: dict[str, Any], token: str | None, digest: str) -> str | None:
         """Record a new execution (its start's audit event riding along); None, or the id of the execution
