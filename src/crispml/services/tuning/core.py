@@ -4,12 +4,14 @@ a warm start's parent trials."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crispml.services.training.service import builtin_algorithm
 from crispml.services.tuning import search
+from crispml.services.tuning.entities import ACTIVE
 from crispml.services.tuning.specs import CreateHyperParameterTuningJobRequest
 from crispml.services.tuning.store import TuningJobRow, TuningTrialRow
 
@@ -44,3 +46,13 @@ def objective_regex(request: CreateHyperParameterTuningJobRequest) -> str | None
         definitions = [*builtin_algorithm(spec.algorithm_name).metric_definitions, *definitions]
     return next((regex for name, regex in definitions if name == metric), None)
 
+
+
+def close_job(row: TuningJobRow, now: datetime, status: str, reason: str | None) -> None:
+    """End a job that is still active: ``status`` (Failed, Stopped, …) with ``reason``, at ``now``."""
+    if row.status in ACTIVE:
+        row.status = status
+        row.failure_reason = reason
+        row.ended_at = now
+        row.modified_at = now
+        row.owner = None

@@ -63,7 +63,7 @@ from crispml.services.training.service import (
     TrainingService,
 )
 from crispml.services.tuning import search
-from crispml.services.tuning.core import definition_of, objective_regex, parent_trials
+from crispml.services.tuning.core import close_job, definition_of, objective_regex, parent_trials
 from crispml.services.tuning.entities import ACTIVE
 from crispml.services.tuning.store import TuningJobRow, TuningTrialRow
 
@@ -389,16 +389,7 @@ class Driver:
         if status == "Completed" and rows and all(r.objective is None for r in rows):
             status = "Failed"
             reason = "no training job of the tuning job reported the objective metric; see their failure reasons"
-        now = self.service.clock.now()
-
-        def change(row: TuningJobRow, now: datetime = now) -> None:
-            if row.status in ACTIVE:
-                row.status = status
-                row.failure_reason = reason
-                row.ended_at = now
-                row.modified_at = now
-                row.owner = None
-        self.service._update(self.name, change)
+        self.service._update(self.name, lambda row, now: close_job(row, now, status, reason))
         return status
 
 

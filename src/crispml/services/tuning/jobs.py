@@ -35,7 +35,7 @@ from crispml.core.metadb.listing import job_filters
 from crispml.core.names import crn
 from crispml.core.owners import owner_alive, process_owner
 from crispml.services.training.service import builtin_algorithm, builtin_algorithm_names
-from crispml.services.tuning.core import definition_of, objective_regex
+from crispml.services.tuning.core import close_job, definition_of, objective_regex
 from crispml.services.tuning.entities import (
     ACTIVE,
     ContinuousParameterRange,
@@ -234,7 +234,7 @@ class TuningOps(RuntimeAccess):
                                            stdout=errors, stderr=errors, start_new_session=True, close_fds=True)
         except OSError as exc:
             reason = f"no driver could be started: {exc}"
-            self._update(name, lambda row, now: _close(row, now, "Failed", reason))
+            self._update(name, lambda row, now: close_job(row, now, "Failed", reason))
             return
         import socket
 
@@ -273,7 +273,7 @@ class TuningOps(RuntimeAccess):
                                                              now=now, stale_after=STALE_AFTER):
                     return False
                 if fresh.drivers >= MAX_DRIVERS:
-                    _close(fresh, now, "Failed", f"its driver process died {fresh.drivers} times without finishing "
+                    close_job(fresh, now, "Failed", f"its driver process died {fresh.drivers} times without finishing "
                                                  "it; the reasons are in <home>/tuning/drivers.log")
                     return False
                 fresh.owner = process_owner()  # this process, until the new driver takes over
@@ -400,12 +400,3 @@ def parent_rows(session: Session, request: CreateHyperParameterTuningJobRequest)
         return []
     names = [p.hyper_parameter_tuning_job_name for p in request.warm_start_config.parent_hyper_parameter_tuning_jobs]
     return list(session.scalars(select(TuningTrialRow).where(TuningTrialRow.tuning_job.in_(names))))
-
-
-def _close(row: TuningJobRow, now: datetime, status: str, reason: str) -> None:
-    if row.status in ACTIVE:
-        row.status = status
-        row.failure_reason = reason
-        row.ended_at = now
-        row.modified_at = now
-        row.owner = None
