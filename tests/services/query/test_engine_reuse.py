@@ -195,3 +195,34 @@ def test_a_footer_is_read_again_when_its_file_changed(tmp_path: Path) -> None:
     wide = write(pa.table({"a": list(range(1000)), "B": [str(i) for i in range(1000)]}))
     assert footers.file_bytes(str(path), wide, None, []) > counted
     assert wide.columns == frozenset({"a", "b"})
+
+
+def test_files_of_one_schema_are_read_without_reconciling_and_differing_ones_still_are(sales: Client,
+                                                                                       engine: DuckDBEngine) -> None:
+    same = run(sales, SUM, engine=engine)
+    assert "union_by_name=false" in _statement_sql(same) and len({f.schema for f in same.query.scans[0].files}) == 1
+    # day=2 rewritten with amount as float32 and its columns the other way round: the types differ, so the
+    # files are reconciled by name (read as the first file's types, 5000000000 would not fit an int32 id)
+    put(sales, "sales/day=2/b.parquet", parquet(pa.table({"amount": pa.array([4.0], pa.float32()),
+                                                          "id": pa.array([5_000_000_000], pa.int64())})))
+    put(sales, "sales/day=1/a.parquet", parquet(pa.table({"id": pa.array([1, 2], pa.int32()),
+                                                          "amount": [1.5, 2.5]})))
+    mixed = run(sales, "SELECT id, amount, day FROM sales ORDER BY id", engine=engine)
+    assert mixed.rows == [{"id": 1, "amount": 1.5, "day": "1"}, {"id": 2, "amount": 2.5, "day": "1"},
+                          {"id": 5_000_000_000, "amount": 4.0, "day": "2"}]
+    assert "union_by_name=true" in _statement_sql(mixed)
+
+
+def test_a_statement_that_spells_the_scan_name_reads_through_a_view_and_keeps_its_text(sales: Client,
+                                                                                      engine: DuckDBEngine) -> None:
+    inlined = run(sales, SUM, engine=engine)
+    assert "read_parquet(" in _statement_sql(inlined) and "__scan_0" not in _statement_sql(inlined)
+    spelled = run(sales, """SELECT '"__scan_0"' AS s, count(*) AS n FROM sales""", engine=engine)
+    assert spelled.rows == [{"s": '"__scan_0"', "n": 3}]
+    assert "read_parquet(" not in _statement_sql(spelled)  # the view holds the reader
+
+
+
+def _statement_sql(ran: Ran) -> str:
+    assert ran.query.sql is not None
+    return ran.query.sql

@@ -69,8 +69,10 @@ BATCH_ROWS = 64 * 1024
 #: Memory one statement's database may use (DuckDB spills what exceeds it to the statement's scratch folder where
 #: it can; a statement that still needs more ends FAILED with LimitExceeded).
 MEMORY_LIMIT = "50%"
-#: Settings of every database the engine opens: Trino's 5 / 2 is 2 (DuckDB's is 2.5 by default).
-SETTINGS: tuple[str, ...] = ("SET GLOBAL integer_division = true",)
+#: Settings of every database the engine opens: Trino's 5 / 2 is 2 (DuckDB's is 2.5 by default); Parquet footers
+#: are kept once read (a statement binds and then reads its files, and a pooled database's next statement reads
+#: the same ones: blobs never change once written, and DuckDB reads a file again if its modification time moved).
+SETTINGS: tuple[str, ...] = ("SET GLOBAL integer_division = true", "SET GLOBAL parquet_metadata_cache = true")
 
 
 #: How many texts DuckDB's parser accepted are remembered (then forgotten all at once).
@@ -269,6 +271,7 @@ class DuckDBQuery:
         self._paths: list[list[list[str]]] | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
         self._rendered: tuple[tuple[int, tuple[str, ...]], str] | None = None
+        self.sql: str | None = None  # the DuckDB SQL execute() ran
         self._interrupted = threading.Event()
         self._own_database = False  # execute() opened a database for this statement alone
         self._sealed: Sealed | None = None  # the pool's database execute() runs on, given back at the end
@@ -337,7 +340,7 @@ class DuckDBQuery:
         try:
             if self._interrupted.is_set():
                 raise QueryCancelled("the query was cancelled")
-            sql = self.define_views(con, paths, layouts)
+            sql = self.sql = self.define_views(con, paths, layouts, inline=True)
             if self.write is not None:
                 result: EngineResult = self.write.run(con, access, sql, plan)
                 self._release(con, stop, access)
@@ -391,15 +394,21 @@ class DuckDBQuery:
                 (part.values, files) for part, files in zip(scan.parts, named, strict=True)]) if local else None))
         return laid
 
-    def define_views(self, con: duckdb.DuckDBPyConnection, paths: list[list[list[str]]], laid: list[Laid]) -> str:
+    def define_views(self, con: duckdb.DuckDBPyConnection, paths: list[list[list[str]]], laid: list[Laid], *,
+                     inline: bool = False) -> str:
         """One view per table reference over its files (``paths``, laid out by :meth:`lay_out`); the statement
-        rewritten onto them."""
+        rewritten onto them. With ``inline``, a SELECT reads an external table's files in a subquery in its
+        place instead: DuckDB then binds the reader once, not once for the view and again for the statement
+        (the statement's own text never holds the view's quoted name, or the view is kept)."""
         assert self.scans is not None
         views: list[str] = []
+        inlined: dict[str, str] = {}
         for position, (scan, scan_paths, (named, linked)) in enumerate(zip(self.scans, paths, laid, strict=True)):
             view = _view(position)
             if scan.iceberg is not None:
                 iceberg.define_view(con, scan, [p for part in scan_paths for p in part], view)
+            elif inline and self.write is None and scan.ref.node is not None:
+                inlined[view] = self._scan_sql(con, scan, named, linked)
             else:
                 con.execute(f"CREATE TEMP VIEW {readers.quote_ident(view)} AS "
                             f"{self._scan_sql(con, scan, named, linked)}")
@@ -407,7 +416,14 @@ class DuckDBQuery:
         tree = self.write.source_tree() if self.write is not None else self.statement.tree
         if tree is None:
             return ""
-        return self._render(tree, views)
+        sql = self._render(tree, views)
+        for view, scan_sql in inlined.items():
+            quoted = readers.quote_ident(view)
+            if sql.count(quoted) == 1:
+                sql = sql.replace(quoted, f"({scan_sql})")
+            else:  # the statement spells the name too (in a string, say): read through a view after all
+                con.execute(f"CREATE TEMP VIEW {quoted} AS {scan_sql}")
+        return sql
 
     def _scan_sql(self, con: duckdb.DuckDBPyConnection, scan: Scan, named: list[list[tuple[str, str]]],
                   linked: list[str] | None) -> str:
@@ -430,7 +446,9 @@ class DuckDBQuery:
         if fmt == "parquet":  # columns none of the files hold (added after they were written) are NULL
             known = [f.columns for f in files if f.columns is not None]
             present = set().union(*known) if len(known) == len(files) else None
-            return readers.read_parquet(paths, ref.columns, keys, present)
+            schemas = {f.schema for f in files}
+            return readers.read_parquet(paths, ref.columns, keys, present,
+                                        one_schema=len(schemas) == 1 and None not in schemas)
         if fmt == "csv":
             return readers.read_csv(paths, ref.columns, ref.table.csv_options, keys)
         if fmt == "json":

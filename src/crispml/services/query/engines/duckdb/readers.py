@@ -2,8 +2,9 @@
 
 - Parquet: columns by name across files (``union_by_name``: a file written
   before a column was added reads it as NULL, as Athena and the Iceberg reader
-  do), cast to the catalog's types (DuckDB drops a cast to the type a column
-  already has, so filters still reach the row groups).
+  do; files whose footers showed one schema need no reconciling), cast to
+  the catalog's types (DuckDB drops a cast to the type a column already has,
+  so filters still reach the row groups).
 - CSV: every field read as text with the SerDe's delimiter, quote, escape and
   header lines, then ``TRY_CAST`` to the catalog's type — an unparseable field
   is NULL, as Hive's text SerDes read it. Only the empty field and ``\\N``
@@ -82,14 +83,16 @@ def _key_projection(keys: Sequence[Column] | None) -> str:
 
 
 def read_parquet(paths: Sequence[str], columns: Sequence[Column], keys: Sequence[Column] | None = None,
-                 present: set[str] | None = None) -> str:
+                 present: set[str] | None = None, *, one_schema: bool = False) -> str:
     """Parquet files; ``keys`` are read from the paths' ``key=value`` folders. A catalog column that none of
-    the files holds (``present``: their lower-case column names, if known) is NULL."""
+    the files holds (``present``: their lower-case column names, if known) is NULL. Files known to share
+    ``one_schema`` (the same column names and types) are read as the first one says, without DuckDB opening
+    every file to reconcile their columns by name before it starts (``union_by_name``)."""
     projection = ", ".join(
         f"CAST({quote_ident(c.name) if present is None or c.name.lower() in present else 'NULL'} "
         f"AS {duckdb_type(c.hive_type)}) AS {quote_ident(c.name)}" for c in columns)
     return (f"SELECT {projection}{_key_projection(keys)} FROM read_parquet({path_list(paths)}, "
-            f"union_by_name=true, {hive_options(keys)})")
+            f"union_by_name={'false' if one_schema else 'true'}, {hive_options(keys)})")
 
 
 def read_csv(paths: Sequence[str], columns: Sequence[Column], options: dict[str, str],

@@ -43,6 +43,9 @@ class DataFile:
     size: int
     #: A Parquet file's top-level column names (lower-case), once its footer was read (``scanned.py``).
     columns: frozenset[str] | None = None
+    #: A Parquet file's columns as (name, Arrow type) pairs, once its footer was read: files of one schema
+    #: are read without reconciling their columns by name (``readers.read_parquet``).
+    schema: frozenset[tuple[str, str]] | None = None
 
     @property
     def uri(self) -> str:

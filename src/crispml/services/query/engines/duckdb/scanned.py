@@ -12,7 +12,8 @@ skips it. (Anything more complex keeps every row group: the count may be
 high, never low.) A file whose footer cannot be read counts
 whole — the read itself will fail naming it. Each footer read also records
 the file's columns, so a reader of files that all predate an added column
-reads it as NULL. CSV and JSON files are read
+reads it as NULL, and files of one schema are read without reconciling
+their columns. CSV and JSON files are read
 whole and count whole, as in Athena. A local file's footer is read once per
 engine (:class:`Footers`): blobs never change once written (a put makes a new
 blob), so statements over the same files read no footer again. Deliberately
@@ -193,6 +194,7 @@ class _Footer:
     stamp: tuple[int, int, int]  # size, modification time, inode
     metadata: pq.FileMetaData
     names: frozenset[str]  # top-level column names, lower-case
+    schema: frozenset[tuple[str, str]]  # (name, Arrow type) of each top-level column
     counted: dict[tuple[Any, ...], int] = field(default_factory=dict)
 
 
@@ -213,7 +215,7 @@ class Footers:
             footer = self._footer(path)
         except (OSError, ValueError, pa.ArrowException):
             return file.size
-        file.columns = footer.names
+        file.columns, file.schema = footer.names, footer.schema
         key = (file.size, None if columns is None else frozenset(columns), tuple(filters))
         counted = footer.counted.get(key)
         if counted is None:
@@ -233,13 +235,20 @@ class Footers:
                     self._found.move_to_end(path)
                     return found
             metadata = pq.read_metadata(handle)
-        found = _Footer(stamp, metadata, frozenset(name.lower() for name in metadata.schema.to_arrow_schema().names))
+        found = _Footer(stamp, metadata, *_columns(metadata))
         with self._lock:
             self._found[path] = found
             self._found.move_to_end(path)
             while len(self._found) > self.keep:
                 self._found.popitem(last=False)
         return found
+
+
+def _columns(metadata: pq.FileMetaData) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
+    """A footer's top-level column names (lower-case), and its columns as (name, Arrow type) pairs."""
+    schema = metadata.schema.to_arrow_schema()
+    return (frozenset(name.lower() for name in schema.names),
+            frozenset((f.name, str(f.type)) for f in schema))
 
 
 def file_bytes(open_file: Callable[[], Any], file: DataFile, columns: set[str] | None,
@@ -251,7 +260,7 @@ def file_bytes(open_file: Callable[[], Any], file: DataFile, columns: set[str] |
             metadata = pq.read_metadata(handle)
     except (OSError, ValueError, pa.ArrowException):
         return file.size
-    file.columns = frozenset(name.lower() for name in metadata.schema.to_arrow_schema().names)
+    file.columns, file.schema = _columns(metadata)
     return min(file.size, parquet_bytes(metadata, columns, filters))
 
 
