@@ -275,12 +275,16 @@ class ExecutionOps(StatementOps):
         return self._read_settings(name)
 
     def _read_settings(self, name: str) -> tuple[str, WorkGroupConfiguration]:
-        found = self._hot().workgroup(name)
-        if found is None:
+        for _ in range(_RECORD_RETRIES):
+            found = self._hot().workgroup(name)
+            if found is not None:
+                return found
             with self._reading() as session:
-                self._workgroup(session, name)  # raises, naming workgroups with a close name
-        assert found is not None
-        return found
+                # raises, naming workgroups with a close name; if it finds one, it was made since the read
+                # above (concurrent first starts make the primary workgroup): read it again
+                self._workgroup(session, name)
+        raise InvalidRequestException(f"workgroup {name!r} is being created and deleted as it is read; "
+                                      "start the query again")
 
     def _hot(self) -> HotStatements:
         """The plain-SQL statements every query runs, for this platform's metadata DB."""
