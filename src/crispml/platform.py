@@ -16,6 +16,7 @@ import importlib
 import itertools
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError
@@ -211,8 +212,14 @@ class Platform:
                 outcomes[i] = result
         errors = [o if isinstance(o, CrispmlError) else None for o in outcomes]
         audit.record_many(ctx, spec.action, [(resources[i], errors[i], _parameters(validated[i]))
-                                             for i in range(len(requests))], duration_ms=elapsed())
+                                             for i in range(len(requests))], duration_ms=elapsed(),
+                          read_only=not spec.mutating)
         return outcomes
+
+    def gathering(self) -> AbstractContextManager[None]:
+        """Work a call started and left running on this thread (a query's run), until the block ends: the
+        audit events of its read-only calls commit with its own first write (:meth:`AuditService.gathering`)."""
+        return self._audit.gathering()
 
     def _failure(self, spec: OperationSpec, exc: Exception) -> CrispmlError:
         """The error a call that raised ``exc`` fails with: a storage fault of the metadata DB by name

@@ -32,7 +32,7 @@ import inspect
 import re
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, get_type_hints
 
@@ -122,6 +122,11 @@ class Runtime(Protocol):
                  body: Callable[[list[Request]], list[Any]]) -> list[Any]:
         """:meth:`run` for several requests of one operation in one step (one audit event each); one
         result per request, a value or the error of that request."""
+        ...
+
+    def gathering(self) -> AbstractContextManager[None]:
+        """For work a call started and left running on this thread: the audit events of the read-only calls
+        it makes commit with the work's own first write transaction."""
         ...
 
 

@@ -211,3 +211,48 @@ def test_a_long_call_appends_the_events_of_its_reads_a_hundred_at_a_time(local_c
     assert during == [HANDED_ON * 2]  # two full hands written while the call ran, not held to its end
     assert len(_reads(db, "lake:HeadBucket")) == HANDED_ON * 2 + 5
     assert [(o, c) for o, c, _ in _events(db)] == [("Success", None)] * 2  # the bucket's, and the call's
+
+
+@pytest.mark.parametrize("path", sorted(PATHS))
+def test_the_reads_of_work_a_call_left_running_commit_with_its_first_own_write(db_client: Client,
+                                                                              path: str) -> None:
+    """Work a call started and left running (a query's run) gathers the events of its reads, including a
+    ``run_each`` step's: none is written while it reads, all of them commit in its first own write (a write
+    inside a call carries that call's event, not these), and a read after that is appended when it ends."""
+    db = db_client.platform.db
+    db_client.lake.create_bucket(bucket="gathered")
+    db_client.lake.put_object(bucket="gathered", key="a", body=b"1")
+    caller = db_client.platform.service("lake")
+    seen: dict[str, int] = {}
+
+    def count() -> int:
+        return len(_reads(db, "lake:HeadBucket")) + len(_reads(db, "lake:GetObject"))
+
+    with db_client.platform.gathering():
+        db_client.lake.head_bucket(bucket="gathered")
+        with pytest.raises(Exception, match="does not exist"):
+            db_client.lake.head_bucket(bucket="nowhere")
+        caller.readable_paths(CallContext(principal="root"), [("gathered", "a"), ("gathered", "b")])
+        db_client.lake.put_object(bucket="gathered", key="c", body=b"2")  # a call's write: its own event
+        seen["before"] = count()
+        PATHS[path](db)  # the work's own first write carries them
+        seen["after"] = count()
+        db_client.lake.head_bucket(bucket="gathered")
+        seen["late"] = count()
+    assert seen == {"before": 0, "after": 4, "late": 4}
+    assert sorted(_reads(db, "lake:HeadBucket")) == [("Failure", "NoSuchBucket"), ("Success", None),
+                                                     ("Success", None)]
+    assert sorted(_reads(db, "lake:GetObject")) == [("Failure", "NoSuchKey"), ("Success", None)]
+    assert len(_reads(db, "lake:PutObject")) == 2
+
+
+def test_the_reads_of_work_whose_write_rolled_back_are_appended_when_it_ends(local_client: Client) -> None:
+    db = local_client.platform.db
+    local_client.lake.create_bucket(bucket="rolled")
+    with local_client.platform.gathering():
+        local_client.lake.head_bucket(bucket="rolled")
+        with pytest.raises(RuntimeError), db.cursor(write=True) as cursor:
+            cursor.execute(NOTHING)
+            raise RuntimeError("the work's write fails before its commit")
+        assert _reads(db, "lake:HeadBucket") == []
+    assert _reads(db, "lake:HeadBucket") == [("Success", None)]

@@ -199,3 +199,21 @@ def test_prefixes_are_literal_not_patterns(lake: Any, bucket: str) -> None:
     assert keys(lake, bucket, prefix="a_") == ["a_b"]
     assert keys(lake, bucket, prefix="a%") == ["a%c"]
     assert keys(lake, bucket, prefix="a\\") == ["a\\d"]
+
+
+def check_prefixes_at_the_ends_of_unicode(lake: Any) -> None:
+    """A flat listing bounds its prefix by the next character: keys whose next character is the last code
+    point, or whose prefix ends just below the surrogates, are still under it; the next prefix's are not."""
+    lake.create_bucket(bucket="edges")
+    names = ["a\U0010ffffz", "a\U0010ffff", "ab", "a", "b", "\ud7ffx", "\ud7ff", "\ue000", "\U0010ffff\U0010ffffq",
+             "\U0010ffff"]
+    _put_all(lake, "edges", names)
+    for prefix in ("a", "a\U0010ffff", "\ud7ff", "\U0010ffff", "\U0010ffff\U0010ffff", ""):
+        expected = sorted((n for n in names if n.startswith(prefix)), key=lambda k: k.encode("utf-8"))
+        assert keys(lake, "edges", prefix=prefix) == expected, prefix
+        paged = [o.key for p in walk(lake, "edges", prefix=prefix, max_keys=1) for o in p.contents]
+        assert paged == expected, prefix
+
+
+def test_prefixes_at_the_ends_of_unicode_on_each_db(db_client: Client) -> None:
+    check_prefixes_at_the_ends_of_unicode(db_client.lake)

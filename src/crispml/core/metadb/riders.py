@@ -35,12 +35,14 @@ class Rider:
     """One statement (``sql`` and the values ``values()`` builds when it runs) for the next write transaction
     of ``owner`` (a :class:`Database`) committed in this context."""
 
-    __slots__ = ("_busy", "_closed", "_lock", "landed", "owner", "sql", "values")
+    __slots__ = ("_busy", "_closed", "_lock", "landed", "many", "owner", "sql", "values")
 
-    def __init__(self, owner: object, sql: str, values: Callable[[], Sequence[Any]]) -> None:
+    def __init__(self, owner: object, sql: str, values: Callable[[], Sequence[Any]], *, many: bool = False) -> None:
         self.owner = owner
         self.sql = sql
         self.values = values
+        #: ``values()`` is a sequence of rows, the statement run once per row (none: nothing runs).
+        self.many = many
         #: Whether the statement committed with a transaction of the call.
         self.landed = False
         self._busy = False
@@ -59,7 +61,12 @@ class Rider:
         """Run the statement on ``connection`` (a DB-API connection, inside the claiming transaction)."""
         cursor = connection.cursor()
         try:
-            cursor.execute(self.sql, tuple(self.values()))
+            if not self.many:
+                cursor.execute(self.sql, tuple(self.values()))
+            else:
+                rows = [tuple(row) for row in self.values()]
+                if rows:
+                    cursor.executemany(self.sql, rows)
         finally:
             cursor.close()
 

@@ -11,7 +11,9 @@ nothing — a read, a refusal, a failure that rolled back — gets its event
 appended in a transaction of its own afterwards, except a read-only call made
 inside another call (``GetQueryResults`` reading its results' object): its
 event goes with the outer call's, in one transaction, at most
-:data:`HANDED_ON` at a time. The one change ever made to
+:data:`HANDED_ON` at a time. Work a call leaves running on a thread of its own
+(a query's run) gathers the events of its read-only calls the same way
+(:meth:`AuditService.gathering`), and they commit with its end state. The one change ever made to
 a stored event: a call that failed after its first commit turns its event
 (written as a success) into a failure, with the error and the full duration. The duration of an event
 carried by a commit runs to that commit.
@@ -37,7 +39,7 @@ from crispml.core import paging
 from crispml.core.context import CallContext
 from crispml.core.errors import CrispmlError, InvalidArgument
 from crispml.core.ids import new_id
-from crispml.core.metadb.riders import Rider
+from crispml.core.metadb.riders import Rider, aside, riding
 from crispml.core.names import crn
 from crispml.services.audit.entities import AuditEvent
 from crispml.services.audit.specs import (
@@ -102,12 +104,12 @@ class PendingEvent:
 
     def __init__(self, service: AuditService, ctx: CallContext, action: str, resource: str,
                  parameters: dict[str, Any] | None, elapsed: Callable[[], float],
-                 parent: PendingEvent | None = None) -> None:
+                 parent: PendingEvent | Gathering | None = None) -> None:
         self.event_id = new_id("evt")
         self._service, self._ctx, self._action, self._resource = service, ctx, action, resource
         self._parameters, self._elapsed = parameters, elapsed
         self.rider = Rider(service.db, _insert_sql(service.db.mark), self._values)
-        self.parent = parent
+        self.parent: PendingEvent | Gathering | None = parent
         #: The values of the events of read-only calls made inside this one, to append with its own.
         self.children: list[tuple[Any, ...]] = []
         self.closed = False
@@ -117,8 +119,33 @@ class PendingEvent:
                                   self._parameters, self._service.clock.now(), self.event_id)
 
 
-#: The event of the call running on this thread (the parent of a read-only call made inside it).
-_OPEN: ContextVar[PendingEvent | None] = ContextVar("crispml_open_event", default=None)
+class Gathering:
+    """The events of the read-only calls made on one thread by work a call started and left running (a
+    query's run on its worker thread), which has no event of its own to hand them to: they ride on the first
+    write transaction that work commits outside a call (:attr:`rider`: the run's end state), else
+    :meth:`AuditService.gathering` appends them when the work ends."""
+
+    __slots__ = ("_carried", "children", "closed", "rider")
+
+    def __init__(self, service: AuditService) -> None:
+        self.children: list[tuple[Any, ...]] = []
+        self.closed = False
+        self._carried: list[tuple[Any, ...]] = []
+        self.rider = Rider(service.db, _insert_sql(service.db.mark), self._carry, many=True)
+
+    def _carry(self) -> list[tuple[Any, ...]]:
+        """The events waiting, for the transaction the rider boards (kept until it is known to have landed)."""
+        self._carried, self.children = self._carried + self.children, []
+        return self._carried
+
+    def left(self) -> list[tuple[Any, ...]]:
+        """What no commit carried."""
+        return self.children if self.rider.landed else self._carried + self.children
+
+
+#: The event of the call running on this thread (the parent of a read-only call made inside it), or the
+#: gathering of the work running on it.
+_OPEN: ContextVar[PendingEvent | Gathering | None] = ContextVar("crispml_open_event", default=None)
 
 
 #: What other services and shells may import: the service, its operations' requests, and what they share.
@@ -161,6 +188,22 @@ class AuditService(Service):
         finally:
             _OPEN.reset(token)
 
+    @contextmanager
+    def gathering(self) -> Iterator[None]:
+        """Work a call started and left running on this thread (a query's run) until the block ends: the
+        read-only calls it makes hand their events to a :class:`Gathering`, whose rider carries them in the
+        work's first own write transaction (its calls' writes carry their own events); what none carried is
+        appended when the block ends, and at most :data:`HANDED_ON` wait."""
+        gathered = Gathering(self)
+        token = _OPEN.set(gathered)
+        try:
+            with riding(gathered.rider):
+                yield
+        finally:
+            _OPEN.reset(token)
+            gathered.closed = True
+            self._append(gathered.left())
+
     def finish(self, event: PendingEvent, error: CrispmlError | None) -> None:
         """End a call's event: append it if no commit of the call carried it (with the events handed to it),
         or hand it to its parent call; if a commit carried it and the call then failed, record the failure
@@ -174,15 +217,25 @@ class AuditService(Service):
             rows = event.children
         else:
             rows = [event._values(error), *event.children]
+        self._hand_on(event.parent, rows)
+
+    def _hand_on(self, parent: PendingEvent | Gathering | None, rows: list[tuple[Any, ...]]) -> None:
+        """Give ``rows`` to ``parent`` if it is open (appending them once :data:`HANDED_ON` wait), else append
+        them now."""
         if not rows:
             return
-        parent = event.parent
         if parent is not None and not parent.closed:
             parent.children.extend(rows)
             if len(parent.children) < HANDED_ON:
                 return
             rows, parent.children = parent.children, []  # a long call's reads are not all held to its end
-        with self.db.cursor(write=True) as cursor:
+        self._append(rows)
+
+    def _append(self, rows: list[tuple[Any, ...]]) -> None:
+        """Append events, in one write transaction."""
+        if not rows:
+            return
+        with aside(), self.db.cursor(write=True) as cursor:
             if len(rows) == 1:
                 cursor.execute(_insert_sql(self.db.mark), rows[0])
             else:
@@ -190,15 +243,14 @@ class AuditService(Service):
 
     def record_many(self, ctx: CallContext, action: str,
                     events: list[tuple[str, CrispmlError | None, dict[str, Any] | None]], *,
-                    duration_ms: float) -> None:
+                    duration_ms: float, read_only: bool = False) -> None:
         """Append one event per (resource, error, parameters), all in one write transaction: the calls
-        of one :meth:`~crispml.platform.Platform.run_each` step."""
+        of one :meth:`~crispml.platform.Platform.run_each` step (``read_only`` ones are handed to the call
+        or work they run inside, as :meth:`pending`'s are)."""
         now = self.clock.now()
         rows = [self._row(ctx, action, resource, error, duration_ms, parameters, now, new_id("evt"))
                 for resource, error, parameters in events]
-        if rows:
-            with self.db.cursor(write=True) as cursor:
-                cursor.executemany(_insert_sql(self.db.mark), rows)
+        self._hand_on(_OPEN.get() if read_only else None, rows)
 
     def _row(self, ctx: CallContext, action: str, resource: str, error: CrispmlError | None, duration_ms: float,
              parameters: dict[str, Any] | None, now: datetime, event_id: str) -> tuple[Any, ...]:

@@ -29,6 +29,7 @@ from crispml.services.catalog.errors import (
     InvalidInputException,
 )
 from crispml.services.catalog.expressions import compile_expression
+from crispml.services.catalog.hot import HotStatements
 from crispml.services.catalog.rules import check_partition_value
 from crispml.services.catalog.specs import (
     BatchCreatePartitionRequest,
@@ -169,6 +170,16 @@ class PartitionOps(CatalogCore):
         found: list[Partition] = []
         last_seq: int | None = None
         more = False
+        if request.expression is None:  # every query planning a partitioned table: plain SQL (hot.py)
+            listed = self.db.statements(HotStatements).partitions(
+                request.database_name, request.table_name, int(after) if after is not None else 0,
+                request.max_results + 1)
+            if listed is not None:
+                table, rows = listed
+                found = [self._partition_entity(table, row) for row in rows[:request.max_results]]
+                more = len(rows) > request.max_results
+                return GetPartitionsResponse(partitions=found, next_token=encode_token(
+                    rows[request.max_results - 1].seq) if more else None)
         with self._reading() as session:
             table = self._table(session, request.database_name, request.table_name)
             # the keys (a read of the table's definition) only for an expression: a query's planning lists all

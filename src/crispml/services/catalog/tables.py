@@ -26,6 +26,7 @@ from crispml.services.catalog.errors import (
     AlreadyExistsException,
     InvalidInputException,
 )
+from crispml.services.catalog.hot import HotStatements
 from crispml.services.catalog.managed import ManagedTables
 from crispml.services.catalog.specs import (
     CreateTableRequest,
@@ -101,7 +102,10 @@ class TableOps(ManagedTables):
     @operation("GetTable", resource=lambda r: table_crn(r.database_name, r.name), mutating=False)
     def get_table(self, ctx: CallContext, request: TableRequest) -> GetTableResponse:
         """Show a table's current definition."""
-        with self._reading() as session:
+        found = self.db.statements(HotStatements).current(request.database_name, request.name)  # every query
+        if found is not None:
+            return GetTableResponse(table=self._table_entity(*found))
+        with self._reading() as session:  # it says what is missing (and what is close)
             row = self._table(session, request.database_name, request.name)
             return GetTableResponse(table=self._table_entity(row, self._version_row(session, row)))
 

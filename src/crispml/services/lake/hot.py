@@ -1,4 +1,4 @@
-"""The lake's two hot statements in plain SQL: reading a key's current version, committing a new one.
+"""The lake's hot statements in plain SQL: reading a key's current version, committing a new one, listing.
 
 Every ``PutObject`` commits a version and every ``GetObject`` or
 ``HeadObject`` reads one; a query runs both (its results are put, then read
@@ -7,9 +7,11 @@ session, a unit-of-work flush, an identity map, statements built and compiled
 per call — so these run as text on the driver's cursor
 (:meth:`~crispml.core.metadb.engine.Database.cursor`), as the spine's audit
 insert does. They do what ``LakeCore._version`` and ``LakeCore._commit_version``
-do for these cases, and the rest of the lake (delete markers, lifecycle,
-listing) keeps the ORM. The values pass through the columns' own converters
-(``to_driver``/``from_driver``), so what is stored is what Core would store.
+do for these cases; a listing without a delimiter (how a query finds a table's
+files) is one joined read instead of ``ListingOps._scan_current``'s two, and the
+rest of the lake (delete markers, lifecycle, listings by folder) keeps the ORM.
+The values pass through the columns' own converters (``to_driver``/
+``from_driver``), so what is stored is what Core would store.
 """
 
 from __future__ import annotations
@@ -53,6 +55,13 @@ class HotStatements:
                        f"VALUES ({', '.join([m] * len(_WRITTEN))}) RETURNING seq")
         self.point = f"UPDATE lake_current SET seq = {m} WHERE bucket = {m} AND key = {m}"
         self.add_pointer = f"INSERT INTO lake_current (bucket, key, seq) VALUES ({m}, {m}, {m})"
+        listed = (f"SELECT c.key, v.last_modified, v.etag, v.size, v.storage_class FROM lake_current c "
+                  f"JOIN lake_versions v ON v.seq = c.seq WHERE c.bucket = {m} AND c.key {{}} {m}{{}} "
+                  f"ORDER BY c.key LIMIT {m}")
+        below = f" AND c.key < {m}"
+        #: a flat listing's statement by (from a key after the prefix, below a bound)
+        self.listed = {(after, bounded): listed.format(">" if after else ">=", below if bounded else "")
+                       for after in (False, True) for bounded in (False, True)}
         self._to = {c: db.to_driver(_VERSIONS.c[c]) for c in COLUMNS}
         self._from: list[Callable[[Any], Any]] = [db.from_driver(_VERSIONS.c[c]) for c in COLUMNS]
 
@@ -86,6 +95,21 @@ class HotStatements:
                     row = self.row(values)
                     found[row.key] = row
         return found
+
+    def listing(self, bucket: str, prefix: str, after: str | None, limit: int) -> list[tuple[Any, ...]] | None:
+        """Up to ``limit`` current objects under ``prefix`` (after the key ``after``, if given), in key order, as
+        (key, last modified, ETag, size, storage class); None if there is no such bucket. One read transaction."""
+        last_modified = self._from[COLUMNS.index("last_modified")]
+        start = after if after is not None and after >= prefix else None
+        bound = above(prefix)
+        values = (bucket, prefix if start is None else start, *([bound] if bound is not None else []), limit)
+        with self.db.cursor() as cursor:
+            cursor.execute(self.bucket, (bucket,))
+            if cursor.fetchone() is None:
+                return None
+            cursor.execute(self.listed[start is not None, bound is not None], values)
+            return [(key, last_modified(modified), etag, size, storage_class)
+                    for key, modified, etag, size, storage_class in cursor.fetchall()]
 
     def row(self, values: Any) -> VersionRow:
         """A (detached) version from its column values as the driver returned them."""
@@ -131,3 +155,15 @@ class HotStatements:
             if not cursor.rowcount:
                 cursor.execute(self.add_pointer, (bucket, key, seq))
         return VersionRow(seq=seq, **fields), unreachable
+
+
+def above(prefix: str) -> str | None:
+    """The least key above every key that starts with ``prefix`` (in UTF-8 byte order, which is code point
+    order): its last character's successor; None for the empty prefix (nothing is above every key)."""
+    while prefix:
+        last = ord(prefix[-1])
+        if last < 0x10FFFF:
+            following = 0xE000 if 0xD800 <= last + 1 <= 0xDFFF else last + 1  # surrogates are not characters
+            return prefix[:-1] + chr(following)
+        prefix = prefix[:-1]  # nothing follows U+10FFFF: the bound of the shorter prefix
+    return None

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crispml.core.context import CallContext
-from crispml.services.lake.core import LakeCore, bucket_crn, decode_token, encode_token
+from crispml.services.lake.core import LakeCore, _no_such_bucket, bucket_crn, decode_token, encode_token
 from crispml.services.lake.entities import CommonPrefix, ObjectSummary, ObjectVersion
 from crispml.services.lake.specs import (
     ListObjectsV2Request,
@@ -49,18 +49,27 @@ class ListingOps(LakeCore):
         prefixes: list[CommonPrefix] = []
         last = None
         truncated = False
-        with self._reading() as session:
-            self._bucket(session, request.bucket)
-            for name, row in self._scan_current(session, request.bucket, prefix, marker, request.delimiter):
-                if len(contents) + len(prefixes) >= request.max_keys:
-                    truncated = True
-                    break
-                if row is None:
-                    prefixes.append(CommonPrefix(prefix=name))
-                else:
-                    contents.append(ObjectSummary(key=name, last_modified=row.last_modified, etag=row.etag,
-                                                  size=row.size, storage_class=row.storage_class))
-                last = name
+        if not request.delimiter:  # a flat listing (every query plans with some): one plain statement (hot.py)
+            found = self._hot().listing(request.bucket, prefix, marker, request.max_keys + 1)
+            if found is None:
+                raise _no_such_bucket(request.bucket)
+            truncated = len(found) > request.max_keys
+            contents = [ObjectSummary(key=key, last_modified=modified, etag=etag, size=size, storage_class=storage)
+                        for key, modified, etag, size, storage in found[:request.max_keys]]
+            last = contents[-1].key if contents else None
+        else:
+            with self._reading() as session:
+                self._bucket(session, request.bucket)
+                for name, row in self._scan_current(session, request.bucket, prefix, marker, request.delimiter):
+                    if len(contents) + len(prefixes) >= request.max_keys:
+                        truncated = True
+                        break
+                    if row is None:
+                        prefixes.append(CommonPrefix(prefix=name))
+                    else:
+                        contents.append(ObjectSummary(key=name, last_modified=row.last_modified, etag=row.etag,
+                                                      size=row.size, storage_class=row.storage_class))
+                    last = name
         return ListObjectsV2Response(
             name=request.bucket, prefix=prefix, delimiter=request.delimiter, max_keys=request.max_keys,
             key_count=len(contents) + len(prefixes), is_truncated=truncated, contents=contents,

@@ -177,15 +177,19 @@ class Run:
 
     def _work(self) -> None:
         try:
-            self._run()
-        except BaseException as exc:  # the worker ends with the execution closed, never with a traceback
-            with contextlib.suppress(Exception):
-                if self._timed_out.is_set():
-                    self._end("FAILED", error=self._timeout_error())
-                elif isinstance(exc, QueryCancelled) or self.cancelled():
-                    self._end("CANCELLED", reason=_CANCELLED_REASON)
-                else:
-                    self._end("FAILED", error=exc)
+            # the audit events of the run's reads (its tables' partitions, listings, files) commit with its
+            # end state, in one transaction; a read after that, or an end that failed, appends them itself
+            with contextlib.suppress(Exception), self.core.runtime.gathering():
+                try:
+                    self._run()
+                except BaseException as exc:  # the worker ends with the execution closed, never with a traceback
+                    with contextlib.suppress(Exception):
+                        if self._timed_out.is_set():
+                            self._end("FAILED", error=self._timeout_error())
+                        elif isinstance(exc, QueryCancelled) or self.cancelled():
+                            self._end("CANCELLED", reason=_CANCELLED_REASON)
+                        else:
+                            self._end("FAILED", error=exc)
         finally:
             # the ticker's thread is a daemon: once cancelled, the watch is not inside the engine's
             # interrupt() (C++) when the interpreter finalizes, which would abort the process
