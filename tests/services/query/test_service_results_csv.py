@@ -90,3 +90,17 @@ def test_a_limit_stops_at_whole_records() -> None:
 def test_crlf_line_ends_and_a_single_null_column() -> None:
     assert parse_records(b'"a","b"\r\n"1",\r\n', 10, final=True)[0] == [["a", "b"], ["1", None]]
     assert parse_records(b'"v"\n\n"x"\n', 10, final=True)[0] == [["v"], [None], ["x"]]
+
+
+def test_a_small_batch_is_written_as_pyarrow_writes_a_large_one() -> None:
+    """Few values are written by hand, more by pyarrow's CSV writer: the bytes are the same either way."""
+    from crispml.services.query import results_csv
+
+    rows = [(i, None if i % 3 == 0 else f'v"{i}"\n,', i / 4) for i in range(40)]
+    batch = pa.RecordBatch.from_pylist([{"n": n, "s": s, "d": d} for n, s, d in rows])
+    whole = batch_bytes(batch)
+    small = b"".join(batch_bytes(batch.slice(i, 2)) for i in range(0, 40, 2))
+    assert batch.num_rows * batch.num_columns > results_csv.SMALL >= 2 * batch.num_columns
+    assert small == whole
+    assert parse_records(whole, 100, final=True)[0][:4] == [
+        ["0", None, "0.0"], ["1", 'v"1"\n,', "0.25"], ["2", 'v"2"\n,', "0.5"], ["3", None, "0.75"]]

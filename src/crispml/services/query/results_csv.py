@@ -46,11 +46,20 @@ def header_bytes(names: Sequence[str]) -> bytes:
     return (",".join(_quoted(n) for n in names) + "\n").encode("utf-8") if names else b""
 
 
+#: Batches of at most this many values are written here rather than by ``pyarrow.csv``, whose set-up costs
+#: more than writing a few rows (a ``SELECT 1``, an aggregate's one row).
+SMALL = 64
+
+
 def batch_bytes(batch: pa.RecordBatch) -> bytes:
     """One batch's rows in Athena's CSV (no header)."""
     if batch.num_rows == 0 or batch.num_columns == 0:
         return b""
     columns = [_as_text(column) for column in batch.columns]
+    if batch.num_rows * batch.num_columns <= SMALL:
+        values = [column.to_pylist() for column in columns]
+        return "".join(",".join("" if v is None else _quoted(v) for v in row) + "\n"
+                       for row in zip(*values, strict=True)).encode("utf-8")
     table = pa.Table.from_arrays(columns, names=[f"c{i}" for i in range(len(columns))])
     out = io.BytesIO()
     pacsv.write_csv(table, out, _WRITE_OPTIONS)
