@@ -5,17 +5,18 @@ resolves its tables (``sql.py``, ``resolve.py``), and finds the WHERE
 conjuncts that prune partitions (``rewrite.py``); :meth:`DuckDBQuery.plan`
 lists the files each table reference reads (``scan.py``, Iceberg scans through
 the catalog), authorizes each file read as the caller (``access.py``) and
-counts the bytes scanned (``scanned.py``); :meth:`DuckDBQuery.execute` defines
-one DuckDB view per table reference over those files (``readers.py``;
-compressed text through ``compressed.py``), and runs the rewritten statement, streaming the rows
-as Arrow record batches. CTAS, INSERT and DELETE are in ``writes.py``. Every
-statement is sealed (``seal.py``): refused at parse time if it names a file,
-engine state or a DuckDB-only statement, and run on a database that can reach
-only the files its tables resolved to (and its scratch folder). What does not
+counts the bytes scanned (``scanned.py``); :meth:`DuckDBQuery.execute` reads
+each table reference's files in a subquery in its place (a view, for writes
+and Iceberg tables; ``readers.py``, compressed text through ``compressed.py``)
+and runs the rewritten statement, streaming the rows as Arrow record batches.
+CTAS, INSERT and DELETE are in ``writes.py``. Every statement is sealed
+(``seal.py``): refused at parse time if it names a file, engine state or a
+DuckDB-only statement, and run on a database that can reach only the files its
+tables resolved to (and its scratch folder). What does not
 change from one statement to the next is kept by the engine: the Hive-style
 link trees over local files (``links.py``), a read-only statement's database
 for the next one reading exactly the same files (``pool.py``) and Parquet
-footers (``scanned.py``).
+footers (``scanned.py``, and DuckDB's own metadata cache).
 
 Deliberately not here: executions, states, result files and the workgroup's
 bytes-scanned cutoff (the query service's), and SQL that only manages the
