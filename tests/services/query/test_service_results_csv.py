@@ -104,3 +104,22 @@ def test_a_small_batch_is_written_as_pyarrow_writes_a_large_one() -> None:
     assert small == whole
     assert parse_records(whole, 100, final=True)[0][:4] == [
         ["0", None, "0.0"], ["1", 'v"1"\n,', "0.25"], ["2", 'v"2"\n,', "0.5"], ["3", None, "0.75"]]
+
+
+def test_a_long_double_column_prints_as_java_prints_each_value() -> None:
+    """Long double columns are printed by Arrow's kernels, short ones value by value: the text is the same."""
+    import random
+    import struct
+
+    from crispml.services.query import results_csv
+
+    chance = random.Random(13)
+    values: list[float | None] = [chance.random() * 10 ** chance.randint(-12, 25) * chance.choice([1, -1])
+                                  for _ in range(6000)]
+    values += [struct.unpack("d", struct.pack("Q", chance.getrandbits(64)))[0] for _ in range(6000)]
+    values += [float(i) for i in range(-500, 500)]
+    values += [0.0, -0.0, 1e-3, 0.00099999, 9999999.999999, 1e7, math.nan, math.inf, -math.inf, None, 5e-324,
+               1.7976931348623157e308, 0.1, 0.2 + 0.1, 123456.7]
+    column = pa.array(values, pa.float64())
+    assert len(column) >= results_csv.VECTOR_DOUBLES
+    assert results_csv._as_text(column).to_pylist() == [None if v is None else java_double(v) for v in values]

@@ -46,6 +46,9 @@ def header_bytes(names: Sequence[str]) -> bytes:
     return (",".join(_quoted(n) for n in names) + "\n").encode("utf-8") if names else b""
 
 
+#: Double columns of at least this many values are printed by Arrow's kernels (:func:`_doubles`); shorter ones
+#: value by value, which costs less than the kernels' set-up.
+VECTOR_DOUBLES = 4096
 #: Batches of at most this many values are written here rather than by ``pyarrow.csv``, whose set-up costs
 #: more than writing a few rows (a ``SELECT 1``, an aggregate's one row).
 SMALL = 64
@@ -79,6 +82,8 @@ def _as_text(column: pa.Array) -> pa.Array:
         return pc.cast(column, pa.string())
     if pa.types.is_null(kind):
         return pa.nulls(len(column), pa.string())
+    if pa.types.is_float64(kind) and len(column) >= VECTOR_DOUBLES:
+        return _doubles(column)
     if pa.types.is_floating(kind):
         return pa.array([None if v is None else java_double(v) for v in column.to_pylist()], pa.string())
     if pa.types.is_timestamp(kind):
@@ -89,6 +94,22 @@ def _as_text(column: pa.Array) -> pa.Array:
             or pa.types.is_date(kind)):
         return pc.cast(column, pa.string())
     return pa.array([None if v is None else _value(v) for v in column.to_pylist()], pa.string())
+
+
+def _doubles(column: pa.Array) -> pa.Array:
+    """:func:`java_double` of a whole double column: Arrow prints the shortest digits that read back as the
+    same double, as Python's ``repr`` does, so values Java prints without an exponent are Arrow's text (with
+    ``.0`` added to whole numbers); the others are printed one by one."""
+    text = pc.cast(column, pa.string())
+    magnitude = pc.abs(column)
+    plain = pc.or_(pc.equal(column, 0.0), pc.and_(pc.greater_equal(magnitude, 1e-3), pc.less(magnitude, 1e7)))
+    whole = pc.invert(pc.match_substring(text, "."))
+    text = pc.if_else(whole, pc.binary_join_element_wise(text, pa.scalar(".0"), ""), text)
+    if pc.all(pc.fill_null(plain, True)).as_py():
+        return text
+    rest = [None if v is None or keep else java_double(v)
+            for v, keep in zip(column.to_pylist(), plain.to_pylist(), strict=True)]
+    return pc.if_else(pc.fill_null(plain, True), text, pa.array(rest, pa.string()))
 
 
 def java_double(value: float) -> str:
