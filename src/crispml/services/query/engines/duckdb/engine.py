@@ -6,8 +6,8 @@ conjuncts that prune partitions (``rewrite.py``); :meth:`DuckDBQuery.plan`
 lists the files each table reference reads (``scan.py``, Iceberg scans through
 the catalog), authorizes each file read as the caller (``access.py``) and
 counts the bytes scanned (``scanned.py``); :meth:`DuckDBQuery.execute` reads
-each table reference's files in a subquery in its place (a view, for writes
-and Iceberg tables; ``readers.py``, compressed text through ``compressed.py``)
+each table reference's files in a subquery in its place (a view, for writes;
+``readers.py``, compressed text through ``compressed.py``)
 and runs the rewritten statement, streaming the rows as Arrow record batches.
 CTAS, INSERT and DELETE are in ``writes.py``. Every statement is sealed
 (``seal.py``): refused at parse time if it names a file, engine state or a
@@ -398,21 +398,20 @@ class DuckDBQuery:
     def define_views(self, con: duckdb.DuckDBPyConnection, paths: list[list[list[str]]], laid: list[Laid], *,
                      inline: bool = False) -> str:
         """One view per table reference over its files (``paths``, laid out by :meth:`lay_out`); the statement
-        rewritten onto them. With ``inline``, a SELECT reads an external table's files in a subquery in its
-        place instead: DuckDB then binds the reader once, not once for the view and again for the statement
+        rewritten onto them. With ``inline``, a SELECT reads each table's files in a subquery in its place
+        instead: DuckDB then binds the reader once, not once for the view and again for the statement
         (the statement's own text never holds the view's quoted name, or the view is kept)."""
         assert self.scans is not None
         views: list[str] = []
         inlined: dict[str, str] = {}
         for position, (scan, scan_paths, (named, linked)) in enumerate(zip(self.scans, paths, laid, strict=True)):
             view = _view(position)
-            if scan.iceberg is not None:
-                iceberg.define_view(con, scan, [p for part in scan_paths for p in part], view)
-            elif inline and self.write is None and scan.ref.node is not None:
-                inlined[view] = self._scan_sql(con, scan, named, linked)
+            scan_sql = (iceberg.scan_sql(con, scan, [p for part in scan_paths for p in part], view)
+                        if scan.iceberg is not None else self._scan_sql(con, scan, named, linked))
+            if inline and self.write is None and scan.ref.node is not None:
+                inlined[view] = scan_sql
             else:
-                con.execute(f"CREATE TEMP VIEW {readers.quote_ident(view)} AS "
-                            f"{self._scan_sql(con, scan, named, linked)}")
+                con.execute(f"CREATE TEMP VIEW {readers.quote_ident(view)} AS {scan_sql}")
             views.append(view)
         tree = self.write.source_tree() if self.write is not None else self.statement.tree
         if tree is None:

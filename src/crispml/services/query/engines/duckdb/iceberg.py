@@ -94,9 +94,9 @@ def _pruned(ref: TableRef, refs: list[DataFileRef], files: list[DataFile],
     return kept
 
 
-def define_view(con: duckdb.DuckDBPyConnection, scan: Scan, paths: list[str], view: str) -> None:
-    """The view ``view`` over an Iceberg scan whose reads were authorized (``paths``): its data files, or
-    pyiceberg's rows when delete files apply."""
+def scan_sql(con: duckdb.DuckDBPyConnection, scan: Scan, paths: list[str], name: str) -> str:
+    """The SELECT over an Iceberg scan whose reads were authorized (``paths``): its data files, or pyiceberg's
+    rows when delete files apply (registered on ``con`` as ``__arrow_<name>``)."""
     planned = scan.iceberg
     assert planned is not None  # an Iceberg table's scan
     ref = scan.ref
@@ -108,9 +108,10 @@ def define_view(con: duckdb.DuckDBPyConnection, scan: Scan, paths: list[str], vi
             raise QueryFailed(f"table {ref.qualified}: {exc.message}", error_type(exc)) from exc
         except FileNotFoundError as exc:
             raise QueryFailed(f"table {ref.qualified}: a data file is missing: {exc}", "NotFound") from exc
-        source = f"__arrow_{view}"
+        source = f"__arrow_{name}"
         con.register(source, table)
-        con.execute(f"CREATE TEMP VIEW {quote_ident(view)} AS SELECT {names} FROM {quote_ident(source)}")
-        return
-    con.execute(f"CREATE TEMP VIEW {quote_ident(view)} AS SELECT {names} FROM read_parquet({path_list(paths)}, "
-                "union_by_name=true)")
+        return f"SELECT {names} FROM {quote_ident(source)}"
+    schemas = {f.schema for f in scan.files}
+    one_schema = len(schemas) == 1 and None not in schemas  # the files' footers were read when planned
+    return (f"SELECT {names} FROM read_parquet({path_list(paths)}, "
+            f"union_by_name={'false' if one_schema else 'true'})")
