@@ -11,12 +11,14 @@ nothing — a read, a refusal, a failure that rolled back — gets its event
 appended in a transaction of its own afterwards, except a read-only call made
 inside another call (``GetQueryResults`` reading its results' object): its
 event goes with the outer call's, in one transaction, at most
-:data:`HANDED_ON` at a time. Work a call leaves running on a thread of its own
-(a query's run) gathers the events of its read-only calls the same way
-(:meth:`AuditService.gathering`), and they commit with its end state. The one change ever made to
-a stored event: a call that failed after its first commit turns its event
-(written as a success) into a failure, with the error and the full duration. The duration of an event
-carried by a commit runs to that commit.
+:data:`HANDED_ON` at a time (the events of a ``run_each`` step's read-only
+calls too). Work a call leaves running on a thread of its own (a query's run)
+gathers the events of its read-only calls the same way
+(:meth:`AuditService.gathering`), and they commit with its end state. The one
+change ever made to a stored event: a call that failed after its first commit
+turns its event (written as a success) into a failure, with the error and the
+full duration. The duration of an event carried by a commit runs to that
+commit.
 Events are listed newest first by event time (the platform clock), as
 CloudTrail's LookupEvents does; the id breaks ties. A page token is the
 position (time, id) of the last event handed out, so paging never repeats or
