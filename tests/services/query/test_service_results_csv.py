@@ -123,3 +123,41 @@ def test_a_long_double_column_prints_as_java_prints_each_value() -> None:
     column = pa.array(values, pa.float64())
     assert len(column) >= results_csv.VECTOR_DOUBLES
     assert results_csv._as_text(column).to_pylist() == [None if v is None else java_double(v) for v in values]
+
+
+def test_the_collector_is_paused_while_pages_are_built_and_left_as_it_was() -> None:
+    """Pages built at once by several threads pause the cyclic collector until the last is built; one that
+    was off before stays off."""
+    import gc
+    import threading
+
+    from crispml.services.query.results import _collector_paused
+
+    assert gc.isenabled()
+    inside, release = threading.Barrier(3), threading.Event()
+    seen: list[bool] = []
+
+    def build() -> None:
+        with _collector_paused():
+            inside.wait()
+            seen.append(gc.isenabled())
+            release.wait()
+
+    threads = [threading.Thread(target=build) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    inside.wait()
+    with _collector_paused():
+        seen.append(gc.isenabled())
+    assert not gc.isenabled()  # the two others still build theirs
+    release.set()
+    for thread in threads:
+        thread.join()
+    assert seen == [False, False, False] and gc.isenabled()
+    gc.disable()
+    try:
+        with _collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
