@@ -202,5 +202,5 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--zygote"]:  # the runtime's fork server for instances (zygote.py)
         from crispml.services.serving.runtime.zygote import serve as serve_forks
 
-        sys.exit(serve_forks(int(sys.argv[2])))
+        serve_forks(int(sys.argv[2]))
     sys.exit(main())

@@ -178,7 +178,7 @@ class Zygote:
 # -- the fork server's side ---------------------------------------------------------------------------------
 
 
-def serve(requests_fd: int) -> int:
+def serve(requests_fd: int) -> NoReturn:
     """The fork server's loop: import :data:`PRELOAD`, then fork an instance per request until the supervisor
     closes its end (a forked instance runs and exits from within it, never returning here)."""
     for name in PRELOAD:
@@ -201,8 +201,8 @@ def serve(requests_fd: int) -> int:
         if requests.fileno() not in ready:
             continue
         header = requests.recv(_HEADER.size, socket.MSG_WAITALL)
-        if len(header) < _HEADER.size:
-            return 0  # the supervisor ended
+        if len(header) < _HEADER.size:  # the supervisor ended (or stops): so does this process, at once, without
+            os._exit(0)  # tearing down what it imported (it holds nothing to flush)
         message, fds, _, _ = socket.recv_fds(requests, _HEADER.unpack(header)[0], 3, socket.MSG_WAITALL)
         channel_fd, listener_fd, output_fd = fds
         pid = os.fork()
@@ -211,7 +211,7 @@ def serve(requests_fd: int) -> int:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             for fd in (wake_r, wake_w, requests.detach(), channel_fd, *(c.detach() for c in channels.values())):
                 os.close(fd)
-            return _become_instance(json.loads(message), listener_fd, output_fd)
+            _become_instance(json.loads(message), listener_fd, output_fd)
         os.close(listener_fd)
         os.close(output_fd)
         channel = socket.socket(fileno=channel_fd)
