@@ -29,14 +29,22 @@ _SERVER_MARKS = {"postgres_url": "postgresql", "postgres_home_url": "postgresql"
                  "moto_server": "s3", "s3_lake_url": "s3", "redis_url": "redis"}
 
 
+#: Where the tests that run first live (see pytest_collection_modifyitems).
+_FIRST = "tests/e2e/"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test that asks for a server's fixture by name carries that server's marker (backend parameters
-    that reach a server at run time carry theirs through ``pytest.param(..., marks=...)``)."""
+    that reach a server at run time carry theirs through ``pytest.param(..., marks=...)``). The end-to-end
+    tests go first (a stable sort, after pytest-randomly's shuffle: the rest keeps its random order)."""
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         for marker in sorted({mark for fixture, mark in _SERVER_MARKS.items() if fixture in names}):
             if item.get_closest_marker(marker) is None:
                 item.add_marker(marker)
+    # the demo's test takes minutes, five times any other: started first, it runs beside the other workers'
+    # share of the suite; drawn last by the shuffle, it ran alone after it while the other worker sat idle
+    items.sort(key=lambda item: not item.nodeid.startswith(_FIRST))
 
 if TYPE_CHECKING:
     from tests.cli.support import Result, Run

@@ -6,7 +6,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from crispml.core.errors import InvalidArgument, Unavailable
 from crispml.core.metadb.engine import MIGRATIONS, Database
 from crispml.services import load_models
 from crispml.services.iam.store import PrincipalRow
+from tests.fixtures.forkserver import spawn
 
 HEAD = Database.head_revision()
 
@@ -247,8 +247,8 @@ def test_processes_opening_a_fresh_home_together_all_succeed(
     go = tmp_path / "go"
     env = {**os.environ, "PYTHONPATH": str(Path(crispml.__file__).parents[1])}
     children = [
-        subprocess.Popen(
-            [sys.executable, "-c", _CHILD, str(home), db_url, str(tmp_path / f"ready-{i}"), str(go)],
+        spawn(
+            ["-c", _CHILD, str(home), db_url, str(tmp_path / f"ready-{i}"), str(go)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         )
         for i in range(count)

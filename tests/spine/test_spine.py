@@ -596,8 +596,11 @@ def mark_running(client: Client, crawler: str) -> None:
         row.state, row.owner = "RUNNING", f"{socket.gethostname()}:{os.getpid()}"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """The prepared home, made once per worker (it trains, tunes and evaluates: 10–15 s): with the module's tests
+    spread over the workers in a random order, a module scope made it again each time a worker came back to
+    this module. Every test acts on a copy of it (``prepared``)."""
     home = tmp_path_factory.mktemp("spine") / "home"
     with pytest.MonkeyPatch.context() as mp:
         for name in _ENV:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from sqlalchemy import func, select
 from crispml.sdk.client import Client
 from crispml.services.audit.store import AuditEventRow
 from crispml.services.streams.store import RecordRow
+from tests.fixtures.forkserver import spawn
 
 pytestmark = pytest.mark.kill
 BATCH = 20
@@ -59,7 +59,7 @@ def test_every_committed_batch_has_its_audit_event_after_a_kill(
 ) -> None:
     db_client.streams.create_stream(stream_name="audited", shard_count=1)
     stderr = (tmp_path / "child.err").open("wb")
-    child = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(
+    child = spawn(["-c", CHILD, json.dumps(
         {"home": str(home), "db_url": db_url, "batch": BATCH})], stdout=subprocess.PIPE, stderr=stderr, text=True)
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "ready", \

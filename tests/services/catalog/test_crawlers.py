@@ -9,8 +9,6 @@ and killed mid-crawl); the audit record of the crawl's reads; the CLI.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -26,6 +24,7 @@ from crispml.services.catalog.errors import (
     CrawlerRunningException,
     EntityNotFoundException,
 )
+from tests.fixtures.forkserver import Child, spawn
 from tests.spine.test_spine import add_principal, events
 
 BUCKET = "raw"
@@ -294,9 +293,9 @@ _CHILD = textwrap.dedent("""
 """)
 
 
-def _child_crawl(home: Path, tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path]:
+def _child_crawl(home: Path, tmp_path: Path) -> tuple[Child, Path]:
     started, release = tmp_path / "started", tmp_path / "release"
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(home), str(started), str(release)])
+    child = spawn(["-c", _CHILD, str(home), str(started), str(release)])
     deadline = time.monotonic() + 60
     while not started.exists():
         assert child.poll() is None, "the crawl's process ended early"

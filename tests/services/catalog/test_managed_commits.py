@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from crispml.sdk.client import Client
 from crispml.services.catalog.errors import ConcurrentModificationException, InvalidInputException
 from crispml.services.catalog.iceberg_data import conform
 from crispml.services.catalog.service import CatalogService
+from tests.fixtures.forkserver import spawn
 from tests.fixtures.homes import once_on_sqlite
 from tests.services.catalog.conftest import BUCKET
 from tests.services.catalog.managed_support import create_managed, rows, table_input_of
@@ -161,8 +161,8 @@ def test_eight_processes_appending_at_once_all_succeed_and_lose_no_row(managed: 
     writers, times = 8, 3
     go = tmp_path / "go"
     env = {**os.environ, "PYTHONPATH": str(Path(crispml.__file__).parents[1])}
-    children = [subprocess.Popen([sys.executable, "-c", _APPENDER, str(home), db_url, str(go), str(n), str(times)],
-                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for n in range(writers)]
+    children = [spawn(["-c", _APPENDER, str(home), db_url, str(go), str(n), str(times)],
+                       env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for n in range(writers)]
     try:
         deadline = time.monotonic() + 60
         while len(list(tmp_path.glob("go.ready-*"))) < writers:

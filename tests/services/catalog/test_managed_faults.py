@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -32,6 +31,7 @@ from crispml.services.catalog.iceberg_data import conform
 from crispml.services.catalog.iceberg_store import ICEBERG_TABLES
 from crispml.services.catalog.service import CatalogService
 from tests.cli.support import Run, assert_refused
+from tests.fixtures.forkserver import spawn
 from tests.fixtures.homes import once_on_sqlite
 from tests.services.catalog.conftest import BUCKET
 from tests.services.catalog.managed_support import ICEBERG, create_managed, iceberg_input, rows, scan
@@ -162,8 +162,7 @@ def test_a_writer_killed_mid_append_leaves_the_last_commit(managed: Client, home
     before = pointers(managed)
     marker = tmp_path / "held"
     env = {**os.environ, "PYTHONPATH": str(Path(crispml.__file__).parents[1])}
-    child = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(home), db_url, str(marker)], env=env,
-                             stderr=subprocess.PIPE)
+    child = spawn(["-c", _KILLED_WRITER, str(home), db_url, str(marker)], env=env, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
         while not marker.exists():

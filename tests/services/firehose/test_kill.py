@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ import pytest
 
 import crispml
 from tests.cli.support import run_cli
+from tests.fixtures.forkserver import spawn
 from tests.services.firehose.conftest import BUCKET, keys, read
 
 pytestmark = pytest.mark.kill
@@ -72,8 +72,8 @@ class Child:
     def __init__(self, tmp_path: Path, **args: Any) -> None:
         self.stderr_path = tmp_path / f"child-{time.monotonic_ns()}.err"
         with open(self.stderr_path, "wb") as stderr:
-            self.process = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(args)],
-                                            stdout=subprocess.PIPE, stderr=stderr, text=True, bufsize=1)
+            self.process = spawn(["-c", CHILD, json.dumps(args)],
+                                 stdout=subprocess.PIPE, stderr=stderr, text=True, bufsize=1)
 
     def acknowledged(self, until: int | None = None) -> list[str]:
         """Record names the child acknowledged, until ``until`` of them (or until it ends)."""

@@ -14,7 +14,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -29,6 +28,7 @@ from crispml.core.errors import PermissionDenied
 from crispml.sdk.client import Client
 from crispml.services.iam.store import PrincipalRow
 from crispml.services.ingest.errors import ConcurrentRunsExceededException, EntityNotFoundException
+from tests.fixtures.forkserver import Child, spawn
 from tests.services.ingest.conftest import (
     BUCKET,
     PgSource,
@@ -182,10 +182,9 @@ _LOADER = textwrap.dedent("""
 """)
 
 
-def loader(home: Path, db_url: str, die_at: str) -> subprocess.Popen[bytes]:
+def loader(home: Path, db_url: str, die_at: str) -> Child:
     env = {**os.environ, "PYTHONPATH": str(Path(crispml.__file__).parents[1])}
-    return subprocess.Popen([sys.executable, "-c", _LOADER, str(home), db_url, die_at], env=env,
-                            stderr=subprocess.PIPE)
+    return spawn(["-c", _LOADER, str(home), db_url, die_at], env=env, stderr=subprocess.PIPE)
 
 
 @pytest.mark.kill

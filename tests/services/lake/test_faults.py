@@ -18,7 +18,6 @@ import queue
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,6 +31,7 @@ from crispml.core.errors import NotFound
 from crispml.core.storage.s3 import PART_SIZE
 from crispml.sdk.client import Client
 from crispml.services.lake.errors import NoSuchKey
+from tests.fixtures import forkserver
 from tests.fixtures.servers import s3_client
 from tests.services.lake.support import etag_of, read, walk
 
@@ -105,8 +105,8 @@ class Child:
     def __init__(self, tmp_path: Path, connect: dict[str, Any], **args: Any) -> None:
         self.stderr_path = tmp_path / f"child-{time.monotonic_ns()}.err"
         with open(self.stderr_path, "wb") as stderr:  # a file, not a pipe: a full pipe would block
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", CHILD, json.dumps({"connect": connect, **args})],
+            self.process = forkserver.spawn(
+                ["-c", CHILD, json.dumps({"connect": connect, **args})],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True, bufsize=1,
             )
         self._lines: queue.Queue[str | None] = queue.Queue()

@@ -19,6 +19,7 @@ import pytest
 from crispml.sdk.client import Client
 from crispml.services.query.service import QueryService
 from tests.cli.support import Result, Run
+from tests.fixtures.forkserver import Child, spawn
 
 DATA_BUCKET = "query-data"
 DB = "shop"
@@ -119,8 +120,8 @@ def cli(run: Run) -> Cli:
     return run
 
 
-def child(script: str, *args: str, db_url: str | None = None) -> subprocess.Popen[str]:
-    """A Python child process running ``script`` (dedented) with ``args``, its stdout a text pipe."""
+def child(script: str, *args: str, db_url: str | None = None) -> Child:
+    """A Python child process running ``script`` (dedented) with ``args``, its stdout a text pipe (forked from
+    the worker's warm parent: tests/fixtures/forkserver.py)."""
     env_prefix = "import os\n" + (f"os.environ['CRISPML_DB_URL'] = {db_url!r}\n" if db_url else "")
-    return subprocess.Popen([sys.executable, "-c", env_prefix + textwrap.dedent(script), *args],
-                            stdout=subprocess.PIPE, text=True)
+    return spawn(["-c", env_prefix + textwrap.dedent(script), *args], stdout=subprocess.PIPE, text=True)

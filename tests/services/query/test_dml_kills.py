@@ -23,7 +23,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -35,6 +34,7 @@ import pytest
 
 import crispml
 from crispml.sdk.client import Client
+from tests.fixtures.forkserver import spawn
 from tests.services.query.conftest import run_query
 
 BUCKET = "kill-data"
@@ -155,8 +155,8 @@ def killed_at(settings: dict[str, Any], target: str, when: str, sql: str, tmp_pa
     """Run ``sql`` in a child process held at ``target`` (``when``: before/after it runs); SIGKILL it there."""
     marker = tmp_path / f"held-{time.monotonic_ns()}"
     env = {**os.environ, "PYTHONPATH": str(Path(crispml.__file__).parents[1])}
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, json.dumps(settings), target, when, str(marker), sql],
-                             env=env, stderr=subprocess.PIPE)
+    child = spawn(["-c", _CHILD, json.dumps(settings), target, when, str(marker), sql], env=env,
+                  stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
         while not marker.exists():

@@ -9,6 +9,7 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -134,6 +135,40 @@ def test_a_killed_instance_is_replaced_and_its_requests_retried_on_another(servi
     assert sorted(i.restarts for i in now.production_variants[0].instances) == [0, 1]
     expected = float(predict(model, x)[0])
     assert all(float(body) == pytest.approx(expected, rel=1e-6) for _, body in load.answers)
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_instances_are_forked_by_the_runtimes_fork_server_and_replaced_when_it_is_killed(
+        serving: Client) -> None:
+    model = booster()
+    add_model(serving, "model-a", model)
+    described = deploy(serving, "forked", [{"VariantName": "main", "ModelName": "model-a",
+                                            "InitialInstanceCount": 2}])
+    runtime = serving.serving.describe_runtime()
+    first = _pids(described)
+    (zygote,) = {_parent(pid) for pid in first}  # both forked by one process: the runtime's fork server
+    assert zygote != runtime.pid and _parent(zygote) == runtime.pid
+    assert b"--zygote" in Path(f"/proc/{zygote}/cmdline").read_bytes()
+    os.kill(zygote, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        now = serving.serving.describe_endpoint(endpoint_name="forked")
+        instances = now.production_variants[0].instances
+        if len(instances) == 2 and all(i.status == "InService" for i in instances) and \
+                not set(first) & set(_pids(now)):
+            break
+        time.sleep(0.1)
+    assert not set(first) & set(_pids(now)), "the instances of the killed fork server were not replaced"
+    assert not any(pid_alive(p) for p in first), "an instance outlived the fork server that forked it"
+    (again,) = {_parent(pid) for pid in _pids(now)}
+    assert again != zygote and _parent(again) == runtime.pid  # a new fork server, started by the same runtime
+    x, _ = rows(5, 3)
+    answer = serving.serving.invoke_endpoint(endpoint_name="forked", body=csv(x), content_type="text/csv",
+                                             accept="text/csv")
+    np.testing.assert_allclose([float(v) for v in answer.body.read().split()], predict(model, x), rtol=1e-6)
 
 
 def test_a_killed_runtime_leaves_no_instance_and_a_new_one_serves_the_endpoints_again(serving: Client) -> None:

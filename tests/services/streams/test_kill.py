@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from typing import Any
 import pytest
 
 import crispml
+from tests.fixtures.forkserver import spawn
 from tests.services.streams.conftest import read_all
 
 pytestmark = pytest.mark.kill
@@ -78,8 +78,8 @@ class Child:
     def __init__(self, tmp_path: Path, **args: Any) -> None:
         self.stderr_path = tmp_path / f"child-{time.monotonic_ns()}.err"
         with open(self.stderr_path, "wb") as stderr:
-            self.process = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(args)],
-                                            stdout=subprocess.PIPE, stderr=stderr, text=True, bufsize=1)
+            self.process = spawn(["-c", CHILD, json.dumps(args)],
+                                 stdout=subprocess.PIPE, stderr=stderr, text=True, bufsize=1)
 
     def lines(self) -> Iterator[list[str]]:
         assert self.process.stdout is not None

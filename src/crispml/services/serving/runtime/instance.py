@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -158,11 +159,21 @@ def start(description: dict[str, Any], log: Path,
 
 
 def _exit_with_parent(parent: int) -> None:
-    def watch() -> None:
-        while True:
-            if os.getppid() != parent:
-                os._exit(0)
-            time.sleep(0.5)
+    if os.getppid() == parent:  # started by it: it is gone once another process is this one's parent
+        def watch() -> None:
+            while True:
+                if os.getppid() != parent:
+                    os._exit(0)
+                time.sleep(0.5)
+    else:  # forked for it by the fork server (zygote.py), or it is already gone: its pidfd says when it ends
+        try:
+            handle = os.pidfd_open(parent)
+        except ProcessLookupError:
+            os._exit(0)
+
+        def watch() -> None:
+            select.select([handle], [], [])
+            os._exit(0)
     threading.Thread(target=watch, name="crispml-instance-parent", daemon=True).start()
 
 
@@ -188,4 +199,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--zygote"]:  # the runtime's fork server for instances (zygote.py)
+        from crispml.services.serving.runtime.zygote import serve as serve_forks
+
+        serve_forks(int(sys.argv[2]))
     sys.exit(main())

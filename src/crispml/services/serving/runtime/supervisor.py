@@ -61,6 +61,7 @@ from crispml.services.serving.runtime.instance import last_words
 from crispml.services.serving.runtime.instance import start as start_instance
 from crispml.services.serving.runtime.metrics import NAMESPACE, Meter, datums, prometheus_text
 from crispml.services.serving.runtime.upstream import Upstream
+from crispml.services.serving.runtime.zygote import Forked, Zygote
 from crispml.services.serving.store import EndpointRow, InstanceRow, RuntimeRow
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ class Instance:
     generation: int
     config_name: str
     variant: str
-    process: subprocess.Popen[bytes]
+    process: Forked | subprocess.Popen[bytes]
     port: int
     log: Path
     started: float
@@ -137,6 +138,7 @@ class Supervisor(Hooks):
         self.url = ""
         self.lock: Any = None
         self.front = Front(self, lambda: self.routes)
+        self.zygote = Zygote(self.folder / "instances" / "zygote.log")
 
     # -- hooks called by the front (on its event loop) ------------------------------------------------------
 
@@ -169,6 +171,8 @@ class Supervisor(Hooks):
             print("crispml runtime: another runtime serves this home", file=sys.stderr)
             return 0
         self.lock = lock
+        (self.folder / "instances").mkdir(exist_ok=True)
+        self.zygote.start()  # it imports what instances need while this process starts
         from crispml.services.serving.runtime.server import serve
 
         listener = self._listen()
@@ -240,6 +244,7 @@ class Supervisor(Hooks):
         for instance in list(self.instances.values()):
             self._stop(instance)
         self.instances.clear()
+        self.zygote.stop()
         for last in (self._publish, self.spool.seal, self._deliver_capture):
             try:
                 last()
@@ -372,7 +377,12 @@ class Supervisor(Hooks):
         instance_id = f"{deployment.endpoint}-{variant}-{uuid.uuid4().hex[:8]}"
         log = self.folder / "instances" / f"{instance_id}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        process, port = start_instance(folder, log)
+        process: Forked | subprocess.Popen[bytes]
+        try:
+            process, port = self.zygote.fork(folder, log)
+        except OSError as exc:  # a fork server that cannot start: the instance starts as a process of its own
+            print(f"crispml runtime: {exc}; starting {instance_id} unforked", file=sys.stderr, flush=True)
+            process, port = start_instance(folder, log)
         instance = Instance(instance_id, deployment.endpoint, deployment.generation, deployment.config_name,
                             variant, process, port, log, time.monotonic(), restarts=restarts)
         self.instances[instance_id] = instance
