@@ -39,8 +39,8 @@ class HotStatements:
         m = db.mark
         table = ", ".join(f"t.{c}" for c in _TABLE_COLUMNS)
         self.read_table = (f"SELECT {table}, v.document, v.updated_at FROM catalog_tables t "
-                      f"JOIN catalog_table_versions v ON v.table_id = t.table_id AND v.version_id = t.version_id "
-                      f"WHERE t.database = {m} AND t.name = {m}")
+                           f"JOIN catalog_table_versions v ON v.table_id = t.table_id "
+                           f"AND v.version_id = t.version_id WHERE t.database = {m} AND t.name = {m}")
         self.read_table_only = (f"SELECT {', '.join(_TABLE_COLUMNS)} FROM catalog_tables "
                                 f"WHERE database = {m} AND name = {m}")
         self.read_partitions = (f"SELECT {', '.join(_PARTITION_COLUMNS)} FROM catalog_partitions "
@@ -56,8 +56,8 @@ class HotStatements:
             found = cursor.fetchone()
         if found is None:
             return None
-        row = self._table_row(found)
         count = len(_TABLE_COLUMNS)
+        row = self._table_row(found[:count])
         document, updated_at = (convert(v) for convert, v in zip(self._version, found[count:], strict=True))
         return row, TableVersionRow(table_id=row.table_id, version_id=row.version_id, document=document,
                                     updated_at=updated_at)
@@ -78,4 +78,4 @@ class HotStatements:
             _PARTITION_COLUMNS, self._partition, values, strict=True)}) for values in rows]
 
     def _table_row(self, values: Any) -> TableRow:
-        return TableRow(**{c: convert(v) for c, convert, v in zip(_TABLE_COLUMNS, self._table, values, strict=False)})
+        return TableRow(**{c: convert(v) for c, convert, v in zip(_TABLE_COLUMNS, self._table, values, strict=True)})

@@ -41,11 +41,14 @@ class DataFile:
     bucket: str
     key: str
     size: int
-    #: A Parquet file's top-level column names (lower-case), once its footer was read (``scanned.py``).
-    columns: frozenset[str] | None = None
-    #: A Parquet file's columns as (name, Arrow type) pairs, once its footer was read: files of one schema
-    #: are read without reconciling their columns by name (``readers.read_parquet``).
+    #: A Parquet file's top-level columns as (name, Arrow type) pairs, once its footer was read (``scanned.py``):
+    #: files of one schema are read without reconciling their columns by name (``readers.read_parquet``).
     schema: frozenset[tuple[str, str]] | None = None
+
+    @property
+    def columns(self) -> frozenset[str] | None:
+        """A Parquet file's top-level column names (lower-case), once its footer was read."""
+        return None if self.schema is None else frozenset(name.lower() for name, _ in self.schema)
 
     @property
     def uri(self) -> str:

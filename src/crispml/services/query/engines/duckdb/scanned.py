@@ -193,7 +193,6 @@ _COUNTS = 32
 class _Footer:
     stamp: tuple[int, int, int]  # size, modification time, inode
     metadata: pq.FileMetaData
-    names: frozenset[str]  # top-level column names, lower-case
     schema: frozenset[tuple[str, str]]  # (name, Arrow type) of each top-level column
     counted: dict[tuple[Any, ...], int] = field(default_factory=dict)
 
@@ -215,7 +214,7 @@ class Footers:
             footer = self._footer(path)
         except (OSError, ValueError, pa.ArrowException):
             return file.size
-        file.columns, file.schema = footer.names, footer.schema
+        file.schema = footer.schema
         key = (file.size, None if columns is None else frozenset(columns), tuple(filters))
         counted = footer.counted.get(key)
         if counted is None:
@@ -235,7 +234,7 @@ class Footers:
                     self._found.move_to_end(path)
                     return found
             metadata = pq.read_metadata(handle)
-        found = _Footer(stamp, metadata, *_columns(metadata))
+        found = _Footer(stamp, metadata, _schema(metadata))
         with self._lock:
             self._found[path] = found
             self._found.move_to_end(path)
@@ -244,23 +243,21 @@ class Footers:
         return found
 
 
-def _columns(metadata: pq.FileMetaData) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
-    """A footer's top-level column names (lower-case), and its columns as (name, Arrow type) pairs."""
-    schema = metadata.schema.to_arrow_schema()
-    return (frozenset(name.lower() for name in schema.names),
-            frozenset((f.name, str(f.type)) for f in schema))
+def _schema(metadata: pq.FileMetaData) -> frozenset[tuple[str, str]]:
+    """A footer's top-level columns as (name, Arrow type) pairs."""
+    return frozenset((f.name, str(f.type)) for f in metadata.schema.to_arrow_schema())
 
 
 def file_bytes(open_file: Callable[[], Any], file: DataFile, columns: set[str] | None,
                filters: list[Filter] | None = None) -> int:
     """What reading ``columns`` of one Parquet file scans; its whole size if its footer cannot be read.
-    Records the file's top-level column names on ``file``."""
+    Records the file's columns on ``file``."""
     try:
         with open_file() as handle:
             metadata = pq.read_metadata(handle)
     except (OSError, ValueError, pa.ArrowException):
         return file.size
-    file.columns, file.schema = _columns(metadata)
+    file.schema = _schema(metadata)
     return min(file.size, parquet_bytes(metadata, columns, filters))
 
 
