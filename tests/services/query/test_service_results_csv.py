@@ -4,6 +4,7 @@ byte offset (the page tokens of GetQueryResults), NULL told apart from the empty
 from __future__ import annotations
 
 import math
+import random
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -85,6 +86,32 @@ def test_a_limit_stops_at_whole_records() -> None:
     second, more = parse_records(data[end:], 3, final=True)
     assert second == ROWS[3:6]
     assert parse_records(data[end + more:], 3, final=True)[0] == ROWS[6:]
+
+
+def test_plain_pages_are_read_by_lines_and_the_rest_byte_by_byte_to_the_same_records() -> None:
+    """A page of quoted values with no NULL, empty string, quote or line break in them is split by lines and
+    separators; any other page is read byte by byte; both read every cut and limit of a file the same way."""
+    from crispml.services.query.results_csv import _plain_records, _records
+
+    rng = random.Random(13)
+    plain = [["c" + str(i), f"{i * 0.5}", "a,b" if i % 7 == 0 else "ünï ✓", ","] for i in range(40)]
+    assert _plain_records(_csv(plain), 100) == (plain, len(_csv(plain)))
+    for odd in ([["1", None]], [["1", ""]], [["1", 'a"b']], [["1", "a\nb"]], [["a\r"]], [[None]]):
+        assert _plain_records(_csv(plain[:3] + odd), 100) is None, odd
+    pieces = ["x", "", None, '"', "\n", "\r\n", ",", '","', "ü", "✓ ", "1.5"]
+    for trial in range(60):
+        width = rng.randint(1, 4)
+        rows = [["".join(p for p in rng.choices(pieces, k=rng.randint(1, 3)) if p is not None)
+                 if rng.random() < 0.8 else None for _ in range(width)] for _ in range(rng.randint(1, 6))]
+        if trial % 2:  # half of them plain
+            rows = [[(v or "v").replace('"', "q").replace("\n", "n").replace("\r", "r") for v in row] for row in rows]
+        data = _csv(rows)
+        for cut in range(len(data) + 1):
+            final = cut == len(data)
+            for limit in (1, 2, 100):
+                expected = _records(data[:cut], limit, final=final)
+                assert parse_records(data[:cut], limit, final=final) == expected, (rows, cut, limit)
+                assert expected[0] == rows[:len(expected[0])]
 
 
 def test_crlf_line_ends_and_a_single_null_column() -> None:
