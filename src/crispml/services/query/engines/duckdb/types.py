@@ -16,6 +16,7 @@ unchanged, which neither Athena nor Hive would understand.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sqlglot
@@ -63,8 +64,10 @@ _STORE_AS = {"time": "VARCHAR", "time with time zone": "VARCHAR", "interval": "V
              "usmallint": "INTEGER", "uinteger": "BIGINT"}
 
 
+@functools.lru_cache(maxsize=1024)
 def duckdb_type(hive: str) -> str:
-    """The DuckDB type that reads a Hive column type (``array<string>`` → ``VARCHAR[]``)."""
+    """The DuckDB type that reads a Hive column type (``array<string>`` → ``VARCHAR[]``); remembered, as every
+    statement asks again for its tables' column types (parsing one costs ~50 µs)."""
     try:
         parsed = exp.DataType.build(hive, dialect="hive")
     except (sqlglot.errors.ParseError, ValueError) as exc:
