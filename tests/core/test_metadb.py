@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 import crispml
 from crispml.core.errors import InvalidArgument, Unavailable
-from crispml.core.metadb.engine import MIGRATIONS, Database
+from crispml.core.metadb.engine import MIGRATIONS, Database, detached
 from crispml.services import load_models
 from crispml.services.iam.store import PrincipalRow
 from tests.fixtures.forkserver import spawn
@@ -299,3 +299,23 @@ def test_unreachable_postgresql_is_unavailable_without_the_password(home: Path) 
 def test_a_malformed_database_url_is_invalid_argument() -> None:
     with pytest.raises(InvalidArgument, match="not a database URL"):
         Database("postgresql://user@host:notaport/db")
+
+
+def test_a_detached_row_reads_its_values_and_can_still_be_written(db: Database) -> None:
+    """``detached`` builds a row as a load does (no constructor): it reads back its values, is in no session,
+    tracks a change like any row, and inserts with every value it holds."""
+    now = datetime(2026, 1, 2, tzinfo=UTC)
+    row = detached(PrincipalRow, {"name": "ada", "principal_id": "AIDADA", "kind": "User", "account_id": "1" * 12,
+                                  "status": "Active", "created_at": now})
+    assert (row.name, row.principal_id, row.kind, row.created_at) == ("ada", "AIDADA", "User", now)
+    state = inspect(row)
+    assert state.transient and state.session is None
+    row.status = "Inactive"
+    assert state.attrs.status.history.added == ["Inactive"]
+    db.upgrade()
+    with db.write() as session:
+        session.add(row)
+    with db.read() as session:
+        stored = session.get(PrincipalRow, "ada")
+        assert stored is not None
+        assert (stored.principal_id, stored.status, stored.created_at) == ("AIDADA", "Inactive", now)

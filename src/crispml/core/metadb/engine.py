@@ -32,7 +32,8 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import ColumnElement, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, configure_mappers, sessionmaker
+from sqlalchemy.orm.instrumentation import manager_of_class
 
 from crispml.core.errors import CrispmlError, InvalidArgument, Unavailable
 from crispml.core.faults import os_fault, postgres_fault, sqlite_fault
@@ -418,6 +419,19 @@ def driver_errors(dialect: Any) -> Iterator[None]:
         yield
     except dbapi_error as exc:
         raise DBAPIError.instance(None, None, exc, dbapi_error, dialect=dialect) from exc
+
+
+def detached(kind: type[T], values: dict[str, Any]) -> T:
+    """A row of the mapped class ``kind`` holding ``values`` (column values as Python's), in no session: what a
+    plain-SQL read returns. Made as the ORM makes the rows it loads — the instance, then its values — not by the
+    constructor, whose instrumented set of each attribute costs ~15 µs a row of 15 columns against ~1 µs, on
+    paths that make one row per partition or object a query reads."""
+    manager = manager_of_class(kind)
+    if not manager.mapper.configured:  # as a first construction would (the attributes are set up then)
+        configure_mappers()
+    row: T = manager.new_instance()
+    row.__dict__.update(values)
+    return row
 
 
 def _same(value: Any) -> Any:

@@ -20,7 +20,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table
 
-from crispml.core.metadb.engine import Database
+from crispml.core.metadb.engine import Database, detached
 from crispml.services.catalog.store import PartitionRow, TableRow, TableVersionRow
 
 _TABLES = cast(Table, TableRow.__table__)
@@ -59,8 +59,8 @@ class HotStatements:
         count = len(_TABLE_COLUMNS)
         row = self._table_row(found[:count])
         document, updated_at = (convert(v) for convert, v in zip(self._version, found[count:], strict=True))
-        return row, TableVersionRow(table_id=row.table_id, version_id=row.version_id, document=document,
-                                    updated_at=updated_at)
+        return row, detached(TableVersionRow, {"table_id": row.table_id, "version_id": row.version_id,
+                                               "document": document, "updated_at": updated_at})
 
     def partitions(self, database: str, name: str, after: int,
                    limit: int) -> tuple[TableRow, list[PartitionRow]] | None:
@@ -74,8 +74,9 @@ class HotStatements:
             row = self._table_row(found)
             cursor.execute(self.read_partitions, (row.table_id, after, limit))
             rows = cursor.fetchall()
-        return row, [PartitionRow(**{c: convert(v) for c, convert, v in zip(
+        return row, [detached(PartitionRow, {c: convert(v) for c, convert, v in zip(
             _PARTITION_COLUMNS, self._partition, values, strict=True)}) for values in rows]
 
     def _table_row(self, values: Any) -> TableRow:
-        return TableRow(**{c: convert(v) for c, convert, v in zip(_TABLE_COLUMNS, self._table, values, strict=True)})
+        return detached(TableRow, {c: convert(v)
+                                   for c, convert, v in zip(_TABLE_COLUMNS, self._table, values, strict=True)})

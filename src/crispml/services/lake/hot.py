@@ -22,7 +22,7 @@ from typing import Any, cast
 from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
 
-from crispml.core.metadb.engine import Database
+from crispml.core.metadb.engine import Database, detached
 from crispml.services.lake.store import VersionRow
 
 _VERSIONS = cast(Table, VersionRow.__table__)
@@ -113,7 +113,7 @@ class HotStatements:
 
     def row(self, values: Any) -> VersionRow:
         """A (detached) version from its column values as the driver returned them."""
-        return VersionRow(**{c: convert(v) for c, convert, v in zip(COLUMNS, self._from, values, strict=True)})
+        return detached(VersionRow, {c: convert(v) for c, convert, v in zip(COLUMNS, self._from, values, strict=True)})
 
     def commit(self, bucket: str, key: str, values: dict[str, Any],
                missing_bucket: Callable[[], Exception]) -> tuple[VersionRow, list[str]]:
@@ -154,7 +154,7 @@ class HotStatements:
             cursor.execute(self.point, (seq, bucket, key))
             if not cursor.rowcount:
                 cursor.execute(self.add_pointer, (bucket, key, seq))
-        return VersionRow(seq=seq, **fields), unreachable
+        return detached(VersionRow, {"seq": seq, **fields}), unreachable
 
 
 def above(prefix: str) -> str | None:

@@ -17,7 +17,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table
 
-from crispml.core.metadb.engine import Database
+from crispml.core.metadb.engine import Database, detached
 from crispml.services.query.entities import ACTIVE_STATES, WorkGroupConfiguration
 from crispml.services.query.store import QueryExecutionRow
 
@@ -55,7 +55,8 @@ class HotStatements:
             found = cursor.fetchone()
         if found is None:
             return None
-        return QueryExecutionRow(**{c: convert(v) for c, convert, v in zip(COLUMNS, self._from, found, strict=True)})
+        return detached(QueryExecutionRow,
+                        {c: convert(v) for c, convert, v in zip(COLUMNS, self._from, found, strict=True)})
 
     def workgroup(self, name: str) -> tuple[str, WorkGroupConfiguration] | None:
         """A workgroup's state and configuration, or None if there is no such workgroup."""
