@@ -96,6 +96,25 @@ def test_a_stop_from_another_process_interrupts_the_query_here(db_client: Client
     assert execution.status.state == "CANCELLED"
 
 
+_STARTS_AND_EXITS = """
+import sys, crispml
+client = crispml.connect(home=sys.argv[1])
+sql = "SELECT sum(x) AS total FROM UNNEST(sequence(1, 3000000)) AS t(x)"
+print(client.query.start_query_execution(query_string=sql).query_execution_id, flush=True)
+"""  # and the interpreter ends here, with the query just handed to a worker thread
+
+
+def test_a_process_that_started_a_query_finishes_it_before_it_exits(db_client: Client, db_url: str) -> None:
+    starter = child(_STARTS_AND_EXITS, str(db_client.settings.home), db_url=db_url)
+    out, _ = starter.communicate(timeout=120)
+    assert starter.returncode == 0
+    query_id = out.strip()
+    execution = db_client.query.get_query_execution(query_execution_id=query_id).query_execution
+    assert execution.status.state == "SUCCEEDED", execution.status
+    rows = db_client.query.get_query_results(query_execution_id=query_id).result_set.rows
+    assert [d.var_char_value for d in rows[1].data] == [str(3000000 * 3000001 // 2)]
+
+
 _STARTER = f"""
 import sys, threading, crispml
 client = crispml.connect(home=sys.argv[1])
