@@ -195,6 +195,42 @@ def test_reads_inside_a_call_are_recorded_with_its_event_even_when_it_fails(db_c
     assert sorted((o, c) for o, c, _ in _events(db)) == [("Failure", "Conflict"), ("Success", None)]
 
 
+@pytest.mark.parametrize("path", sorted(PATHS))
+def test_the_reads_inside_a_call_before_its_first_commit_ride_on_it(db_client: Client, db_url: str,
+                                                                    path: str) -> None:
+    """The events of the reads a call made before its first commit commit with it (one transaction, as the
+    call's own); a read after it is appended when the call ends; a commit that rolled back carries none."""
+    db = db_client.platform.db
+    other = Database(db_url)  # sees only what was committed
+    db_client.lake.create_bucket(bucket="early")  # a CreateBucket event of its own
+    seen: dict[str, tuple[int, int]] = {}
+
+    def counts() -> tuple[int, int]:
+        return len(_reads(other, "lake:HeadBucket")), len(_events(other)) - 1
+
+    def body() -> None:
+        db_client.lake.head_bucket(bucket="early")
+        with pytest.raises(Exception, match="does not exist"):
+            db_client.lake.head_bucket(bucket="nowhere")
+        with pytest.raises(RuntimeError), db.cursor(write=True) as cursor:
+            cursor.execute(NOTHING)
+            raise RuntimeError("rolled back: it carries nothing")
+        seen["rolled back"] = counts()
+        PATHS[path](db)
+        seen["committed"] = counts()  # the call's event and its two reads, in that commit
+        db_client.lake.head_bucket(bucket="early")
+        seen["late read"] = counts()
+
+    try:
+        _call(db_client, body)
+        assert seen == {"rolled back": (0, 0), "committed": (2, 1), "late read": (2, 1)}
+        assert counts() == (3, 1)
+        assert sorted(_reads(other, "lake:HeadBucket")) == [("Failure", "NoSuchBucket"), ("Success", None),
+                                                            ("Success", None)]
+    finally:
+        other.dispose()
+
+
 def test_a_long_call_appends_the_events_of_its_reads_a_hundred_at_a_time(local_client: Client) -> None:
     from crispml.services.audit.service import HANDED_ON
 

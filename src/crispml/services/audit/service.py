@@ -98,11 +98,12 @@ def _fail_sql(mark: str) -> str:
 class PendingEvent:
     """The event of a call in progress: its insert rides on the call's first commit (:attr:`rider`), else
     :meth:`AuditService.finish` appends it when the call ends. A read-only call made inside another call
-    (:attr:`parent`, on the same thread) hands its event to that call, whose events are then appended in
-    one transaction (:attr:`children`)."""
+    (:attr:`parent`, on the same thread) hands its event to that call (:attr:`children`): those handed
+    before the call's first commit ride on it too, the rest are appended when the call ends, in one
+    transaction."""
 
-    __slots__ = ("_action", "_ctx", "_elapsed", "_parameters", "_resource", "_service", "children", "closed",
-                 "event_id", "parent", "rider")
+    __slots__ = ("_action", "_carried", "_ctx", "_elapsed", "_parameters", "_resource", "_service", "children",
+                 "closed", "event_id", "parent", "rider")
 
     def __init__(self, service: AuditService, ctx: CallContext, action: str, resource: str,
                  parameters: dict[str, Any] | None, elapsed: Callable[[], float],
@@ -110,15 +111,25 @@ class PendingEvent:
         self.event_id = new_id("evt")
         self._service, self._ctx, self._action, self._resource = service, ctx, action, resource
         self._parameters, self._elapsed = parameters, elapsed
-        self.rider = Rider(service.db, _insert_sql(service.db.mark), self._values)
+        self.rider = Rider(service.db, _insert_sql(service.db.mark), self._carry, many=True)
         self.parent: PendingEvent | Gathering | None = parent
         #: The values of the events of read-only calls made inside this one, to append with its own.
         self.children: list[tuple[Any, ...]] = []
+        self._carried: list[tuple[Any, ...]] = []  # children a boarding took (kept until it is known to have landed)
         self.closed = False
 
     def _values(self, error: CrispmlError | None = None) -> tuple[Any, ...]:
         return self._service._row(self._ctx, self._action, self._resource, error, self._elapsed(),
                                   self._parameters, self._service.clock.now(), self.event_id)
+
+    def _carry(self) -> list[tuple[Any, ...]]:
+        """This call's event and those handed to it so far, for the transaction the rider boards."""
+        self._carried, self.children = self._carried + self.children, []
+        return [self._values(), *self._carried]
+
+    def left(self, error: CrispmlError | None) -> list[tuple[Any, ...]]:
+        """What no commit carried: the children handed on after it, or every event if none landed."""
+        return self.children if self.rider.landed else [self._values(error), *self._carried, *self.children]
 
 
 class Gathering:
@@ -211,15 +222,11 @@ class AuditService(Service):
         or hand it to its parent call; if a commit carried it and the call then failed, record the failure
         on it."""
         event.closed = True
-        if event.rider.landed:
-            if error is not None:
-                with self.db.cursor(write=True) as cursor:
-                    cursor.execute(_fail_sql(self.db.mark), (error.code, error.message[:2000],
-                                                             round(event._elapsed(), 3), event.event_id))
-            rows = event.children
-        else:
-            rows = [event._values(error), *event.children]
-        self._hand_on(event.parent, rows)
+        if event.rider.landed and error is not None:
+            with self.db.cursor(write=True) as cursor:
+                cursor.execute(_fail_sql(self.db.mark), (error.code, error.message[:2000],
+                                                         round(event._elapsed(), 3), event.event_id))
+        self._hand_on(event.parent, event.left(error))
 
     def _hand_on(self, parent: PendingEvent | Gathering | None, rows: list[tuple[Any, ...]]) -> None:
         """Give ``rows`` to ``parent`` if it is open (appending them once :data:`HANDED_ON` wait), else append
