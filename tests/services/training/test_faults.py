@@ -1,16 +1,20 @@
-"""Killing a job's process or its worker: the job never stays InProgress; with checkpoints it resumes."""
+"""Killing a job's process, its worker, or its creator: the job never stays InProgress; with checkpoints it resumes;
+a job no worker had taken when its creator died is run, once."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
 from crispml.sdk.client import Client
-from tests.services.training.support import BUCKET, script, script_job, wait
+from tests.fixtures.forkserver import spawn
+from tests.services.training.support import BUCKET, OUTPUT, script, script_job, wait
 
 pytestmark = pytest.mark.kill
 
@@ -109,3 +113,60 @@ def test_a_job_with_checkpoints_resumes_from_them_when_its_worker_dies(local_hom
         training_job_name="resumable").lines]
     assert "resuming at step 3" in lines
     assert local_home.fs.cat_file(f"{checkpoints}step") == b"6"
+
+
+# -- a creator killed while it hands its job to a worker (a tuning job's driver killed as it starts a trial) ---------
+
+_KILLED_CREATOR = textwrap.dedent("""
+    import pathlib, sys, threading
+    import crispml
+    from crispml.services.training import warm
+
+    home, source, output, marker, hand_over = sys.argv[1:6]
+    real = warm.launch
+
+    def held(service, name, key):  # the job is recorded; hold before (or just after) it is handed to a worker
+        if hand_over == "yes":
+            real(service, name, key)
+        pathlib.Path(marker).write_text(name)
+        threading.Event().wait()  # held here until the test kills this process
+
+    warm.launch = held
+    with crispml.connect(home=home) as client:
+        client.training.create_training_job(
+            training_job_name="orphan", algorithm_specification={"TrainingImage": "python"},
+            hyper_parameters={"sagemaker_program": "train.py", "sagemaker_submit_directory": source},
+            input_data_config=[], output_data_config={"S3OutputPath": output})
+""")
+
+RUNS = """
+import os
+with open({runs!r}, "a") as f:
+    f.write(f"{{os.getpid()}}\\n")
+print("ran", flush=True)
+"""
+
+
+@pytest.mark.parametrize("hand_over", [False, True], ids=["before-handing-over", "after-handing-over"])
+def test_a_job_whose_creator_died_before_a_worker_took_it_runs_once(local_home: Client, home: Path, tmp_path: Path,
+                                                                    hand_over: bool) -> None:
+    runs, marker = tmp_path / "runs", tmp_path / "held"
+    source = script(tmp_path / "src", RUNS.format(runs=str(runs)))
+    child = spawn(["-c", _KILLED_CREATOR, str(home), str(source), OUTPUT, str(marker), "yes" if hand_over else "no"],
+                  stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert child.poll() is None, child.communicate()[1].decode()[-2000:]
+            assert time.monotonic() < deadline, "the creator never recorded its job"
+            time.sleep(0.02)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    # the next reader finds the creator gone: the job is handed to a worker (again, if the first one has not
+    # taken it yet: then one of the two runs it, the other leaves it)
+    job = wait(local_home, "orphan")
+    assert job.training_job_status == "Completed", job.failure_reason
+    statuses = [t.status for t in job.secondary_status_transitions]
+    assert statuses == ["Starting", "Downloading", "Training", "Uploading", "Completed"]
+    assert len(runs.read_text().split()) == 1  # run once

@@ -1,15 +1,28 @@
 """Shared machinery of the training operations and of the worker that drives a job: lookups with helpful
 misses, the row → entity mapping, status changes, and closing jobs whose worker died.
 
-A job records its worker (``owner``, ``host:pid``) and a heartbeat. When an
-operation reads a job that is ``InProgress`` or ``Stopping`` and finds its
-worker gone — on this host by its pid, elsewhere by a heartbeat older than
-:data:`STALE_AFTER` — it settles it, so nothing stays ``InProgress`` for
-ever: a job with a ``CheckpointConfig`` that was not being stopped is
-resumed by a new worker (secondary status ``Interrupted``, then
-``Restarting``; its checkpoints are restored), at most :data:`MAX_ATTEMPTS`
-times; any other is ``Failed`` (or ``Stopped``, if it was being stopped)
-with the reason.
+A job records its worker (``owner``, ``host:pid``) and a heartbeat; until it
+is handed to a worker, the owner is the process handing it out
+(:func:`handing_out`: CreateTrainingJob's caller, or the reader that
+restarts it). When an operation reads a job that is ``InProgress`` or
+``Stopping`` and finds that owner gone — on this host by its pid, elsewhere
+by a heartbeat older than :data:`STALE_AFTER` — it settles it, so nothing
+stays ``InProgress`` for ever:
+
+- a job ``InProgress`` that no worker has taken yet (:func:`awaiting_worker`)
+  lost nothing when the process handing it out died (a tuning job's driver
+  killed as it started a trial): it is handed to a worker now, as if created
+  just then;
+- a job with a ``CheckpointConfig`` that was not being stopped is resumed by
+  a new worker (secondary status ``Interrupted``, then ``Restarting``; its
+  checkpoints are restored), at most :data:`MAX_ATTEMPTS` times;
+- any other is ``Failed`` (or ``Stopped``, if it was being stopped) with the
+  reason.
+
+A job handed out twice (the process that handed it to a worker died before
+recording that worker, and a reader handed it out again) is still run once:
+a worker takes a job only while it awaits one, in one locked update, and the
+other worker leaves it.
 """
 
 from __future__ import annotations
@@ -24,7 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crispml.core.names import crn
-from crispml.core.owners import owner_alive
+from crispml.core.owners import owner_alive, process_owner
 from crispml.services.training.entities import (
     ACTIVE,
     CrossValidationResults,
@@ -46,6 +59,8 @@ STALE_AFTER = timedelta(minutes=2)
 #: How many times a job with checkpoints is started again after its worker died.
 MAX_ATTEMPTS = 3
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+#: The token of a job's owner while the process handing the job out holds it (no worker named yet).
+HANDING_OUT = "handing-out"
 
 
 def job_crn(name: str | None) -> str:
@@ -78,6 +93,28 @@ def move(row: TrainingJobRow, secondary: str, message: str, now: datetime, *, st
     if status is not None:
         row.status = status
     row.modified_at = now
+
+
+def handing_out() -> str:
+    """This process as the owner of a job it is handing to a worker (``host:pid:handing-out``)."""
+    return process_owner(HANDING_OUT)
+
+
+def was_handing_out(owner: str | None) -> bool:
+    """Whether ``owner`` is a process handing a job out (not the worker it was handed to)."""
+    return owner is not None and owner.endswith(f":{HANDING_OUT}")
+
+
+def awaiting_worker(row: TrainingJobRow) -> bool:
+    """Whether no worker has taken job ``row`` since it was created or restarted: a worker's first step is
+    ``Downloading``, so the job awaits one while its latest of ``Starting``, ``Restarting`` and ``Downloading``
+    is not ``Downloading`` (a stop asked meanwhile does not change that)."""
+    for transition in reversed(json.loads(row.transitions)):
+        if transition["status"] == "Downloading":
+            return False
+        if transition["status"] in ("Starting", "Restarting"):
+            return True
+    return False
 
 
 def entity(row: TrainingJobRow, now: datetime) -> TrainingJob:
@@ -176,6 +213,11 @@ class TrainingCore(RuntimeAccess):
                 if row.status not in ACTIVE or owner_alive(row.owner, heartbeat_at=row.heartbeat_at, now=now,
                                                            stale_after=STALE_AFTER):
                     continue  # settled or taken over meanwhile
+                if row.status == "InProgress" and awaiting_worker(row) and was_handing_out(row.owner):
+                    row.owner = handing_out()  # this process, until it has handed the job to a worker
+                    row.heartbeat_at = now
+                    resume.append(name)
+                    continue
                 gone = (f"the worker process running it ({row.owner}) ended without finishing it (its errors, if "
                         "any, are in <home>/training/workers.log)")
                 request = definition_of(row)
@@ -183,7 +225,8 @@ class TrainingCore(RuntimeAccess):
                         and row.attempts < MAX_ATTEMPTS:
                     move(row, "Interrupted", gone, now)
                     move(row, "Restarting", "restarting from the last checkpoint", now)
-                    row.owner = None
+                    row.owner = handing_out()  # this process, until it has handed the job to a worker
+                    row.heartbeat_at = now
                     resume.append(name)
                     continue
                 stopped = row.status == "Stopping"

@@ -53,8 +53,8 @@ from crispml.core.owners import process_owner
 from crispml.services.lake.service import LakeService
 from crispml.services.training import channels as channel_data
 from crispml.services.training import cores, ends
-from crispml.services.training.core import definition_of, move
-from crispml.services.training.entities import Lineage
+from crispml.services.training.core import awaiting_worker, definition_of, move
+from crispml.services.training.entities import ACTIVE, Lineage
 from crispml.services.training.frameworks import decode
 from crispml.services.training.layout import HOST, Layout
 from crispml.services.training.logsink import LogSink, Scraper
@@ -86,9 +86,12 @@ class Driver:
 
     # -- the whole job -----------------------------------------------------------------------------
 
-    def drive(self) -> Outcome:
+    def drive(self) -> Outcome | None:
+        """Run the job to its end; its outcome, or None if it was not this worker's to run (see :meth:`_start`)."""
         owner = process_owner()
         row = self._start(owner)
+        if row is None:
+            return None
         request = definition_of(row)
         ctx = CallContext(principal=row.principal, source="training-job")
         layout = Layout(self.settings_home / "training" / "jobs" / self.name)
@@ -109,8 +112,12 @@ class Driver:
         outcome = self._train(ctx, request, layout, sink)
         return self._end(outcome, sink, ctx, request, layout, upload=True)
 
-    def _start(self, owner: str) -> TrainingJobRow:
-        def change(row: TrainingJobRow, now: datetime) -> TrainingJobRow:
+    def _start(self, owner: str) -> TrainingJobRow | None:
+        """Take the job over, if it still awaits a worker: not if it has ended, nor if another worker has
+        taken it (it was handed out again when the process handing it to this one died first)."""
+        def change(row: TrainingJobRow, now: datetime) -> TrainingJobRow | None:
+            if row.status not in ACTIVE or not awaiting_worker(row):
+                return None
             row.owner = owner
             row.heartbeat_at = now
             row.attempts += 1

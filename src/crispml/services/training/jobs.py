@@ -32,10 +32,19 @@ from crispml.core import paging
 from crispml.core.context import CallContext
 from crispml.core.errors import AlreadyExists, Conflict
 from crispml.core.metadb.listing import job_filters
-from crispml.core.owners import process_owner
 from crispml.services.lake.service import LakeService
 from crispml.services.training import channels, warm
-from crispml.services.training.core import LOG_GROUP, TrainingCore, entity, job_arn, job_crn, move, summary
+from crispml.services.training.core import (
+    LOG_GROUP,
+    TrainingCore,
+    awaiting_worker,
+    entity,
+    handing_out,
+    job_arn,
+    job_crn,
+    move,
+    summary,
+)
 from crispml.services.training.entities import ACTIVE, Lineage
 from crispml.services.training.errors import ResourceInUse, ResourceLimitExceeded, ValidationException
 from crispml.services.training.executor import cpus_of
@@ -104,7 +113,7 @@ class JobOps(TrainingCore):
                 name=request.training_job_name, seq=seq, principal=ctx.principal, status="InProgress",
                 secondary_status="Starting", transitions="[]", definition=json.dumps(definition),
                 lineage=lineage.model_dump_json(), final_metrics="[]", pool_key=key,
-                attempts=0, owner=process_owner(),  # this process, until the worker takes the job over
+                attempts=0, owner=handing_out(),  # this process, until it has handed the job to a worker
                 created_at=now, modified_at=now)
             move(row, "Starting", "Preparing the instances for training", now)
             session.add(row)
@@ -125,7 +134,7 @@ class JobOps(TrainingCore):
             return
 
         def record(row: TrainingJobRow, now: datetime) -> None:
-            if row.status in ACTIVE:
+            if row.status in ACTIVE and awaiting_worker(row):  # else a worker has taken it: its owner is recorded
                 row.owner = owner
                 row.heartbeat_at = now
         self._update(name, record)

@@ -148,6 +148,8 @@ class TrainingService(Service, JobOps):
             except Exception as exc:  # a fault of the worker itself: the job ends now, saying so, not later
                 self._end_with_fault(name, f"the worker failed: {type(exc).__name__}: {exc}")
                 raise
+            if outcome is None:  # another worker has taken the job (it was handed out twice): it is not ours
+                return
             if after is not None and request.evaluation is not None and outcome.status == "Completed":
                 after(name, row.principal)
             keep = request.resource_config.keep_alive_period_in_seconds
