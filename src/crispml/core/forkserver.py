@@ -26,6 +26,8 @@ had then; a request made in another (a caller that changed its environment) gets
 so a worker never runs code imported under settings it was not given. The server ends when the
 process that started it does (its end of the request socket closes).
 
+A forked worker keeps the server's command line (``ps`` shows ``python -m crispml.core.forkserver
+...``): its own shows in its log and in the DB's owner of its job, not in ``/proc/PID/cmdline``.
 It does not limit or isolate a worker more than a process does, and is not used for a worker
 whose imports must be its own (none is today).
 """
