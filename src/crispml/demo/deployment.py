@@ -172,10 +172,11 @@ def _batch_transform(state: DemoState, model: str, name: str) -> dict[str, Any]:
         transform_output={"S3OutputPath": output, "Accept": "text/csv", "AssembleWith": "Line"},
         transform_resources={"InstanceCount": 1}, batch_strategy="MultiRecord",
         data_processing={"InputFilter": "$[1:]", "JoinSource": "Input"})
-    deadline = time.monotonic() + 120
+    deadline, delay = time.monotonic() + 120, 0.05
     while (job := client.serving.describe_transform_job(transform_job_name=name)).transform_job_status in (
             "InProgress", "Stopping") and time.monotonic() < deadline:
-        time.sleep(0.2)
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.25)
     if job.transform_job_status != "Completed":
         out.print(f"  [red]batch transform {name} ended {job.transform_job_status}: {job.failure_reason}[/red]")
         return {"job": name, "status": job.transform_job_status, "rows": 0, "accuracy": 0.0}

@@ -26,8 +26,6 @@ import difflib
 import json
 import os
 import socket
-import subprocess
-import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,7 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crispml.core import paging
+from crispml.core import forkserver, paging
 from crispml.core.config import settings_environment
 from crispml.core.context import CallContext
 from crispml.core.errors import AlreadyExists, Conflict, NotFound
@@ -213,14 +211,12 @@ class TransformOps(RuntimeAccess):
         log = settings.home / "serving" / "transform" / "workers.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with log.open("ab") as errors:
-                process = subprocess.Popen([sys.executable, "-m", WORKER_MODULE, name],
-                                           env=settings_environment(settings), stdin=subprocess.DEVNULL,
-                                           stdout=errors, stderr=errors, start_new_session=True, close_fds=True)
+            pid = forkserver.spawn(WORKER_MODULE, [name], env=settings_environment(settings), log=log,
+                                   preload=forkserver.JOB_WORKERS)  # the training workers' fork server
         except OSError as exc:  # no worker could be started: the job ends now, saying why
             self._end_transform(name, "Failed", f"no worker process could be started: {exc}")
             return
-        owner = f"{socket.gethostname()}:{process.pid}"
+        owner = f"{socket.gethostname()}:{pid}"
 
         def record(row: TransformJobRow, now: datetime) -> None:
             if row.status in ACTIVE and row.owner == process_owner():  # unless the worker has taken it over

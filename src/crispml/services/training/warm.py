@@ -11,7 +11,8 @@ that took the worker) or ``Terminated``.
 :func:`launch` starts a job: it claims an available worker of the job's key
 — one ``UPDATE … WHERE status = 'Available'``, so two jobs never claim the
 same worker — and hands it the job's name over the socket; if there is none,
-or the one claimed is gone, it starts a new worker process. The worker forks
+or the one claimed is gone, it starts a new worker process (forked from this process's fork server,
+``core/forkserver.py``, which has the workers' libraries imported already). The worker forks
 a fresh process for each job (``executor.py``), so a reused worker carries
 nothing of its previous job: each job starts from the worker's state as it
 was before any job ran.
@@ -22,14 +23,13 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import subprocess
-import sys
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from crispml.core import forkserver
 from crispml.core.config import settings_environment
 from crispml.core.ids import new_id
 from crispml.core.owners import owner_alive, process_owner
@@ -62,10 +62,8 @@ def spawn(service: TrainingService, name: str) -> str:
     env = settings_environment(settings)
     log = settings.home / "training" / "workers.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as errors:
-        process = subprocess.Popen([sys.executable, "-m", WORKER_MODULE, name], env=env, stdin=subprocess.DEVNULL,
-                                   stdout=errors, stderr=errors, start_new_session=True, close_fds=True)
-    return f"{socket.gethostname()}:{process.pid}"
+    pid = forkserver.spawn(WORKER_MODULE, [name], env=env, log=log, preload=forkserver.JOB_WORKERS)
+    return f"{socket.gethostname()}:{pid}"
 
 
 def _claim(service: TrainingService, name: str, key: str) -> str | None:
