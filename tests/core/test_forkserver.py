@@ -50,8 +50,10 @@ def _report(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())  # type: ignore[no-any-return]
 
 
-def _server_pids() -> list[int]:
-    return [s._process.pid for s in forkserver._servers.values() if s._process is not None]
+def _server_pids(preload: tuple[str, ...] = ("fs_test_preload",)) -> list[int]:
+    """The pids of this process's servers for ``preload`` (another test of this worker may hold the job
+    workers' server)."""
+    return [s._process.pid for s in forkserver._servers.values() if s._process is not None and s.preload == preload]
 
 
 def test_a_worker_is_forked_from_the_server_as_python_m_would_start_it(folder: Path, tmp_path: Path,
