@@ -226,6 +226,22 @@ def test_an_unknown_column_fails_with_the_binder_message(local_client: Client) -
     assert "__scan" not in failed.value.message  # the rewritten statement is not shown
 
 
+def test_a_value_that_fails_while_the_rows_stream_out_is_the_users_error_not_the_engines(
+        local_client: Client) -> None:
+    """DuckDB's errors met after the first rows (they come through Arrow's stream as a bare OSError) keep their
+    class: a bad cast is InvalidArgument, not a retryable Internal failure of the engine."""
+    setup(local_client)
+    rows = "\n".join(str(i) for i in range(200_000)) + "\nnot a number\n"
+    put(local_client, "orders/a.csv", rows.encode())
+    external_table(local_client, "orders", "csv", [("id", "string")])
+    query = prepare(local_client, "SELECT CAST(id AS INTEGER) AS n FROM orders")
+    with pytest.raises(QueryFailed, match="Conversion Error") as failed:
+        result = query.execute(query.plan(), lambda: False)
+        for _ in result.batches:  # the first batches convert; the last one does not
+            pass
+    assert failed.value.error_type == "InvalidArgument" and "not a number" in failed.value.message
+
+
 def test_a_corrupt_file_fails_naming_its_lake_uri(client: Client, home: object) -> None:
     setup(client)
     external_table(client, "broken", "parquet", [("id", "bigint")])

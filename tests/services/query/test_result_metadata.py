@@ -63,3 +63,16 @@ def test_column_types_precision_and_scale_are_athenas(local_client: Client) -> N
     assert all((c.catalog_name, c.schema_name, c.table_name) == ("hive", "", "") for c in columns)
     assert rows[1] == ["1", "1", "1", "1", "1", "1.0", "1.5", "1.50", "true", "x", "2024-01-01",
                        "2024-01-01 00:00:00.000", "[1, 2]", "{a=1}", "{a=1, b=a}", "1"]
+
+
+def test_a_bigint_sum_is_a_bigint_up_to_its_limit_and_fails_past_it(local_client: Client) -> None:
+    """DuckDB sums bigints into 128 bits; Athena's result is a bigint, and a sum past its range fails, as
+    Trino's overflow does, never a wider or wrong number."""
+    columns, rows = metadata(local_client, "SELECT sum(x) AS total, sum(x % 2) AS odd "
+                                           "FROM (VALUES (9223372036854775806), (1)) AS t(x)")
+    assert [c.type for c in columns] == ["bigint", "bigint"] and rows[1] == ["9223372036854775807", "1"]
+    failed = run_query(local_client, "SELECT k, sum(x) AS total FROM (VALUES ('a', 9223372036854775807), "
+                                     "('a', 1), ('b', 1)) AS t(k, x) GROUP BY k")
+    assert failed.status.state == "FAILED"
+    assert failed.status.athena_error is not None and failed.status.athena_error.error_type == "InvalidArgument"
+    assert "out of range" in failed.status.athena_error.error_message

@@ -22,6 +22,18 @@ _NOT_FOUND = re.compile(r"no files found|no such file|not found: |does not exist
 _MISSING = re.compile(r"FileNotFoundError: (lake://[^\s:]+):?([^\n]*)")
 _CORE_NAMES = ("InvalidArgument", "NotFound", "AlreadyExists", "Conflict", "PermissionDenied", "Unauthenticated",
                "LimitExceeded", "Unavailable", "Internal")
+#: DuckDB's exception classes by the name its messages start with: an error met while the rows stream out
+#: comes through Arrow's stream as a plain ``OSError`` holding DuckDB's message (``Conversion Error: …``).
+_STREAMED: dict[str, type[duckdb.Error]] = {
+    "Binder Error": duckdb.BinderException, "Catalog Error": duckdb.CatalogException,
+    "Parser Error": duckdb.ParserException, "Conversion Error": duckdb.ConversionException,
+    "Invalid Input Error": duckdb.InvalidInputException, "Not implemented Error": duckdb.NotImplementedException,
+    "Out of Range Error": duckdb.OutOfRangeException, "Constraint Error": duckdb.ConstraintException,
+    "Mismatch Type Error": duckdb.TypeMismatchException, "IO Error": duckdb.IOException,
+    "Syntax Error": duckdb.SyntaxException, "Out of Memory Error": duckdb.OutOfMemoryException,
+    "Permission Error": duckdb.PermissionException, "INTERRUPT Error": duckdb.InterruptException,
+}
+_STREAMED_NAME = re.compile(r"^(" + "|".join(re.escape(n) for n in _STREAMED) + r"):")
 
 
 def lake_message(text: str, paths: Mapping[str, str]) -> str:
@@ -55,6 +67,9 @@ def translate(exc: BaseException, paths: Mapping[str, str]) -> QueryFailed | Que
     if isinstance(exc, CrispmlError):
         return QueryFailed(lake_message(exc.message, paths), error_type(exc))
     text = str(exc).split("\n\nLINE ", 1)[0].strip()
+    streamed = _STREAMED_NAME.match(text) if type(exc) is OSError else None
+    if streamed is not None:  # DuckDB's own error, met as the rows streamed out: what it would have raised
+        return translate(_STREAMED[streamed.group(1)](str(exc)), paths)
     if isinstance(exc, duckdb.PermissionException):
         named = [paths[p] for p in sorted(paths, key=len, reverse=True) if p in text or _other_form(p) in text]
         if named:  # one of the statement's own files, refused after a lookup DuckDB makes when it is gone
