@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -614,13 +615,29 @@ def prepared(
     template: tuple[Path, dict[str, str]], home: Path, clock: FixedClock
 ) -> Iterator[tuple[Client, dict[str, str]]]:
     """A client on a private copy of the prepared home."""
-    shutil.copytree(template[0], home)
+    _copy_home(template[0], home)
     client = crispml.connect(home=str(home), clock=clock)
     yield client, template[1]
     client.close()
 
 
 # -- helpers ------------------------------------------------------------------
+
+
+def _copy_home(source: Path, target: Path) -> None:
+    """Copy a home that the training workers its preparation started may still be using (a warm worker lives on
+    for its keep-alive period): the metadata DB through SQLite's backup (a consistent copy, whatever its WAL
+    holds; the last connection to close deletes the WAL file, which a copy by files could find gone), the rest
+    by files, passing over a file that went away between the listing and the copy (a worker's scratch)."""
+    def copy_file(src: str, dst: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("meta.db", "meta.db-wal", "meta.db-shm"),
+                    copy_function=copy_file)
+    with contextlib.closing(sqlite3.connect(source / "meta.db")) as live, \
+            contextlib.closing(sqlite3.connect(target / "meta.db")) as copy:
+        live.backup(copy)
 
 
 def snapshot(client: Client) -> dict[str, Any]:
