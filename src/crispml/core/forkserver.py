@@ -46,6 +46,7 @@ import struct
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -168,7 +169,7 @@ class _Server:
                 self._requests.settimeout(ANSWER_TIMEOUT)
                 self._requests.sendall(_HEADER.pack(len(request)))
                 socket.send_fds(self._requests, [request], [output.fileno()])
-                said = _line(self._requests)
+                said = read_line(self._requests)
         except OSError:  # killed, or too slow: the caller starts this worker itself
             return None
         if not said.isdigit():
@@ -182,19 +183,16 @@ class _Server:
         with self._lock:
             if kill and self._process is not None:
                 self._process.kill()
-            if self._requests is not None:
-                self._requests.close()  # the server sees its request socket close and exits
-                self._requests = None
-            if self._process is not None:
-                try:
-                    self._process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    self._process.kill()
-                    self._process.wait()
-                self._process = None
+            end_server(self._process, self._requests)
+            self._process, self._requests = None, None
 
 
-def _line(channel: socket.socket) -> bytes:
+# -- what this fork server and the serving runtime's (services/serving/runtime/zygote.py) share ---------------
+
+
+def read_line(channel: socket.socket) -> bytes:
+    """One line from a fork server, byte by byte (what follows it stays in the socket for the next read);
+    empty if it closed the socket first."""
     said = b""
     while not said.endswith(b"\n"):
         byte = channel.recv(1)
@@ -204,6 +202,79 @@ def _line(channel: socket.socket) -> bytes:
     return said.strip()
 
 
+def end_server(process: subprocess.Popen[bytes] | None, requests: socket.socket | None) -> None:
+    """End a fork server from the caller's side: it exits when its request socket closes (killed if it has not
+    within 5 s)."""
+    if requests is not None:
+        requests.close()
+    if process is not None:
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def warm_up(modules: list[str] | tuple[str, ...]) -> tuple[int, int]:
+    """In a fork server before it serves: import ``modules`` (passing over one that fails: its forked process
+    imports it if it must), keep what they made out of the collector's reach (shared with every fork, never
+    copied by a collection), and have an ended child wake the server's ``select``; the wake-up pipe's two ends
+    (a forked process closes both)."""
+    for name in modules:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+    import gc
+
+    gc.freeze()
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.signal(signal.SIGCHLD, lambda number, frame: None)
+    signal.set_wakeup_fd(wake_w)
+    return wake_r, wake_w
+
+
+def requests_of(requests: socket.socket, wake_r: int, fds: int, reap: Callable[[], None]) -> Iterator[
+        tuple[bytes, list[int]]]:
+    """A fork server's requests (a header with the length, then the message with ``fds`` file descriptors), as
+    they come; ``reap`` runs whenever a child may have ended. When the caller closes its end the server exits at
+    once, without tearing down what it imported (it holds nothing to flush); its forks run on."""
+    while True:
+        ready = select.select([requests.fileno(), wake_r], [], [])[0]
+        if wake_r in ready:
+            os.read(wake_r, 4096)
+        reap()
+        if requests.fileno() not in ready:
+            continue
+        header = requests.recv(_HEADER.size, socket.MSG_WAITALL)
+        if len(header) < _HEADER.size:
+            os._exit(0)
+        message, received, _, _ = socket.recv_fds(requests, _HEADER.unpack(header)[0], fds, socket.MSG_WAITALL)
+        yield message, list(received)
+
+
+def ended_children() -> Iterator[tuple[int, int]]:
+    """In a fork server: each child that has ended and not been waited for yet, as (pid, wait status), reaped."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        yield pid, status
+
+
+def redirect(output_fd: int) -> None:
+    """In a forked process: standard input from ``/dev/null``, standard output and error to ``output_fd``
+    (then closed)."""
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(output_fd, 1)
+    os.dup2(output_fd, 2)
+    os.close(devnull)
+    os.close(output_fd)
+
+
 # -- the fork server's side ---------------------------------------------------------------------------------
 
 
@@ -211,29 +282,9 @@ def serve(requests_fd: int, preload: list[str]) -> NoReturn:
     """Import ``preload``, then fork a worker per request until the caller closes its end (a worker runs and
     exits from within :func:`_become`, never returning here)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the caller's, which ends this server by ending
-    for name in preload:
-        with contextlib.suppress(Exception):  # a missing optional library: the worker imports it if it must
-            importlib.import_module(name)
-    import gc
-
-    gc.freeze()  # what the imports made stays shared with the workers: never collected, never copied
+    wake_r, wake_w = warm_up(preload)
     requests = socket.socket(fileno=requests_fd)
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_w, False)
-    signal.signal(signal.SIGCHLD, lambda number, frame: None)
-    signal.set_wakeup_fd(wake_w)
-    while True:
-        ready = select.select([requests.fileno(), wake_r], [], [])[0]
-        if wake_r in ready:
-            os.read(wake_r, 4096)
-        _reap()
-        if requests.fileno() not in ready:
-            continue
-        header = requests.recv(_HEADER.size, socket.MSG_WAITALL)
-        if len(header) < _HEADER.size:  # the caller ended: so does this server; its workers run on
-            os._exit(0)
-        message, fds, _, _ = socket.recv_fds(requests, _HEADER.unpack(header)[0], 1, socket.MSG_WAITALL)
-        (output_fd,) = fds
+    for message, (output_fd,) in requests_of(requests, wake_r, 1, _reap):
         pid = os.fork()
         if pid == 0:
             signal.set_wakeup_fd(-1)
@@ -243,17 +294,13 @@ def serve(requests_fd: int, preload: list[str]) -> NoReturn:
         os.close(output_fd)
         with contextlib.suppress(OSError):
             requests.sendall(b"%d\n" % pid)
+    raise AssertionError("requests_of ends the process, never the loop")
 
 
 def _reap() -> None:
     """Wait for the workers that ended, so that none stays a zombie while the server runs."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
+    for _pid, _status in ended_children():
+        continue
 
 
 def _become(request: dict[str, Any], output_fd: int) -> NoReturn:
@@ -263,12 +310,7 @@ def _become(request: dict[str, Any], output_fd: int) -> NoReturn:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     os.chdir(request["cwd"])
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.dup2(output_fd, 1)
-    os.dup2(output_fd, 2)
-    os.close(devnull)
-    os.close(output_fd)
+    redirect(output_fd)
     os.environ.clear()
     os.environ.update(request["env"])
     code = 1

@@ -20,6 +20,9 @@ fork server ends when the supervisor does (its end of the request socket
 closes); a fork server killed on its own takes its instances with it, and the
 supervisor replaces them as it replaces any instance that exits.
 
+The plumbing it shares with the job workers' fork server (the warm-up, the
+request loop, reaping, the caller's end of it) is in ``core/forkserver.py``.
+
 It does not isolate instances more than a process does, nor start a batch
 transform's instances: each transform job's worker starts its one or two with
 :func:`instance.start`, where a fork server would save nothing.
@@ -28,7 +31,6 @@ transform's instances: each transform job's worker starts its one or two with
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import os
 import select
@@ -41,6 +43,7 @@ import threading
 from pathlib import Path
 from typing import Any, NoReturn
 
+from crispml.core.forkserver import end_server, ended_children, read_line, redirect, requests_of, warm_up
 from crispml.services.serving.runtime.instance import CONFIG_VARIABLE, FD_VARIABLE, MODULE, PARENT_VARIABLE
 
 #: The argument that makes the instance module a fork server.
@@ -85,7 +88,7 @@ class Forked:
                 os.kill(self.pid, number)
 
     def _ended(self) -> None:
-        said = _line(self._channel)
+        said = read_line(self._channel)
         self._channel.close()
         if said:
             self.returncode = int(said)
@@ -95,18 +98,6 @@ class Forked:
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
         self.returncode = -signal.SIGKILL
-
-
-def _line(channel: socket.socket) -> bytes:
-    """One line from the fork server, byte by byte (what follows it stays in the socket for the next read);
-    empty if it closed the socket first."""
-    said = b""
-    while not said.endswith(b"\n"):
-        byte = channel.recv(1)
-        if not byte:
-            return b""
-        said += byte
-    return said.strip()
 
 
 class Zygote:
@@ -155,7 +146,7 @@ class Zygote:
         finally:
             theirs.close()
             listener.close()
-        said = _line(ours)  # the pid once forked (after the server's imports, the first time)
+        said = read_line(ours)  # the pid once forked (after the server's imports, the first time)
         if not said:
             ours.close()
             raise OSError(f"the instances' fork server ended; see {self._log}")
@@ -163,16 +154,8 @@ class Zygote:
 
     def stop(self) -> None:
         with self._lock:
-            if self._requests is not None:
-                self._requests.close()  # the server sees its request socket close and exits
-                self._requests = None
-            if self._process is not None:
-                try:
-                    self._process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    self._process.kill()
-                    self._process.wait()
-                self._process = None
+            end_server(self._process, self._requests)  # the server sees its request socket close and exits
+            self._process, self._requests = None, None
 
 
 # -- the fork server's side ---------------------------------------------------------------------------------
@@ -181,30 +164,11 @@ class Zygote:
 def serve(requests_fd: int) -> NoReturn:
     """The fork server's loop: import :data:`PRELOAD`, then fork an instance per request until the supervisor
     closes its end (a forked instance runs and exits from within it, never returning here)."""
-    for name in PRELOAD:
-        with contextlib.suppress(Exception):
-            importlib.import_module(name)
-    import gc
-
-    gc.freeze()  # what the imports made stays shared with the instances: never collected, never copied
+    wake_r, wake_w = warm_up(PRELOAD)
     requests = socket.socket(fileno=requests_fd)
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_w, False)
-    signal.signal(signal.SIGCHLD, lambda number, frame: None)
-    signal.set_wakeup_fd(wake_w)
     channels: dict[int, socket.socket] = {}
-    while True:
-        ready = select.select([requests.fileno(), wake_r], [], [])[0]
-        if wake_r in ready:
-            os.read(wake_r, 4096)
-        _reap(channels)
-        if requests.fileno() not in ready:
-            continue
-        header = requests.recv(_HEADER.size, socket.MSG_WAITALL)
-        if len(header) < _HEADER.size:  # the supervisor ended (or stops): so does this process, at once, without
-            os._exit(0)  # tearing down what it imported (it holds nothing to flush)
-        message, fds, _, _ = socket.recv_fds(requests, _HEADER.unpack(header)[0], 3, socket.MSG_WAITALL)
-        channel_fd, listener_fd, output_fd = fds
+    # until the supervisor ends (or stops): then this process exits at once
+    for message, (channel_fd, listener_fd, output_fd) in requests_of(requests, wake_r, 3, lambda: _reap(channels)):
         pid = os.fork()
         if pid == 0:
             signal.set_wakeup_fd(-1)
@@ -218,17 +182,12 @@ def serve(requests_fd: int) -> NoReturn:
         channels[pid] = channel
         with contextlib.suppress(OSError):
             channel.sendall(b"%d\n" % pid)
+    raise AssertionError("requests_of ends the process, never the loop")
 
 
 def _reap(channels: dict[int, socket.socket]) -> None:
     """Tell the supervisor how each instance that ended did."""
-    while channels:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
+    for pid, status in ended_children():
         channel = channels.pop(pid, None)
         if channel is not None:
             with contextlib.suppress(OSError):
@@ -240,12 +199,7 @@ def _become_instance(variables: dict[str, str], listener_fd: int, output_fd: int
     """In the forked process: the instance's output, variables and socket, then its ``main``, then exit."""
     from crispml.services.serving.runtime import instance
 
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.dup2(output_fd, 1)
-    os.dup2(output_fd, 2)
-    os.close(devnull)
-    os.close(output_fd)
+    redirect(output_fd)
     os.environ.update({**variables, FD_VARIABLE: str(listener_fd)})
     code = 1
     try:
