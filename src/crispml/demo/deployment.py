@@ -60,6 +60,20 @@ def _versions(state: DemoState) -> dict[str, str]:
     return {"champion": chosen["version"], "challenger": f"{group}/{version}"}
 
 
+def _shadow_calls(url: str, endpoint: str) -> float:
+    """How many requests the endpoint's challenger has answered so far, as the runtime's Prometheus metrics
+    (``GET /metrics``) count them."""
+    from urllib.request import urlopen
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urlopen(f"{url}/metrics", timeout=10) as response:  # the runtime, on 127.0.0.1
+        text = response.read().decode()
+    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+               if sample.name == "sagemaker_invocations_total" and sample.labels.get("endpoint_name") == endpoint
+               and sample.labels.get("variant_name") == "challenger")
+
+
 def deployment_endpoints(state: DemoState) -> Section:
     """Deployment (SageMaker hosting): two versions at 80/20 behind one endpoint, then a shadow with capture."""
     client, out = state.client, state.console
@@ -125,10 +139,16 @@ def deployment_endpoints(state: DemoState) -> Section:
     client.serving.update_endpoint(endpoint_name=endpoint, endpoint_config_name=shadow_config)
     described = _wait(client, endpoint)
     answered = {"champion": 0, "challenger": 0}
+    copied = _shadow_calls(url, endpoint)
     for i in range(SHADOW_REQUESTS):
         answer = runtime.invoke_endpoint(EndpointName=endpoint, Body=bodies[i % len(bodies)], ContentType="text/csv")
         answer["Body"].read()
         answered[answer["InvokedProductionVariant"]] += 1
+    # the shadow's copies go out after the answers, without holding them up: the last ones are still on their
+    # way now, and a deleted endpoint's instances stop; so wait until the shadow has answered them all
+    deadline = time.monotonic() + 30
+    while _shadow_calls(url, endpoint) < copied + SHADOW_REQUESTS and time.monotonic() < deadline:
+        time.sleep(0.05)
     client.serving.delete_endpoint(endpoint_name=endpoint)
     client.serving.stop_runtime()  # it delivers what it captured before it exits
     prefix = f"{CAPTURE}{endpoint}/"
