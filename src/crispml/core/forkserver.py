@@ -167,8 +167,7 @@ class _Server:
                 if self._requests is None:
                     return None
                 self._requests.settimeout(ANSWER_TIMEOUT)
-                self._requests.sendall(_HEADER.pack(len(request)))
-                socket.send_fds(self._requests, [request], [output.fileno()])
+                send_request(self._requests, request, [output.fileno()])
                 said = read_line(self._requests)
         except OSError:  # killed, or too slow: the caller starts this worker itself
             return None
@@ -200,6 +199,13 @@ def read_line(channel: socket.socket) -> bytes:
             return b""
         said += byte
     return said.strip()
+
+
+def send_request(requests: socket.socket, message: bytes, fds: list[int]) -> None:
+    """Ask a fork server for a fork: the message's length, then the message with ``fds`` (what
+    :func:`requests_of` reads on the server's side)."""
+    requests.sendall(_HEADER.pack(len(message)))
+    socket.send_fds(requests, [message], fds)
 
 
 def end_server(process: subprocess.Popen[bytes] | None, requests: socket.socket | None) -> None:

@@ -36,14 +36,21 @@ import os
 import select
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
 from pathlib import Path
 from typing import Any, NoReturn
 
-from crispml.core.forkserver import end_server, ended_children, read_line, redirect, requests_of, warm_up
+from crispml.core.forkserver import (
+    end_server,
+    ended_children,
+    read_line,
+    redirect,
+    requests_of,
+    send_request,
+    warm_up,
+)
 from crispml.services.serving.runtime.instance import CONFIG_VARIABLE, FD_VARIABLE, MODULE, PARENT_VARIABLE
 
 #: The argument that makes the instance module a fork server.
@@ -52,7 +59,6 @@ FLAG = "--zygote"
 #: passed over; the instance that needs it imports it itself, as it would unforked).
 PRELOAD = ("crispml.services.registry.service", "crispml.services.serving.runtime.server", "numpy", "xgboost",
            "crispml.services.training.algorithms.xgb")
-_HEADER = struct.Struct("!I")
 
 
 class Forked:
@@ -140,8 +146,7 @@ class Zygote:
                 assert self._requests is not None
                 request = json.dumps({CONFIG_VARIABLE: json.dumps(description),
                                       PARENT_VARIABLE: str(os.getpid())}).encode()
-                self._requests.sendall(_HEADER.pack(len(request)))
-                socket.send_fds(self._requests, [request], [theirs.fileno(), listener.fileno(), output.fileno()])
+                send_request(self._requests, request, [theirs.fileno(), listener.fileno(), output.fileno()])
             port = listener.getsockname()[1]
         finally:
             theirs.close()
