@@ -462,7 +462,8 @@ class Supervisor(Hooks):
                              if i.status == "InService"]) >= int(s["desired_instance_count"])
                         for s in newest.states)
             if row.pending_config is not None:
-                if ready:
+                if ready:  # routed to the new configuration before the status says so, never after
+                    self._build_routes(rows, wanted, promoted=row.name)
                     self._write_endpoint(row.name, promote=True)
                     switched = True
                 continue
@@ -554,11 +555,15 @@ class Supervisor(Hooks):
                                                                            0) + 1
         return counts
 
-    def _build_routes(self, rows: list[EndpointRow], wanted: dict[str, list[Deployment]]) -> None:
+    def _build_routes(self, rows: list[EndpointRow], wanted: dict[str, list[Deployment]],
+                      promoted: str | None = None) -> None:
+        """The front's routes: each endpoint's current configuration, or its update's when ``promoted`` names
+        it (its instances are in service and the promotion is being written)."""
         routes: dict[str, Route] = {}
         for row in rows:
-            serving = next((d for d in reversed(wanted[row.name]) if d.generation != row.generation
-                            or row.pending_config is None), None)
+            serving = wanted[row.name][-1] if row.name == promoted else next(
+                (d for d in reversed(wanted[row.name]) if d.generation != row.generation
+                 or row.pending_config is None), None)
             if serving is None:
                 continue
             backends: dict[str, list[Backend]] = {}
