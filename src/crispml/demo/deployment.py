@@ -60,9 +60,9 @@ def _versions(state: DemoState) -> dict[str, str]:
     return {"champion": chosen["version"], "challenger": f"{group}/{version}"}
 
 
-def _shadow_calls(url: str, endpoint: str) -> float:
-    """How many requests the endpoint's challenger has answered so far, as the runtime's Prometheus metrics
-    (``GET /metrics``) count them."""
+def _shadow_calls(url: str, endpoint: str, metric: str = "sagemaker_invocations_total") -> float:
+    """How many requests the endpoint's challenger has answered so far (or ``metric``: those answered with
+    an error), as the runtime's Prometheus metrics (``GET /metrics``) count them."""
     from urllib.request import urlopen
 
     from prometheus_client.parser import text_string_to_metric_families
@@ -70,7 +70,7 @@ def _shadow_calls(url: str, endpoint: str) -> float:
     with urlopen(f"{url}/metrics", timeout=10) as response:  # the runtime, on 127.0.0.1
         text = response.read().decode()
     return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
-               if sample.name == "sagemaker_invocations_total" and sample.labels.get("endpoint_name") == endpoint
+               if sample.name == metric and sample.labels.get("endpoint_name") == endpoint
                and sample.labels.get("variant_name") == "challenger")
 
 
@@ -149,6 +149,8 @@ def deployment_endpoints(state: DemoState) -> Section:
     deadline = time.monotonic() + 30
     while _shadow_calls(url, endpoint) < copied + SHADOW_REQUESTS and time.monotonic() < deadline:
         time.sleep(0.05)
+    failed = sum(_shadow_calls(url, endpoint, f"sagemaker_invocation_{kind}_errors_total")
+                 for kind in ("4xx", "5xx"))
     client.serving.delete_endpoint(endpoint_name=endpoint)
     client.serving.stop_runtime()  # it delivers what it captured before it exits
     prefix = f"{CAPTURE}{endpoint}/"
@@ -164,6 +166,9 @@ def deployment_endpoints(state: DemoState) -> Section:
     state.facts["deployment"] = {
         "endpoint": endpoint, "versions": versions, "split": {name: len(times) for name, times in latencies.items()},
         "shadow_answered": answered, "captured_records": sum(captured.values()), "capture_objects": len(captured),
+        "captured_by_variant": {role: sum(n for key, n in captured.items() if f"/{endpoint}/{role}/" in key)
+                                for role in ("champion", "challenger")},
+        "shadow_errors": int(failed),
         "batch_transform": batch}
     return Section(
         title="7 · Deployment: endpoints, A/B and shadow traffic, data capture (SageMaker hosting)",
