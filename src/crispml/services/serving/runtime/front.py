@@ -10,8 +10,12 @@ For each request it:
    target-variant header names;
 2. sends the body to the variant's least busy healthy instance; if the
    instance drops the connection (it crashed), marks it broken, wakes the
-   supervisor and sends the request once more to another healthy instance of
-   the same variant;
+   supervisor with the error and sends the request once more to another
+   healthy instance of the same variant — or, when it is the variant's only
+   one, to the same instance first (the connection that failed is not used
+   again): one dropped connection is not a crash, and an only instance marked
+   broken at once would leave the variant answering 503 until the
+   supervisor has pinged it;
 3. copies the request to the shadow variant, when there is one, for its
    sampling share, without waiting: the shadow's answer is measured and
    captured, never returned;
@@ -123,8 +127,8 @@ class Route:
 class Hooks:
     """What the front reports to the rest of the runtime (the supervisor's implementations)."""
 
-    def broken(self, backend: Backend) -> None:
-        """An instance dropped a request: check it now."""
+    def broken(self, backend: Backend, error: str) -> None:
+        """An instance dropped a request (``error`` says how): check it now."""
 
     def measured(self, endpoint: str, variant: str, status: int, model_us: float, overhead_us: float) -> None:
         """One invocation's outcome and latencies."""
@@ -259,7 +263,7 @@ class Front:
                     body: bytes) -> tuple[Reply | None, float]:
         """The variant's answer (None when no healthy instance answered) and the model's time in µs."""
         tried: Backend | None = None
-        for _ in range(2):  # the first instance, and once more on another if it dropped the request
+        for attempt in range(2):  # the first instance, and once more if it dropped the request
             candidates = variant.healthy(exclude=tried)
             if not candidates:
                 return None, 0.0
@@ -268,9 +272,11 @@ class Front:
             started = time.perf_counter()
             try:
                 reply = await backend.upstream.request(b"POST", b"/invocations", headers, body)
-            except UpstreamError:
+            except UpstreamError as exc:
+                if attempt == 0 and not variant.healthy(exclude=backend):
+                    continue  # the variant's only instance: once more before calling it broken
                 backend.broken = True
-                self.hooks.broken(backend)
+                self.hooks.broken(backend, str(exc))
                 tried = backend
                 continue
             finally:

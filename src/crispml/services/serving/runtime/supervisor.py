@@ -9,7 +9,10 @@ like a Kubernetes controller, every quarter second or when woken:
   its desired count) against those that run: start what is missing (a
   process per instance, ``instance.py``, on a socket bound here), promote a
   ``Pending`` instance to ``InService`` when it answers ``GET /ping``,
-  replace one that died (the front also reports one that dropped a request),
+  replace one that died (the front also reports one that dropped a request:
+  it is taken out of the routes and replaced only if its process exited or
+  it then fails :data:`MAX_FAILED_PINGS` pings in a row — a busy instance
+  answers its ping behind the requests it is working on),
   drain and stop what is no longer wanted (scale-in, a deleted endpoint, the
   old configuration after an update). An update's instances are started
   beside the old ones and take the traffic only when every one of them
@@ -74,6 +77,8 @@ PUBLISH_SECONDS = 2.0
 HEARTBEAT_SECONDS = 5.0
 #: Starts of one variant's instances that fail in a row before the endpoint (or its update) fails.
 MAX_FAILED_STARTS = 3
+#: Pings in a row an instance that dropped a request may fail (2 s each) before it is replaced.
+MAX_FAILED_PINGS = 3
 #: Longest wait for a draining instance's requests to finish.
 DRAIN_SECONDS = 30.0
 #: Shortest time a draining instance stays up after it left the routes.
@@ -94,6 +99,7 @@ class Instance:
     status: str = "Pending"  # Pending | InService | Draining
     restarts: int = 0
     drain_since: float = 0.0
+    failed_pings: int = 0  # in a row, since it dropped a request
     backend: Backend = field(init=False)
 
     def __post_init__(self) -> None:
@@ -142,7 +148,9 @@ class Supervisor(Hooks):
 
     # -- hooks called by the front (on its event loop) ------------------------------------------------------
 
-    def broken(self, backend: Backend) -> None:
+    def broken(self, backend: Backend, error: str) -> None:
+        print(f"crispml runtime: instance {backend.instance_id} dropped a request ({error}); checking it",
+              file=sys.stderr, flush=True)
         self.woken.set()
 
     def measured(self, endpoint: str, variant: str, status: int, model_us: float, overhead_us: float) -> None:
@@ -418,7 +426,14 @@ class Supervisor(Hooks):
                     instance.status = "InService"
                     self.failed_starts.pop((instance.endpoint, instance.generation, instance.variant), None)
                 continue
-            if exited or (instance.backend.broken and not _ping(instance.port)):
+            if not exited and instance.backend.broken:
+                if _ping(instance.port):  # a dropped connection, not a dead instance: back into the routes
+                    instance.backend.broken, instance.failed_pings = False, 0
+                    continue
+                instance.failed_pings += 1
+                print(f"crispml runtime: instance {instance.instance_id} did not answer /ping "
+                      f"({instance.failed_pings} of {MAX_FAILED_PINGS})", file=sys.stderr, flush=True)
+            if exited or instance.failed_pings >= MAX_FAILED_PINGS:
                 print(f"crispml runtime: instance {instance.instance_id} stopped answering "
                       f"({instance.error()}); starting another", file=sys.stderr, flush=True)
                 self._stop(instance)
@@ -427,8 +442,6 @@ class Supervisor(Hooks):
                 if deployment is not None:
                     model = next(s["model_name"] for s in deployment.states if s["variant_name"] == instance.variant)
                     self._start(deployment, instance.variant, model, restarts=instance.restarts + 1)
-            elif instance.backend.broken:
-                instance.backend.broken = False  # it answers /ping: a dropped connection, not a dead instance
 
     def _failed_start(self, instance: Instance) -> None:
         del self.instances[instance.instance_id]
