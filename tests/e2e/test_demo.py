@@ -93,8 +93,10 @@ def _check_summary(result: Result, home: Path) -> dict[str, Any]:
     # every answered request of each variant was captured: all 200 of the champion's, and each copy the shadow
     # answered (one the shadow could not answer, as its instance was busy on a loaded machine, has no answer to keep)
     by_variant = deployment["captured_by_variant"]
-    assert by_variant == {"champion": 200, "challenger": 200 - deployment["shadow_errors"]}, deployment
-    assert deployment["captured_records"] == sum(by_variant.values()) and deployment["shadow_errors"] < 100
+    said = _runtime_said(home)  # what the runtime said of its instances (dropped requests, failed pings)
+    assert by_variant == {"champion": 200, "challenger": 200 - deployment["shadow_errors"]}, (deployment, said)
+    assert deployment["captured_records"] == sum(by_variant.values()) and deployment["shadow_errors"] < 100, \
+        (deployment, said)
     assert deployment["endpoint"] in html and "A/B split and latency" in html
     # tuning phase: 20 Bayesian trials of xgboost, the best evaluated on the held-out rows and registered
     tuning = summary["tuning"]
@@ -118,6 +120,13 @@ def _all_events(client: Any, action: str) -> list[Any]:
         token = page.next_token
         if not token:
             return events
+
+
+def _runtime_said(home: Path) -> list[str]:
+    """The serving runtime's last lines about its instances (for a failure's message)."""
+    log = home / "serving" / "runtime.log"
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    return [line for line in lines if "instance" in line][-20:]
 
 
 def _check_home(home: Path, runs: int, **settings: Any) -> None:
