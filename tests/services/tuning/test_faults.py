@@ -6,6 +6,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,9 +74,31 @@ def test_a_killed_driver_is_replaced_and_no_trial_is_lost_or_run_twice(local_hom
     assert [n.split("-")[1] for n in names] == ["001", "002", "003", "004", "005", "006"]
     jobs = local_home.training.list_training_jobs(name_contains="phoenix-", max_results=100).training_job_summaries
     assert sorted(j.training_job_name for j in jobs) == names  # one training job per trial, none extra
-    assert all(t.training_job_status == "Completed" and t.final_hyper_parameter_tuning_job_objective_metric
-               for t in listed)
+    unfinished = [t for t in listed if t.training_job_status != "Completed"
+                  or t.final_hyper_parameter_tuning_job_objective_metric is None]
+    assert not unfinished, _explain(local_home, unfinished)
     assert job.training_job_status_counters.completed == 6
+
+
+def _explain(client: Client, listed: list[Any]) -> str:
+    """Each trial as the tuning job recorded it beside its training job as the training service did."""
+    lines = []
+    for t in listed:
+        lines.append(f"trial {t.training_job_name}: {t.training_job_status}, objective "
+                     f"{t.final_hyper_parameter_tuning_job_objective_metric}, failure {t.failure_reason!r}")
+        try:
+            job = client.training.describe_training_job(training_job_name=t.training_job_name)
+        except NotFound:
+            lines.append("  its training job does not exist")
+            continue
+        lines.append(f"  training job: {job.training_job_status}/{job.secondary_status}, failure "
+                     f"{job.failure_reason!r}, final metrics {job.final_metric_data_list}, transitions "
+                     f"{[(s.status, s.status_message) for s in job.secondary_status_transitions]}")
+    home = client.platform.settings.home
+    for log in (home / "tuning" / "drivers.log", home / "training" / "workers.log"):
+        if log.exists() and log.stat().st_size:
+            lines.append(f"{log.name} ends with:\n{log.read_text()[-3000:]}")
+    return "\n".join(lines)
 
 
 def _training(client: Client, name: str) -> int:
