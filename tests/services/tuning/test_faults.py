@@ -78,6 +78,9 @@ def test_a_killed_driver_is_replaced_and_no_trial_is_lost_or_run_twice(local_hom
                   or t.final_hyper_parameter_tuning_job_objective_metric is None]
     assert not unfinished, _explain(local_home, unfinished)
     assert job.training_job_status_counters.completed == 6
+    # the new driver's sampler does not draw the first trials' points again (it did, seeded as the first was)
+    points = [t.tuned_hyper_parameters["x"] for t in listed]
+    assert len(set(points)) == 6, points
 
 
 def _explain(client: Client, listed: list[Any]) -> str:

@@ -22,8 +22,12 @@ added with their values and every step they reported; unfinished ones are
 asked again with their recorded parameters (``enqueue_trial``), in trial
 order, so Optuna's trial numbers equal crispml's. A new driver therefore
 continues exactly where a killed one stopped. What this leaves out: a
-sampler's random state is not saved, so a resumed search draws different
-(equally valid) points from then on than an uninterrupted one would have.
+sampler's random state is not saved. A study rebuilt with trials in it
+(a resumed job, or a warm start's parents) seeds its sampler with
+``RandomSeed`` and how many trials it holds, not ``RandomSeed`` alone, which
+would draw the points of the job's first trials again; so a resumed search
+draws different (equally valid, and as reproducible) points from then on
+than an uninterrupted one would have.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -208,12 +213,22 @@ class Seen:
     steps: list[float]
 
 
-def new_study(job: str, config: HyperParameterTuningJobConfig) -> optuna.Study:
+def new_study(job: str, config: HyperParameterTuningJobConfig, holding: int = 0) -> optuna.Study:
+    """An empty study of the job's sampler and pruner; ``holding``: how many trials it will be given back."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna.create_study(study_name=f"crispml-tuning-{job}", direction=direction(config),
-                               sampler=_sampler(config, config.random_seed), pruner=_pruner(config))
+                               sampler=_sampler(config, resumed_seed(config.random_seed, holding)),
+                               pruner=_pruner(config))
+
+
+def resumed_seed(seed: int | None, holding: int) -> int | None:
+    """The sampler's seed for a study rebuilt with ``holding`` trials: ``RandomSeed`` itself for a new one;
+    otherwise one drawn from both, since the seed alone would replay the draws that gave its first trials."""
+    if seed is None or holding == 0:
+        return seed
+    return zlib.crc32(f"{seed}:{holding}".encode())
 
 
 def rebuild(job: str, config: HyperParameterTuningJobConfig, rows: Iterable[TuningTrialRow],
@@ -224,7 +239,8 @@ def rebuild(job: str, config: HyperParameterTuningJobConfig, rows: Iterable[Tuni
     import optuna
     from optuna.trial import TrialState
 
-    study = new_study(job, config)
+    rows, parents = list(rows), list(parents)
+    study = new_study(job, config, holding=len(rows) + len(parents))
     dims = dimensions(config)
     distributions = {d.name: d.distribution() for d in dims}
     for seen in parents:
