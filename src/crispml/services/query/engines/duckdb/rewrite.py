@@ -65,7 +65,7 @@ def pruning_conjuncts(node: exp.Table, alias: str, keys: Sequence[str], prune_al
         copied = conjunct.copy()
         for column in copied.find_all(exp.Column):
             column.replace(exp.column(column.name.lower(), table=prune_alias, quoted=True))
-        found.append(copied.sql("duckdb"))
+        found.append(copied.sql("duckdb", copy=False))
     return found
 
 
@@ -98,7 +98,7 @@ def render(tree: exp.Expr, refs: Sequence[TableRef], views: Sequence[str], *, ou
             if isinstance(node, exp.CTE) or isinstance(node.parent, exp.From | exp.Join):
                 name_outputs(node.this)
         name_outputs(copy)
-    return rewrite_functions(copy, refs).sql("duckdb")
+    return rewrite_functions(copy, refs).sql("duckdb", copy=False)  # the copy is ours: not copied again
 
 
 #: The alias of an unnamed output column after a ``*``, whose position is known only once the star is expanded.
