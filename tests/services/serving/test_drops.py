@@ -13,11 +13,10 @@ import httpx
 from crispml.sdk.client import Client
 from tests.services.serving.support import BUCKET, deploy, front_url, tar_gz
 
-#: Bodies: ``once`` drops the connection of its first call only (the front's first try, on a new connection:
-#: it keeps none yet); ``stall`` drops the connections of its first three calls — the front's first try on the
-#: one connection it kept from ``once``, that try again on a new connection, and the front's one retry on
-#: another — and stalls the instance's loop for 3.5 s on the third, so that the supervisor's first ping, made at
-#: once, fails and its next one, a pass later, is answered.
+#: Bodies: ``once`` drops the connection of its first call only; ``stall`` drops the connections of its first
+#: two calls (the front's request and its one retry: a request is sent at most twice) and stalls the instance's
+#: loop for 3.5 s on the second, so that the supervisor's first ping, made at once, fails and its next one, a
+#: pass later, is answered.
 SCRIPT = b'''
 import os
 import socket
@@ -55,9 +54,9 @@ def predict_fn(data, model):
     calls[data] = calls.get(data, 0) + 1
     if data == "once" and calls[data] == 1:
         _drop_connections()
-    if data == "stall" and calls[data] <= 3:
+    if data == "stall" and calls[data] <= 2:
         _drop_connections()
-        if calls[data] == 3:
+        if calls[data] == 2:
             time.sleep(3.5)
     return f"{data} {calls[data]} {os.getpid()}"
 

@@ -14,8 +14,10 @@ class Instance:
     """An instance on a real loopback socket that answers each request with its own name and body, after
     closing the first ``drops`` connections on which a request arrives without answering."""
 
-    def __init__(self, name: str, drops: int = 0) -> None:
+    def __init__(self, name: str, drops: int = 0, *, close_after_answer: bool = False) -> None:
         self.name, self.drops = name, drops
+        self.close_after_answer = close_after_answer  # as an instance closing an idle kept connection does
+        self.received = 0
         self.answered = 0
         self.server: asyncio.Server | None = None
 
@@ -30,6 +32,7 @@ class Instance:
                 length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
                               if line.lower().startswith(b"content-length:"))
                 body = await reader.readexactly(length)
+                self.received += 1
                 if self.drops > 0:
                     self.drops -= 1
                     return
@@ -38,6 +41,8 @@ class Instance:
                 writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/csv\r\ncontent-length: "
                              + str(len(reply)).encode() + b"\r\n\r\n" + reply)
                 await writer.drain()
+                if self.close_after_answer:
+                    return
         except (asyncio.IncompleteReadError, ConnectionError):
             return
         finally:
@@ -142,5 +147,24 @@ def test_a_request_dropped_by_one_of_two_instances_is_answered_by_the_other_and_
                 backend.upstream.close()
             dropper.stop()
             steady.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_kept_connection_the_instance_closed_while_idle_is_left_unused_and_each_request_is_sent_once() -> None:
+    async def scenario() -> None:
+        instance = Instance("closer", close_after_answer=True)
+        backend = Backend("i-closer", "main", Upstream(await instance.start()))
+        front, hooks = _front([backend])
+        try:
+            for body in (b"1", b"2", b"3"):
+                status, answer_body, _ = await _invoke(front, body)
+                assert (status, answer_body) == (200, b"closer:" + body)
+                await asyncio.sleep(0.05)  # the instance's close reaches the front's kept connection
+            assert instance.received == 3  # never sent on a closed connection, never sent twice
+            assert not backend.broken and hooks.broken_reports == []
+        finally:
+            backend.upstream.close()
+            instance.stop()
 
     asyncio.run(scenario())

@@ -7,6 +7,9 @@ lines over asyncio streams, where a general client (httpx) spends several
 times the instance's own time per one-row request on its request and response
 models. Anything else from the peer — a dropped connection, a malformed
 answer — is an :class:`UpstreamError`, and the connection is not reused.
+A kept connection the instance closed while it was idle is seen closed
+before it is used, and left; so one call sends the request once, and the
+caller (the front) decides whether to send it again.
 """
 
 from __future__ import annotations
@@ -39,14 +42,25 @@ class Upstream:
         """One request and its answer; a connection from the idle list, or a new one."""
         head = b"".join([method, b" ", path, b" HTTP/1.1\r\nhost: instance\r\ncontent-length: ",
                          str(len(body)).encode(), b"\r\n", *(k + b": " + v + b"\r\n" for k, v in headers), b"\r\n"])
-        while self.idle:  # a kept connection the instance closed in the meantime fails at once: try the next
+        while self.idle:
             reader, writer = self.idle.pop()
+            if reader.at_eof() or writer.is_closing():  # the instance closed it while it was idle: never sent on
+                writer.close()
+                continue
             try:
                 async with asyncio.timeout(timeout):  # not wait_for: that wraps each exchange in a task of its own
                     return await self._exchange(reader, writer, head, body)
-            except (UpstreamError, OSError, asyncio.IncompleteReadError):
+            except (OSError, asyncio.IncompleteReadError) as exc:
                 writer.close()
-                continue
+                raise UpstreamError(f"the instance at 127.0.0.1:{self.port} closed a kept connection: {exc}") \
+                    from exc
+            except TimeoutError as exc:
+                writer.close()
+                raise UpstreamError(f"the instance at 127.0.0.1:{self.port} did not answer within {timeout:.0f} s") \
+                    from exc
+            except UpstreamError:
+                writer.close()
+                raise
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), 5.0)
         except (OSError, TimeoutError) as exc:
