@@ -47,30 +47,28 @@ class Upstream:
             if reader.at_eof() or writer.is_closing():  # the instance closed it while it was idle: never sent on
                 writer.close()
                 continue
-            try:
-                async with asyncio.timeout(timeout):  # not wait_for: that wraps each exchange in a task of its own
-                    return await self._exchange(reader, writer, head, body)
-            except (OSError, asyncio.IncompleteReadError) as exc:
-                writer.close()
-                raise UpstreamError(f"the instance at 127.0.0.1:{self.port} closed a kept connection: {exc}") \
-                    from exc
-            except TimeoutError as exc:
-                writer.close()
-                raise UpstreamError(f"the instance at 127.0.0.1:{self.port} did not answer within {timeout:.0f} s") \
-                    from exc
-            except UpstreamError:
-                writer.close()
-                raise
+            return await self._on(reader, writer, head, body, timeout, "a kept connection")
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), 5.0)
         except (OSError, TimeoutError) as exc:
             raise UpstreamError(f"cannot connect to 127.0.0.1:{self.port}: {exc}") from exc
+        return await self._on(reader, writer, head, body, timeout, "the connection")
+
+    async def _on(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes, body: bytes,
+                  timeout: float, which: str) -> Reply:
+        """The exchange on one connection; any failure an :class:`UpstreamError`, the connection closed."""
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(timeout):  # not wait_for: that wraps each exchange in a task of its own
                 return await self._exchange(reader, writer, head, body)
+        except UpstreamError:
+            writer.close()
+            raise
         except (OSError, asyncio.IncompleteReadError) as exc:
             writer.close()
-            raise UpstreamError(f"the instance at 127.0.0.1:{self.port} closed the connection: {exc}") from exc
+            raise UpstreamError(f"the instance at 127.0.0.1:{self.port} closed {which}: {exc}") from exc
+        except asyncio.LimitOverrunError as exc:  # a head over the stream's 64 KiB: not an answer of ours
+            writer.close()
+            raise UpstreamError(f"not an HTTP answer: a head over {exc.consumed:,} bytes") from exc
         except TimeoutError as exc:
             writer.close()
             raise UpstreamError(f"the instance at 127.0.0.1:{self.port} did not answer within {timeout:.0f} s") \
