@@ -60,17 +60,19 @@ def _versions(state: DemoState) -> dict[str, str]:
     return {"champion": chosen["version"], "challenger": f"{group}/{version}"}
 
 
-def _shadow_calls(url: str, endpoint: str, metric: str = "sagemaker_invocations_total") -> float:
-    """How many requests the endpoint's challenger has answered so far (or ``metric``: those answered with
-    an error), as the runtime's Prometheus metrics (``GET /metrics``) count them."""
+def _shadow_calls(url: str, endpoint: str, *metrics: str) -> float:
+    """How many requests the endpoint's challenger has answered so far (or, given ``metrics``, the sum of
+    those counters: its errors, say), as the runtime's Prometheus metrics (``GET /metrics``) count them."""
     from urllib.request import urlopen
 
     from prometheus_client.parser import text_string_to_metric_families
 
+    wanted = set(metrics or ("sagemaker_invocations_total",))
+
     with urlopen(f"{url}/metrics", timeout=10) as response:  # the runtime, on 127.0.0.1
         text = response.read().decode()
     return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
-               if sample.name == metric and sample.labels.get("endpoint_name") == endpoint
+               if sample.name in wanted and sample.labels.get("endpoint_name") == endpoint
                and sample.labels.get("variant_name") == "challenger")
 
 
@@ -149,8 +151,8 @@ def deployment_endpoints(state: DemoState) -> Section:
     deadline = time.monotonic() + 30
     while _shadow_calls(url, endpoint) < copied + SHADOW_REQUESTS and time.monotonic() < deadline:
         time.sleep(0.05)
-    failed = sum(_shadow_calls(url, endpoint, f"sagemaker_invocation_{kind}_errors_total")
-                 for kind in ("4xx", "5xx"))
+    failed = _shadow_calls(url, endpoint, "sagemaker_invocation_4xx_errors_total",
+                           "sagemaker_invocation_5xx_errors_total")
     client.serving.delete_endpoint(endpoint_name=endpoint)
     client.serving.stop_runtime()  # it delivers what it captured before it exits
     prefix = f"{CAPTURE}{endpoint}/"
