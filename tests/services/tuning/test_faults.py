@@ -20,7 +20,7 @@ pytestmark = pytest.mark.kill
 STEADY = """
 import os, time
 print(f"loss={os.environ['SM_HP_X']}", flush=True)
-time.sleep(0.5)
+time.sleep(1.5)
 """
 BLOCKING = """
 import os, threading
@@ -43,11 +43,12 @@ def _source(tmp_path: Path, text: str) -> Path:
     return source
 
 
-def _driver(client: Client, name: str) -> tuple[int, int]:
+def _driver(client: Client, name: str) -> tuple[int | None, int]:
+    """The pid of the job's driver (None while no driver owns it) and how many drivers it has had."""
     with client.platform.db.read() as session:
         row = session.get(TuningJobRow, name)
-        assert row is not None and row.owner is not None
-        return int(row.owner.split(":")[1]), row.drivers
+        assert row is not None
+        return (int(row.owner.split(":")[1]) if row.owner is not None else None), row.drivers
 
 
 def _until(check: object, timeout: float = 120.0) -> None:
@@ -62,8 +63,10 @@ def test_a_killed_driver_is_replaced_and_no_trial_is_lost_or_run_twice(local_hom
         hyper_parameter_tuning_job_name="phoenix", hyper_parameter_tuning_job_config=_config(6, 2),
         training_job_definition=script_definition(_source(tmp_path, STEADY)))
     _until(lambda: sum(1 for t in trials(local_home, "phoenix") if t.training_end_time is not None) >= 2)
-    _until(lambda: _driver(local_home, "phoenix")[1] >= 1)  # the driver has taken the job over
+    # the driver has taken the job over (a job that ended meanwhile has none: the wait then fails)
+    _until(lambda: _driver(local_home, "phoenix")[1] >= 1 and _driver(local_home, "phoenix")[0] is not None)
     pid, _ = _driver(local_home, "phoenix")
+    assert pid is not None, "the job ended before its driver could be killed"
     os.kill(pid, signal.SIGKILL)
     job = wait(local_home, "phoenix")  # the first Describe after the kill starts a new driver
     assert job.hyper_parameter_tuning_job_status == "Completed", job.failure_reason
